@@ -1,0 +1,46 @@
+"""Claims of VAULT_INTEGRATION.md under test, and the verdicts tests record against them.
+
+A test names the claim it checks with ``@pytest.mark.claim("NET-1")``. The claim table itself lives
+in ``manifests/claims.yaml`` (id, title, doc section, how it is checked) so the README and reports are
+generated from one place.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+
+import yaml
+
+from .config import MANIFESTS
+
+CLAIMS_FILE = MANIFESTS / "claims.yaml"
+VERDICTS = ("pass", "fail", "xfail", "xpass", "skip", "error")
+
+
+@dataclass(frozen=True)
+class Claim:
+    id: str
+    title: str
+    section: str
+    how: str = ""
+    doc_error: bool = False  # the doc is known to be wrong here (expected failure, strict)
+
+
+@cache
+def load_claims(path: Path = CLAIMS_FILE) -> dict[str, Claim]:
+    if not path.is_file():
+        return {}
+    data = yaml.safe_load(path.read_text(encoding="utf-8")) or []
+    return {item["id"]: Claim(**item) for item in data}
+
+
+@dataclass
+class Verdict:
+    claim: str
+    test: str
+    tier: str
+    verdict: str
+    evidence: str
+    duration: float = 0.0

@@ -1,0 +1,262 @@
+"""Settings: one name each, three ways to set it.
+
+Precedence, highest first: command-line option, environment variable, profile file
+(``manifests/profiles/<profile>.yaml``), then the default below. ``Config.source(name)`` says which one won.
+
+Every bad input raises :class:`ConfigError` with one actionable line (the plugin turns it into a
+pytest usage error).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+MANIFESTS = PROJECT_ROOT / "manifests"
+PROFILES_DIR = MANIFESTS / "profiles"
+VERSIONS_FILE = MANIFESTS / "versions.yaml"
+ENV_PREFIX = "ESOCONF_"
+
+
+class ConfigError(Exception):
+    """A configuration or usage error; its message is one actionable line."""
+
+
+def _bool(value: Any) -> bool:
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text in {"1", "true", "yes", "on"}:
+        return True
+    if text in {"0", "false", "no", "off", ""}:
+        return False
+    raise ValueError(f"expected true/false, got {value!r}")
+
+
+def _positive_float(value: Any) -> float:
+    number = float(value)
+    if number <= 0:
+        raise ValueError(f"must be > 0, got {value!r}")
+    return number
+
+
+@dataclass(frozen=True)
+class Setting:
+    name: str
+    help: str
+    default: Any = None
+    parse: Callable[[Any], Any] = str
+    flag: bool = False
+    junit: str | None = None  # JUnit testsuite property name, if recorded
+
+    @property
+    def option(self) -> str:
+        return "--" + self.name.replace("_", "-")
+
+    @property
+    def env(self) -> str:
+        return ENV_PREFIX + self.name.upper()
+
+
+SETTINGS: tuple[Setting, ...] = (
+    Setting("profile", "profile file under manifests/profiles (local, nightly, release, airgap)", "local"),
+    Setting("chart", "chart under test: a chart directory, a .tgz, an oci:// reference or a git URL "
+            "(the last two need --chart-version and network)", None, junit="chart"),
+    Setting("chart_version", "version/tag of --chart when it is an OCI reference or a git URL", None,
+            junit="chart_version"),
+    Setting("vault_chart", "Big Bang Vault package chart (same forms as --chart); optional for render",
+            None, junit="vault_chart"),
+    Setting("vault_chart_version", "version/tag of --vault-chart when remote", None),
+    Setting("doc", "VAULT_INTEGRATION.md under test (default: docs/VAULT_INTEGRATION.md in the package "
+            "repo that holds the chart)", None, junit="doc"),
+    Setting("artifacts_dir", "where reports and diagnostics are written", "artifacts"),
+    Setting("timeout_scale", "multiply every named timeout (slow machines: 2)", 1.0, _positive_float),
+    Setting("keep_cluster", "keep the kind cluster after the run", False, _bool, flag=True),
+    Setting("keep_on_failure", "keep a failed test's namespace and objects for debugging", False, _bool,
+            flag=True),
+    Setting("kubeconfig", "use an existing cluster from this kubeconfig instead of creating kind", None),
+    Setting("kube_context", "context in --kubeconfig (default: its current context)", None),
+    Setting("cluster_name", "kind cluster name (created or reused)", "eso-conformance"),
+    Setting("images", "image set: registry1 (Iron Bank, needs credentials), upstream (public), airgap "
+            "(tarballs loaded into kind)", "upstream"),
+    Setting("image_archive_dir", "folder of image tarballs for --images airgap", None),
+    Setting("eso_image", "ESO controller image (default: from manifests/versions.yaml for --images)", None,
+            junit="eso_image"),
+    Setting("vault_version", "Vault server version (informational; image from versions.yaml)", None,
+            junit="vault_version"),
+    Setting("istio_version", "Istio version installed for the live tier", None, junit="istio_version"),
+    Setting("kubernetes_version", "Kubernetes version of the kind node image", None,
+            junit="kubernetes_version"),
+    Setting("helm", "path to the helm binary (default: PATH, then .tools/bin)", None),
+    Setting("kubectl", "path to the kubectl binary (default: PATH, then .tools/bin)", None),
+    Setting("kind", "path to the kind binary (default: PATH, then .tools/bin)", None),
+    Setting("reuse_platform", "skip installing platform pieces whose fingerprint matches", False, _bool,
+            flag=True),
+    Setting("clean_start", "delete leftovers of earlier runs (by label) before starting", False, _bool,
+            flag=True),
+    Setting("from_chart_version", "upgrade test: install this previous release first", None),
+    Setting("gate", "release-gate mode: no reruns, any error is a failure", False, _bool, flag=True),
+    Setting("report_json", "write one JSON record per claim to this path", None),
+)
+SETTINGS_BY_NAME = {s.name: s for s in SETTINGS}
+
+
+def load_versions(path: Path = VERSIONS_FILE) -> dict[str, Any]:
+    with open(path, encoding="utf-8") as handle:
+        data = yaml.safe_load(handle)
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: expected a mapping of pinned versions")
+    return data
+
+
+def profile_path(name: str, profiles_dir: Path = PROFILES_DIR) -> Path:
+    for suffix in (".yaml", ".yml", ".toml"):
+        candidate = profiles_dir / f"{name}{suffix}"
+        if candidate.is_file():
+            return candidate
+    known = sorted({p.stem for p in profiles_dir.glob("*") if p.suffix in {".yaml", ".yml", ".toml"}})
+    raise ConfigError(f"unknown profile {name!r}: choose one of {', '.join(known) or '(none found)'} "
+                      f"(files in {profiles_dir})")
+
+
+def load_profile(name: str, profiles_dir: Path = PROFILES_DIR) -> dict[str, Any]:
+    path = profile_path(name, profiles_dir)
+    text = path.read_text(encoding="utf-8")
+    try:
+        if path.suffix == ".toml":
+            import tomllib
+
+            data: Any = tomllib.loads(text)
+        else:
+            data = yaml.safe_load(text)
+    except (yaml.YAMLError, ValueError) as exc:
+        first = str(exc).strip().splitlines()[0]
+        raise ConfigError(f"profile {path} is not valid {path.suffix[1:].upper()}: {first}; fix the file "
+                          f"or pick another --profile") from None
+    data = data or {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"profile {path} must be a mapping of setting: value, got {type(data).__name__}")
+    unknown = sorted(set(data) - set(SETTINGS_BY_NAME) - {"description"})
+    if unknown:
+        raise ConfigError(f"profile {path}: unknown setting(s) {', '.join(unknown)}; known settings are "
+                          f"listed in the README configuration table")
+    return data
+
+
+@dataclass
+class Config:
+    values: dict[str, Any]
+    sources: dict[str, str]
+    versions: dict[str, Any] = field(default_factory=dict)
+
+    def __getattr__(self, name: str) -> Any:
+        try:
+            return self.__dict__["values"][name]
+        except KeyError:
+            raise AttributeError(name) from None
+
+    def source(self, name: str) -> str:
+        return self.sources[name]
+
+    def table(self) -> list[tuple[str, str, str]]:
+        return [(s.name, _show(self.values[s.name]), self.sources[s.name]) for s in SETTINGS]
+
+    def junit_properties(self) -> dict[str, str]:
+        props = {s.junit: _show(self.values[s.name]) for s in SETTINGS if s.junit}
+        return props
+
+
+def _show(value: Any) -> str:
+    return "-" if value is None else str(value)
+
+
+def resolve(cli: Mapping[str, Any], env: Mapping[str, str] | None = None,
+            profiles_dir: Path = PROFILES_DIR, versions_file: Path = VERSIONS_FILE) -> Config:
+    """Compute the effective configuration. ``cli`` maps setting name to value (None = not given)."""
+    env = os.environ if env is None else env
+
+    def raw(setting: Setting, profile: Mapping[str, Any]) -> tuple[Any, str]:
+        if cli.get(setting.name) is not None:
+            return cli[setting.name], "option"
+        if setting.env in env:
+            return env[setting.env], "env"
+        if setting.name in profile:
+            return profile[setting.name], "profile"
+        return setting.default, "default"
+
+    profile_name, _ = raw(SETTINGS_BY_NAME["profile"], {})
+    profile = load_profile(str(profile_name), profiles_dir)
+    values: dict[str, Any] = {}
+    sources: dict[str, str] = {}
+    for setting in SETTINGS:
+        value, source = raw(setting, profile)
+        if value is not None and source != "default":
+            try:
+                value = setting.parse(value)
+            except (TypeError, ValueError) as exc:
+                where = {"option": setting.option, "env": setting.env,
+                         "profile": f"profile key {setting.name}"}[source]
+                raise ConfigError(f"{where}: {exc}") from None
+        values[setting.name] = value
+        sources[setting.name] = source
+    versions = load_versions(versions_file)
+    _fill_version_defaults(values, sources, versions)
+    return Config(values, sources, versions)
+
+
+def _fill_version_defaults(values: dict[str, Any], sources: dict[str, str], versions: dict[str, Any]) -> None:
+    images = versions.get("images", {})
+    derived = {
+        "eso_image": images.get("external_secrets", {}).get(
+            "registry1" if values["images"] == "registry1" else "upstream"),
+        "vault_version": str(images.get("vault", {}).get("upstream", "")).rpartition(":")[2] or None,
+        "istio_version": str(versions.get("charts", {}).get("istio", {}).get("version", "")) or None,
+        "kubernetes_version": versions.get("kubernetes", {}).get("version"),
+    }
+    for name, value in derived.items():
+        if values[name] is None and value:
+            values[name] = value
+            sources[name] = "versions.yaml"
+
+
+REMOTE_CHART = re.compile(r"^(oci://|https?://|git@|git\+|ssh://)")
+
+
+def is_remote_chart(ref: str) -> bool:
+    return bool(REMOTE_CHART.match(ref))
+
+
+def check_chart_ref(ref: str, version: str | None, option: str = "--chart") -> None:
+    """Validate a chart reference up front; one actionable line on failure."""
+    if is_remote_chart(ref):
+        if not version:
+            raise ConfigError(f"{option} {ref} is remote: also give {option}-version (a chart version or git tag)")
+        return
+    path = Path(ref)
+    if not path.exists():
+        raise ConfigError(f"{option} {ref}: no such file or directory; pass a chart directory (with Chart.yaml), "
+                          f"a .tgz, an oci:// reference or a git URL")
+    if path.is_dir() and not (path / "Chart.yaml").is_file():
+        hint = " (did you mean its chart/ subfolder?)" if (path / "chart" / "Chart.yaml").is_file() else ""
+        raise ConfigError(f"{option} {ref}: folder has no Chart.yaml{hint}; point it at the chart directory")
+    if path.is_file() and not path.name.endswith((".tgz", ".tar.gz")):
+        raise ConfigError(f"{option} {ref}: not a chart archive (.tgz) or directory")
+
+
+def default_doc_for(chart: str | None) -> Path | None:
+    """docs/VAULT_INTEGRATION.md in the package repo that holds a local chart directory."""
+    if not chart or is_remote_chart(chart):
+        return None
+    path = Path(chart).resolve()
+    for parent in [path, *path.parents][:4]:
+        candidate = parent / "docs" / "VAULT_INTEGRATION.md"
+        if candidate.is_file():
+            return candidate
+    return None

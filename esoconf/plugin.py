@@ -1,0 +1,171 @@
+"""pytest plugin (entry point ``esoconf.plugin``): options, configuration, markers, report header,
+JUnit properties, claim verdicts and the live-tier gate."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from . import config as cfg
+from .claims import Verdict
+from .redact import REDACT
+from .wait import Timeouts
+
+# sibling plugins loaded with this one (each owns one concern)
+pytest_plugins = ["esoconf.gate", "esoconf.report_plugin"]
+
+CONFIG_KEY = pytest.StashKey[cfg.Config]()
+VERDICTS_KEY = pytest.StashKey[list[Verdict]]()
+
+MARKERS = {
+    "render": "static tier: helm template + schemas + documented contracts (no cluster)",
+    "e2e": "live tier: needs Docker, kind, Istio, Vault (deselected by default; tox -e e2e)",
+    "smoke": "fast subset proving the environment works",
+    "sync": "a documented sync path (store Ready, Secret synced)",
+    "store": "ClusterSecretStore behaviour",
+    "failure": "a documented or likely failure mode",
+    "upgrade": "chart upgrade from --from-chart-version",
+    "slow": "takes more than a minute",
+    "serial": "changes shared state; runs in its own pass, never under xdist",
+    "claim(id)": "the VAULT_INTEGRATION.md claim id this test checks (see manifests/claims.yaml)",
+}
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("eso-vault-conformance", "ESO/Vault conformance suite")
+    for setting in cfg.SETTINGS:
+        help_text = f"{setting.help} [env {setting.env}]"
+        if setting.flag:
+            group.addoption(setting.option, action="store_const", const=True, default=None,
+                            dest=f"esoconf_{setting.name}", help=help_text)
+        else:
+            group.addoption(setting.option, default=None, dest=f"esoconf_{setting.name}", help=help_text)
+
+
+def _cli_values(config: pytest.Config) -> dict[str, Any]:
+    return {s.name: config.getoption(f"esoconf_{s.name}") for s in cfg.SETTINGS}
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_configure(config: pytest.Config) -> None:
+    for name, text in MARKERS.items():
+        config.addinivalue_line("markers", f"{name}: {text}")
+    try:
+        resolved = cfg.resolve(_cli_values(config))
+        if resolved.chart:
+            cfg.check_chart_ref(resolved.chart, resolved.chart_version, "--chart")
+        if resolved.vault_chart:
+            cfg.check_chart_ref(resolved.vault_chart, resolved.vault_chart_version, "--vault-chart")
+        if resolved.doc is None and resolved.chart:
+            doc = cfg.default_doc_for(resolved.chart)
+            if doc is not None:
+                resolved.values["doc"] = str(doc)
+                resolved.sources["doc"] = "chart repo"
+        if resolved.kube_context and not resolved.kubeconfig:
+            import os
+
+            resolved.values["kubeconfig"] = os.environ.get("KUBECONFIG") or os.path.expanduser("~/.kube/config")
+            resolved.sources["kubeconfig"] = "KUBECONFIG"
+        if resolved.kube_context:
+            check_kube_context(resolved.kubeconfig, resolved.kube_context)
+    except cfg.ConfigError as exc:
+        raise pytest.UsageError(str(exc)) from None
+    config.stash[CONFIG_KEY] = resolved
+    config.stash[VERDICTS_KEY] = []
+
+
+def check_kube_context(kubeconfig: str, context: str) -> None:
+    import yaml
+
+    try:
+        with open(kubeconfig, encoding="utf-8") as handle:
+            data = yaml.safe_load(handle) or {}
+    except OSError as exc:
+        raise cfg.ConfigError(f"--kubeconfig {kubeconfig}: cannot read it ({exc.strerror})") from None
+    except yaml.YAMLError:
+        raise cfg.ConfigError(f"--kubeconfig {kubeconfig}: not valid YAML") from None
+    names = [c.get("name") for c in data.get("contexts") or []]
+    if context not in names:
+        raise cfg.ConfigError(f"--kube-context {context!r} is not in {kubeconfig} (contexts: "
+                              f"{', '.join(map(str, names)) or 'none'}); see `kubectl config get-contexts`")
+
+
+def get_config(config: pytest.Config) -> cfg.Config:
+    return config.stash[CONFIG_KEY]
+
+
+def pytest_report_header(config: pytest.Config) -> list[str]:
+    resolved = config.stash.get(CONFIG_KEY, None)
+    if resolved is None:
+        return []
+    shown = [(n, v, s) for n, v, s in resolved.table() if s != "default" or n in {"chart", "doc", "profile"}]
+    width = max(len(n) for n, _, _ in shown)
+    lines = ["eso-vault-conformance effective configuration (setting = value  [source]):"]
+    lines += [f"  {n.ljust(width)} = {REDACT(v)}  [{s}]" for n, v, s in shown]
+    return lines
+
+
+@pytest.fixture(scope="session")
+def conformance_config(pytestconfig: pytest.Config) -> cfg.Config:
+    """The effective configuration (option > env > profile > default)."""
+    return get_config(pytestconfig)
+
+
+@pytest.fixture(scope="session")
+def timeouts(conformance_config: cfg.Config) -> Timeouts:
+    """Named timeouts scaled by --timeout-scale."""
+    return Timeouts(conformance_config.timeout_scale)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _junit_properties(record_testsuite_property: Any, conformance_config: cfg.Config) -> None:
+    for name, value in conformance_config.junit_properties().items():
+        record_testsuite_property(name, REDACT(value))
+
+
+def _evidence(report: pytest.TestReport) -> str:
+    if report.passed and not hasattr(report, "wasxfail"):
+        return str(getattr(report, "evidence", "") or "ok")
+    if hasattr(report, "wasxfail"):
+        return REDACT(str(report.wasxfail) or "expected failure")
+    text = report.longreprtext or ""
+    for line in text.splitlines():
+        stripped = line.strip()
+        if stripped.startswith("E "):
+            return REDACT(stripped[2:].strip())[:300]
+    return REDACT(text.strip().splitlines()[-1] if text.strip() else report.outcome)[:300]
+
+
+def _verdict(report: pytest.TestReport) -> str:
+    if hasattr(report, "wasxfail"):
+        return "xfail" if report.skipped else "xpass"
+    if report.skipped:
+        return "skip"
+    if report.failed:
+        return "fail" if report.when == "call" else "error"
+    return "pass"
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[Any]):  # type: ignore[no-untyped-def]
+    outcome = yield
+    report: pytest.TestReport = outcome.get_result()
+    item.stash[_REPORTS] = {**item.stash.get(_REPORTS, {}), report.when: report}
+    if report.when == "call" or (report.when == "setup" and not report.passed):
+        markers = list(item.iter_markers("claim"))
+        tier = "e2e" if item.get_closest_marker("e2e") else ("render" if item.get_closest_marker("render") else "unit")
+        for marker in markers:
+            for claim_id in marker.args:
+                item.config.stash[VERDICTS_KEY].append(Verdict(
+                    claim=claim_id, test=item.nodeid, tier=tier, verdict=_verdict(report),
+                    evidence=_evidence(report), duration=report.duration))
+
+
+_REPORTS = pytest.StashKey[dict[str, pytest.TestReport]]()
+
+
+def item_failed(item: pytest.Item) -> bool:
+    """True when the test's setup or call failed (for diagnostics collected before cleanup)."""
+    reports = item.stash.get(_REPORTS, {})
+    return any(r.failed for r in reports.values())

@@ -1,0 +1,1 @@
+"""Reporting plugin: conformance report (JSON, Markdown, HTML), JUnit hygiene, exit codes."""

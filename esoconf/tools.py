@@ -1,0 +1,90 @@
+"""Finding helm, kubectl and kind: explicit option, then PATH, then the project-local tools folder.
+
+Each found binary is version-checked against the pinned minimum in ``manifests/versions.yaml``.
+A missing or too-old tool is one line that says how to install it.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from .config import PROJECT_ROOT, ConfigError, load_versions
+from .runner import CommandError, run
+
+TOOLS_DIR = PROJECT_ROOT / ".tools" / "bin"
+INSTALL_HINT = "run `python scripts/install-tools` (puts pinned versions into .tools/bin)"
+
+VERSION_ARGS: dict[str, list[str]] = {
+    "helm": ["version", "--short"],
+    "kubectl": ["version", "--client"],
+    "kind": ["version"],
+}
+_VERSION_RE = re.compile(r"v?(\d+)\.(\d+)\.(\d+)")
+
+
+class ToolError(ConfigError):
+    """A tool is missing, broken or too old (one actionable line)."""
+
+
+@dataclass(frozen=True)
+class Tool:
+    name: str
+    path: Path
+    version: tuple[int, int, int]
+    source: str  # option | PATH | tools-dir
+
+    @property
+    def version_str(self) -> str:
+        return "v" + ".".join(map(str, self.version))
+
+
+def parse_version(text: str) -> tuple[int, int, int] | None:
+    match = _VERSION_RE.search(text)
+    return (int(match[1]), int(match[2]), int(match[3])) if match else None
+
+
+def _candidates(name: str, explicit: str | None, tools_dir: Path) -> list[tuple[str, Path]]:
+    found: list[tuple[str, Path]] = []
+    if explicit:
+        return [("option", Path(explicit))]
+    on_path = shutil.which(name)
+    if on_path:
+        found.append(("PATH", Path(on_path)))
+    local = tools_dir / name
+    if local.is_file():
+        found.append(("tools-dir", local))
+    return found
+
+
+def find_tool(name: str, explicit: str | None = None, *, tools_dir: Path = TOOLS_DIR,
+              versions: dict[str, Any] | None = None) -> Tool:
+    """Return the first candidate that runs and meets the pinned minimum; else one-line ToolError."""
+    versions = versions or load_versions()
+    pins = versions["tools"][name]
+    minimum = parse_version(str(pins["minimum"]))
+    assert minimum is not None
+    problems: list[str] = []
+    for source, path in _candidates(name, explicit, tools_dir):
+        if not path.is_file():
+            problems.append(f"{path} does not exist")
+            continue
+        try:
+            out = run([str(path), *VERSION_ARGS[name]], timeout=20)
+        except CommandError as exc:
+            problems.append(f"{path} does not run ({exc.note or f'exit code {exc.returncode}'})")
+            continue
+        version = parse_version(out.stdout + out.stderr)
+        if version is None:
+            problems.append(f"{path} printed no version")
+            continue
+        if version < minimum:
+            problems.append(f"{path} is v{'.'.join(map(str, version))}, older than the minimum {pins['minimum']}")
+            continue
+        return Tool(name, path, version, source)
+    why = "; ".join(problems) if problems else "not on PATH nor in .tools/bin"
+    flag = f"--{name}"
+    raise ToolError(f"{name} {pins['minimum']}+ is needed: {why}. Fix: {INSTALL_HINT}, or pass {flag} /path/to/{name}")
