@@ -7,10 +7,16 @@ the rest (Vault token formats, Secret ``data``/``stringData`` in YAML or JSON du
 from __future__ import annotations
 
 import base64
+import dataclasses
+import json
+import logging
 import re
 import threading
 from collections.abc import Iterable
-from typing import Any
+from pathlib import Path
+from typing import IO, Any
+
+import yaml
 
 MARKER = "<redacted>"
 
@@ -81,7 +87,7 @@ def _redact_yaml_block(match: re.Match[str]) -> str:
 def redact_object(obj: Any) -> Any:
     """Deep copy of a Kubernetes object with Secret data, stringData and token fields replaced."""
     if isinstance(obj, dict):
-        result = {}
+        result: dict[Any, Any] = {}
         for key, value in obj.items():
             if key in ("data", "stringData") and isinstance(value, dict) and _looks_like_secret_payload(obj):
                 result[key] = {k: MARKER for k in value}
@@ -104,3 +110,118 @@ def _looks_like_secret_payload(parent: dict[str, Any]) -> bool:
 
 REDACT = Redactor()
 """The process-wide redactor; everything that prints or writes passes through it."""
+
+
+# ------------------------------------------------------------------ the paths every output takes
+
+
+def write_redacted(path: str | Path, content: Any) -> Path:
+    """Write a diagnostics or report file: text through :data:`REDACT`; a dict/list (e.g. Kubernetes
+    objects) through :func:`redact_object` and YAML (``.yaml``/``.yml``) or JSON (other suffixes)."""
+    path = Path(path)
+    if isinstance(content, str | bytes):
+        text = content.decode(errors="replace") if isinstance(content, bytes) else content
+    elif path.suffix in (".yaml", ".yml"):
+        docs = content if isinstance(content, list) else [content]  # a list is a multi-document dump
+        text = yaml.safe_dump_all([redact_object(o) for o in docs], sort_keys=False)
+    else:
+        text = json.dumps(redact_object(content), indent=2, default=str) + "\n"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(REDACT(text), encoding="utf-8")
+    return path
+
+
+def redact_longrepr(longrepr: Any) -> Any:
+    """Redact a pytest report's ``longrepr`` in place where it is a structure (tracebacks, crash lines,
+    captured locals, chained exceptions); strings and skip tuples are returned redacted."""
+    if longrepr is None:
+        return None
+    if isinstance(longrepr, str):
+        return REDACT(longrepr)
+    if isinstance(longrepr, tuple):
+        return tuple(REDACT(x) if isinstance(x, str) else x for x in longrepr)
+    _redact_fields(longrepr, set())
+    return longrepr
+
+
+def _redact_value(value: Any, seen: set[int]) -> Any:
+    if isinstance(value, str):
+        return REDACT(value)
+    if isinstance(value, list):
+        return [_redact_value(v, seen) for v in value]
+    if isinstance(value, tuple):
+        return tuple(_redact_value(v, seen) for v in value)
+    if isinstance(value, dict):
+        return {k: _redact_value(v, seen) for k, v in value.items()}
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        _redact_fields(value, seen)
+    return value
+
+
+def _redact_fields(obj: Any, seen: set[int]) -> None:
+    if id(obj) in seen:
+        return
+    seen.add(id(obj))
+    names = [f.name for f in dataclasses.fields(obj)] if dataclasses.is_dataclass(obj) else list(vars(obj))
+    for name in names:
+        if name.startswith("__"):
+            continue
+        value = getattr(obj, name, None)
+        object.__setattr__(obj, name, _redact_value(value, seen))
+
+
+def redact_report(report: Any) -> None:
+    """Redact everything a pytest TestReport/CollectReport carries to the terminal, JUnit and xdist:
+    longrepr, captured sections (stdout, stderr, log), the xfail reason and any evidence string."""
+    report.longrepr = redact_longrepr(report.longrepr)
+    report.sections = [(title, REDACT(text)) for title, text in report.sections]
+    for attr in ("wasxfail", "evidence"):
+        value = getattr(report, attr, None)
+        if isinstance(value, str):
+            setattr(report, attr, REDACT(value))
+
+
+class RedactingStream:
+    """A text stream proxy that redacts every write (wraps the terminal writer's file)."""
+
+    def __init__(self, stream: IO[str]) -> None:
+        self._stream = stream
+
+    def write(self, text: str) -> int:
+        self._stream.write(REDACT(text))
+        return len(text)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._stream, name)
+
+
+_log_state: dict[str, Any] = {"depth": 0, "factory": None}
+
+
+def install_log_redaction() -> None:
+    """Redact every log record's message where it is made (live logs, captured logs, any handler).
+    Nested installs (a pytest run inside a pytest run) are counted; the outermost uninstall restores."""
+    _log_state["depth"] += 1
+    if _log_state["depth"] > 1:
+        return
+    _log_state["factory"] = factory = logging.getLogRecordFactory()
+
+    def redacting_factory(*args: Any, **kwargs: Any) -> logging.LogRecord:
+        record = factory(*args, **kwargs)
+        try:
+            message = record.getMessage()
+        except Exception:  # a broken format string: leave it to logging's own error handling
+            return record
+        record.msg, record.args = REDACT(message), ()
+        return record
+
+    logging.setLogRecordFactory(redacting_factory)
+
+
+def uninstall_log_redaction() -> None:
+    if _log_state["depth"] == 0:
+        return
+    _log_state["depth"] -= 1
+    if _log_state["depth"] == 0 and _log_state["factory"] is not None:
+        logging.setLogRecordFactory(_log_state["factory"])
+        _log_state["factory"] = None

@@ -1,1 +1,344 @@
-"""Reporting plugin: conformance report (JSON, Markdown, HTML), JUnit hygiene, exit codes."""
+"""Reporting plugin: the conformance report (JSON, Markdown, HTML) in --artifacts-dir, JUnit by default
+beside it, redaction of everything pytest prints or writes, rerun-once for nightly runs, and the exit code.
+
+Exit codes (see :mod:`esoconf.report`): 0 conforms, 1 a claim failed, 2 the environment could not be
+brought up, 3 usage or configuration error (pytest's own usage error 4 and "no tests collected" 5 map to 3).
+
+Modes:
+* ``--gate``: no reruns, every error is a failure, a skipped claim is "not verified" and fails the gate.
+* nightly (``--reruns 1``): a failed test is run once more; if it then passes it is reported as ``flaky``
+  (terminal, JUnit property, report), never as a plain pass. Environment failures are never rerun.
+"""
+
+from __future__ import annotations
+
+import platform
+import sys
+import time
+from collections.abc import Generator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+from _pytest.runner import runtestprotocol
+
+from . import config as cfg
+from .gate import TOOLS_KEY
+from .redact import REDACT, RedactingStream, install_log_redaction, redact_report, uninstall_log_redaction
+from .report import (
+    EnvironmentNotReady,
+    Exit,
+    Report,
+    RunInfo,
+    TestResult,
+    build_report,
+    chart_identity,
+    default_catalog,
+    diagnostics_dir,
+    list_diagnostics,
+    one_line,
+    read_phases,
+    write_claim_records,
+    write_reports,
+)
+
+XPASS_STRICT = "[XPASS(strict)]"
+
+
+@dataclass
+class _State:
+    artifacts_dir: Path
+    reruns: int
+    mode: str
+    started: float = field(default_factory=time.time)
+    reports: dict[str, list[pytest.TestReport]] = field(default_factory=dict)
+    interrupted: tuple[str, int | None, str] | None = None  # kind, returncode, message
+    collect_errors: int = 0
+    report: Report | None = None
+    written: dict[str, Path] = field(default_factory=dict)
+    write_error: str = ""
+
+
+STATE_KEY = pytest.StashKey[_State]()
+RECORDER = "esoconf-report-recorder"
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    if "reruns" not in cfg.SETTINGS_BY_NAME:  # until the setting moves into esoconf.config.SETTINGS
+        parser.getgroup("eso-vault-conformance").addoption(
+            "--reruns", type=int, default=None, dest="esoconf_reruns",
+            help="nightly mode: rerun a failed test this many times (0 or 1) and report it as flaky if it "
+                 "then passes; ignored with --gate")
+
+
+# ------------------------------------------------------------------------ usage errors -> exit 3
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_cmdline_main(config: pytest.Config) -> Generator[None, Any, Any]:
+    """Usage errors raised while configuring or collecting (pytest would exit 4) exit 3 here."""
+    try:
+        return (yield)
+    except pytest.UsageError as exc:
+        for line in exc.args:
+            print(f"ERROR: {REDACT(str(line))}", file=sys.stderr)
+        return int(Exit.USAGE)
+
+
+# -------------------------------------------------------------------------- configure/unconfigure
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    # runs after esoconf.plugin's (tryfirst) configure resolved the settings, before junitxml's
+    from .plugin import get_config
+
+    resolved = get_config(config)
+    gate = bool(resolved.gate)
+    reruns = 0 if gate else int(resolved.values.get("reruns") or config.getoption("esoconf_reruns", 0) or 0)
+    mode = "gate" if gate else ("nightly" if reruns else "standard")
+    artifacts = Path(resolved.artifacts_dir or "artifacts")
+    config.stash[STATE_KEY] = state = _State(artifacts_dir=artifacts, reruns=reruns, mode=mode)
+    config.pluginmanager.register(_Recorder(state), RECORDER)
+    if config.option.xmlpath is None and not config.option.collectonly and not hasattr(config, "workerinput"):
+        config.option.xmlpath = str(artifacts / "junit.xml")
+    install_log_redaction()
+    terminal = config.pluginmanager.get_plugin("terminalreporter")
+    writer = getattr(terminal, "_tw", None)
+    if writer is not None and not isinstance(getattr(writer, "_file", None), RedactingStream):
+        writer._file = RedactingStream(writer._file)
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    uninstall_log_redaction()
+    recorder = config.pluginmanager.get_plugin(RECORDER)
+    if recorder is not None:
+        config.pluginmanager.unregister(recorder)
+
+
+# ---------------------------------------------------------------------------------- test reports
+
+
+def _tier(item: pytest.Item) -> str:
+    return next((t for t in ("e2e", "render") if item.get_closest_marker(t)), "unit")
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[Any]) -> Generator[None, Any, Any]:
+    report: pytest.TestReport = yield
+    redact_report(report)
+    # plain attributes travel with the report through xdist's serialization
+    report.esoconf_claims = [c for m in item.iter_markers("claim") for c in m.args]  # type: ignore[attr-defined]
+    report.esoconf_tier = _tier(item)  # type: ignore[attr-defined]
+    if call.excinfo is not None and call.excinfo.errisinstance(EnvironmentNotReady):
+        report.esoconf_environment = True  # type: ignore[attr-defined]
+    return report
+
+
+def pytest_collectreport(report: pytest.CollectReport) -> None:
+    redact_report(report)
+
+
+def _failed(reports: list[pytest.TestReport]) -> pytest.TestReport | None:
+    return next((r for r in reports if r.failed), None)
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> bool | None:
+    """Nightly mode: run a failed test once more; report the final attempt and mark it flaky."""
+    state = item.config.stash[STATE_KEY]
+    if state.reruns <= 0:
+        return None
+    item.ihook.pytest_runtest_logstart(nodeid=item.nodeid, location=item.location)
+    reports = runtestprotocol(item, nextitem=nextitem, log=False)
+    attempts, first_failure = 1, ""
+    while (failed := _failed(reports)) and not getattr(failed, "esoconf_environment", False) \
+            and attempts <= state.reruns:
+        first_failure = first_failure or _evidence(failed)
+        _forget_verdicts(item)
+        item._report_sections = []  # captured output of the failed attempt
+        attempts += 1
+        reports = runtestprotocol(item, nextitem=nextitem, log=False)
+    for report in reports:
+        if attempts > 1:
+            report.esoconf_attempts = attempts  # type: ignore[attr-defined]
+            report.esoconf_first_failure = first_failure  # type: ignore[attr-defined]
+            # JUnit takes a test's properties from its teardown report: put it on each
+            report.user_properties.append(("flaky" if not failed else "failed_attempts", str(attempts)))
+        item.ihook.pytest_runtest_logreport(report=report)
+    item.ihook.pytest_runtest_logfinish(nodeid=item.nodeid, location=item.location)
+    return True
+
+
+def _forget_verdicts(item: pytest.Item) -> None:
+    """Drop the verdicts esoconf.plugin recorded for a failed attempt that is about to be rerun."""
+    from .plugin import VERDICTS_KEY
+
+    verdicts = item.config.stash.get(VERDICTS_KEY, [])
+    verdicts[:] = [v for v in verdicts if v.test != item.nodeid]
+
+
+def pytest_report_teststatus(report: pytest.TestReport, config: pytest.Config) -> Any:
+    if report.when == "call" and report.passed and getattr(report, "esoconf_attempts", 1) > 1:
+        return "flaky", "R", ("FLAKY", {"yellow": True})
+    return None
+
+
+class _Recorder:
+    """Per-run hooks that need the run's state but get no config (registered in pytest_configure)."""
+
+    def __init__(self, state: _State) -> None:
+        self.state = state
+
+    def pytest_sessionstart(self) -> None:
+        self.state.started = time.time()
+
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        # on the xdist controller too: the report is built where the reports arrive
+        self.state.reports.setdefault(report.nodeid, []).append(report)
+
+    def pytest_keyboard_interrupt(self, excinfo: pytest.ExceptionInfo[BaseException]) -> None:
+        value = excinfo.value
+        if isinstance(value, pytest.exit.Exception):
+            self.state.interrupted = ("exit", value.returncode, str(value.msg))
+        elif "during collection" in str(value):
+            self.state.interrupted = ("collection", None, str(value))
+        else:
+            self.state.interrupted = ("interrupted", None, str(value) or "interrupted (Ctrl-C or a signal)")
+
+
+# ------------------------------------------------------------------------- results and the report
+
+
+def _evidence(report: pytest.TestReport) -> str:
+    from .plugin import _evidence as plugin_evidence
+
+    return one_line(plugin_evidence(report))
+
+
+def result_of(nodeid: str, reports: list[pytest.TestReport], artifacts_dir: Path) -> TestResult:
+    """One test's verdict from its setup/call/teardown reports."""
+    by_when = {r.when: r for r in reports}
+    main = by_when.get("call") or by_when.get("setup") or reports[0]
+    failed = next((r for r in reports if r.failed), None)
+    decisive = failed or main
+    if any(getattr(r, "esoconf_environment", False) for r in reports):
+        verdict = "blocked"
+    elif failed is not None:
+        verdict = "xpass" if str(failed.longrepr or "").startswith(XPASS_STRICT) else (
+            "fail" if failed.when == "call" else "error")
+    elif hasattr(main, "wasxfail"):
+        verdict = "xfail" if main.skipped else "xpass"
+    elif main.skipped:
+        verdict = "skip"
+    else:
+        verdict = "flaky" if getattr(main, "esoconf_attempts", 1) > 1 else "pass"
+    attempts = getattr(main, "esoconf_attempts", 1)
+    first_failure = getattr(main, "esoconf_first_failure", "")
+    evidence = _evidence(decisive)
+    if verdict == "flaky":
+        evidence = f"passed on attempt {attempts}; attempt 1 failed: {first_failure}"
+    diag_dir = diagnostics_dir(artifacts_dir, nodeid)
+    found = sorted(diag_dir.rglob("*")) if diag_dir.is_dir() else []
+    diagnostics = [p.relative_to(artifacts_dir).as_posix() for p in found if p.is_file()]
+    return TestResult(
+        nodeid=nodeid, tier=getattr(main, "esoconf_tier", "unit"), verdict=verdict,
+        claims=list(getattr(main, "esoconf_claims", [])), evidence=one_line(evidence),
+        duration=round(sum(r.duration for r in reports), 3), when=decisive.when or "call",
+        attempts=attempts, first_failure=first_failure,
+        diagnostics=diagnostics)
+
+
+def _environment(config: pytest.Config, resolved: cfg.Config) -> dict[str, str]:
+    env = {k: v for k, v in resolved.junit_properties().items() if v != "-"}
+    env["profile"] = str(resolved.profile)
+    env["images"] = str(resolved.images)
+    for name, tool in sorted(config.stash.get(TOOLS_KEY, {}).items()):
+        env[name] = "v" + ".".join(map(str, tool.version))
+    env["python"] = platform.python_version()
+    env["pytest"] = pytest.__version__
+    return {k: REDACT(v) for k, v in env.items()}
+
+
+def _problem(state: _State, exitstatus: int) -> tuple[str, str]:
+    if exitstatus == pytest.ExitCode.USAGE_ERROR:
+        return "usage", "usage error (see the message above)"
+    if exitstatus == pytest.ExitCode.NO_TESTS_COLLECTED:
+        return "usage", "no tests were collected: check the paths and the -m/-k selection"
+    if exitstatus == pytest.ExitCode.INTERNAL_ERROR:
+        return "usage", "pytest internal error (see the traceback above)"
+    if state.interrupted:
+        kind, code, message = state.interrupted
+        if kind == "exit" and code == Exit.ENVIRONMENT:
+            return "environment", message
+        if kind == "exit" and code in (Exit.CONFORMS, Exit.CLAIM_FAILED):
+            return "", ""
+        return ("collection" if kind == "collection" else "interrupted"), message
+    return "", ""
+
+
+def build_session_report(session: pytest.Session, exitstatus: int) -> Report:
+    from .plugin import get_config
+
+    config = session.config
+    state = config.stash[STATE_KEY]
+    resolved = get_config(config)
+    problem, detail = _problem(state, int(exitstatus))
+    run = RunInfo(
+        chart=chart_identity(resolved.chart, resolved.chart_version), mode=state.mode,
+        environment=_environment(config, resolved), phases=read_phases(state.artifacts_dir),
+        started=datetime.fromtimestamp(state.started, UTC).isoformat(timespec="seconds"),
+        duration=round(time.time() - state.started, 2), pytest_exit=int(exitstatus), problem=problem,
+        problem_detail=one_line(detail), diagnostics=list_diagnostics(state.artifacts_dir))
+    tests = [result_of(nodeid, reports, state.artifacts_dir) for nodeid, reports in state.reports.items()]
+    return build_report(run, tests, default_catalog())
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    config = session.config
+    if hasattr(config, "workerinput") or STATE_KEY not in config.stash:
+        return
+    state = config.stash[STATE_KEY]
+    report = build_session_report(session, exitstatus)
+    state.report = report
+    try:
+        state.written = write_reports(report, state.artifacts_dir)
+        from .plugin import get_config
+
+        claims_json = get_config(config).report_json
+        if claims_json:
+            state.written["claims"] = write_claim_records(report, Path(claims_json))
+    except OSError as exc:
+        state.write_error = f"cannot write the report into {state.artifacts_dir}: {exc.strerror}"
+        session.exitstatus = int(Exit.USAGE)
+        return
+    session.exitstatus = int(report.exit_code)
+
+
+TERMINAL_COLOURS = {Exit.CONFORMS: "green", Exit.CLAIM_FAILED: "red", Exit.ENVIRONMENT: "yellow"}
+
+
+def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:
+    state = config.stash.get(STATE_KEY, None)
+    if state is None or state.report is None and not state.write_error:
+        return
+    write = terminalreporter.write_line
+    if state.write_error:
+        write(f"conformance report: {state.write_error}", red=True)
+        return
+    report = state.report
+    assert report is not None
+    flaky = [t for t in report.tests if t.verdict == "flaky"]
+    if flaky:
+        terminalreporter.write_sep("=", "flaky tests (failed, then passed on rerun)", yellow=True)
+        for test in flaky:
+            write(f"FLAKY {test.nodeid} - first attempt: {test.first_failure}")
+    colour = TERMINAL_COLOURS.get(report.exit_code)
+    terminalreporter.write_sep("-", f"conformance: {report.outcome} (exit {int(report.exit_code)})",
+                               **({colour: True} if colour else {}))
+    for reason in report.reasons[:10]:
+        write(f"  {reason}")
+    shown = ", ".join(str(p) for p in state.written.values())
+    write(f"  report: {shown}")

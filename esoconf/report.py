@@ -1,0 +1,668 @@
+"""The conformance report: one model, three renderings (JSON, Markdown, one self-contained HTML page),
+a diff between two runs, and the exit code a release gate acts on.
+
+Vocabulary (a test's verdict, and a claim's verdict in one tier = the worst of its tests' verdicts):
+
+* ``pass``      the claim holds
+* ``fail``      the claim does not hold (the chart or its doc is wrong)
+* ``error``     the check itself broke outside the environment (a fixture or teardown error): a failure
+* ``xpass``     a known defect no longer fails (strict): a failure, so a fixed chart is noticed
+* ``xfail``     a known, documented defect (expected failure, with its reason)
+* ``flaky``     failed once, passed on the one rerun nightly mode allows: shown, never hidden
+* ``blocked``   the environment could not be brought up (:class:`EnvironmentNotReady`): infrastructure,
+                never counted as a chart failure
+* ``skip``      not checked in this run (in ``--gate`` mode a skipped claim fails the gate: not verified)
+
+Exit codes (:class:`Exit`): 0 conforms, 1 a claim failed, 2 the environment could not be brought up,
+3 usage or configuration error. A run with both a failed claim and a blocked environment exits 1 (the
+failure is real) and the report lists both, each as what it is.
+
+Every string that leaves this module passes through :data:`esoconf.redact.REDACT`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import html
+import json
+import re
+import sys
+from collections import Counter
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+from enum import IntEnum
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import yaml
+
+from .redact import REDACT, write_redacted
+
+SCHEMA_VERSION = 1
+TIERS = ("render", "e2e", "unit")
+# worst first: a claim's verdict in a tier is the first of these that any of its tests has
+VERDICT_ORDER = ("fail", "error", "xpass", "blocked", "flaky", "xfail", "pass", "skip")
+FAILING = frozenset({"fail", "error", "xpass"})
+ENVIRONMENT = frozenset({"blocked"})
+NOT_RUN = "not run"
+REPORT_FILES = {"json": "report.json", "markdown": "report.md", "html": "report.html"}
+PHASES_FILE = "phases.json"
+DIAGNOSTICS_DIR = "diagnostics"
+EVIDENCE_MAX = 300
+
+
+class EnvironmentNotReady(Exception):
+    """The test environment could not be brought up (cluster, Istio, Vault, images, registry).
+
+    Raise it from platform setup fixtures. Tests it stops are reported as ``blocked`` and the run exits 2:
+    infrastructure, not the chart.
+    """
+
+
+class Exit(IntEnum):
+    CONFORMS = 0
+    CLAIM_FAILED = 1
+    ENVIRONMENT = 2
+    USAGE = 3
+
+
+OUTCOMES = {
+    Exit.CONFORMS: "conforms",
+    Exit.CLAIM_FAILED: "claim failed",
+    Exit.ENVIRONMENT: "environment not ready",
+    Exit.USAGE: "usage or configuration error",
+}
+
+
+def worst(verdicts: Iterable[str]) -> str:
+    ranked = [v for v in verdicts if v in VERDICT_ORDER]
+    return min(ranked, key=VERDICT_ORDER.index) if ranked else NOT_RUN
+
+
+def one_line(text: str, limit: int = EVIDENCE_MAX) -> str:
+    """Redacted, whitespace-collapsed, at most ``limit`` characters."""
+    flat = " ".join(REDACT(text or "").split())
+    return flat if len(flat) <= limit else flat[: limit - 1] + "…"
+
+
+# ---------------------------------------------------------------------------------------------- model
+
+
+@dataclass
+class TestResult:
+    """One test's outcome, as recorded by the report plugin (or read back from a report)."""
+
+    __test__ = False  # not a pytest test class
+
+    nodeid: str
+    tier: str
+    verdict: str
+    claims: list[str] = field(default_factory=list)
+    evidence: str = ""
+    duration: float = 0.0
+    when: str = "call"
+    attempts: int = 1
+    first_failure: str = ""  # evidence of the failed first attempt of a flaky test
+    diagnostics: list[str] = field(default_factory=list)  # paths relative to the artifacts dir
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> TestResult:
+        return cls(**_known_fields(cls, data))
+
+
+@dataclass
+class RunInfo:
+    """What was tested, where and how (everything a reader needs besides the verdicts)."""
+
+    chart: dict[str, str] = field(default_factory=dict)  # name, version, ref
+    mode: str = "standard"  # gate | nightly | standard
+    environment: dict[str, str] = field(default_factory=dict)
+    phases: dict[str, float] = field(default_factory=dict)
+    started: str = ""
+    duration: float = 0.0
+    pytest_exit: int = 0
+    problem: str = ""  # "" | environment | usage | interrupted | collection
+    problem_detail: str = ""
+    diagnostics: list[str] = field(default_factory=list)
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> RunInfo:
+        return cls(**_known_fields(cls, data))
+
+
+def _known_fields(cls: type, data: Mapping[str, Any]) -> dict[str, Any]:
+    """The keys of ``data`` that are fields of ``cls`` (a newer report's extra keys are ignored)."""
+    return {k: data[k] for k in cls.__dataclass_fields__ if k in data}  # type: ignore[attr-defined]
+
+
+@dataclass
+class ClaimRow:
+    id: str
+    title: str
+    section: str
+    verdicts: dict[str, str]  # tier -> verdict
+    evidence: dict[str, str]  # tier -> one line
+    tests: dict[str, list[str]]  # tier -> node ids
+
+    @property
+    def verdict(self) -> str:
+        return worst(self.verdicts.values())
+
+
+@dataclass
+class Report:
+    run: RunInfo
+    tests: list[TestResult]
+    claims: list[ClaimRow]
+    tiers: list[str]
+    exit_code: Exit
+    reasons: list[str]
+
+    @property
+    def outcome(self) -> str:
+        return OUTCOMES[self.exit_code]
+
+    def summary(self) -> dict[str, int]:
+        counts = Counter(t.verdict for t in self.tests)
+        return {v: counts[v] for v in VERDICT_ORDER if counts[v]}
+
+    def claim_summary(self) -> dict[str, int]:
+        counts = Counter(c.verdict for c in self.claims)
+        return {v: counts[v] for v in (*VERDICT_ORDER, NOT_RUN) if counts[v]}
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "schema_version": SCHEMA_VERSION,
+            "outcome": self.outcome,
+            "exit_code": int(self.exit_code),
+            "reasons": self.reasons,
+            "run": asdict(self.run),
+            "summary": {"tests": self.summary(), "claims": self.claim_summary()},
+            "tiers": self.tiers,
+            "claims": [{**asdict(c), "verdict": c.verdict} for c in self.claims],
+            "tests": [asdict(t) for t in self.tests],
+        }
+
+    def claim_records(self) -> list[dict[str, Any]]:
+        """One record per claim and tier checked (``--report-json``): what a release note or MR quotes."""
+        chart = {"name": self.run.chart.get("name", ""), "version": self.run.chart.get("version", "")}
+        return [{"id": c.id, "title": c.title, "section": c.section, "tier": tier, "verdict": verdict,
+                 "evidence": c.evidence.get(tier, ""), "chart": chart}
+                for c in self.claims for tier, verdict in c.verdicts.items() if verdict != NOT_RUN]
+
+
+@dataclass(frozen=True)
+class ClaimInfo:
+    title: str
+    section: str
+
+
+def build_report(run: RunInfo, tests: Sequence[TestResult],
+                 catalog: Mapping[str, ClaimInfo] | None = None) -> Report:
+    """Aggregate test results into the claims x tier matrix and decide the exit code."""
+    catalog = dict(catalog or {})
+    tested = {cid for t in tests for cid in t.claims}
+    tiers = [t for t in TIERS if any(r.tier == t for r in tests if r.claims)]
+    tiers += sorted({r.tier for r in tests if r.claims} - set(tiers))
+    rows = []
+    for cid in sorted(set(catalog) | tested, key=_claim_sort_key):
+        info = catalog.get(cid, ClaimInfo("(not in manifests/claims.yaml)", ""))
+        verdicts, evidence, node_ids = {}, {}, {}
+        for tier in tiers:
+            mine = [t for t in tests if cid in t.claims and t.tier == tier]
+            verdicts[tier] = worst(t.verdict for t in mine)
+            node_ids[tier] = [t.nodeid for t in mine]
+            deciding = [t for t in mine if t.verdict == verdicts[tier]]
+            evidence[tier] = one_line(deciding[0].evidence) if deciding else ""
+        rows.append(ClaimRow(cid, info.title, info.section, verdicts, evidence, node_ids))
+    exit_code, reasons = decide(run, tests, rows)
+    return Report(run, list(tests), rows, tiers, exit_code, reasons)
+
+
+def _claim_sort_key(claim_id: str) -> tuple[str, int, str]:
+    prefix, _, number = claim_id.rpartition("-")
+    return (prefix, int(number), "") if number.isdigit() else (claim_id, 0, claim_id)
+
+
+def decide(run: RunInfo, tests: Sequence[TestResult], rows: Sequence[ClaimRow]) -> tuple[Exit, list[str]]:
+    """The exit code and one line per reason. Chart failures and environment failures never mix."""
+    if run.problem in ("usage", "interrupted", "collection"):
+        return Exit.USAGE, [one_line(run.problem_detail or run.problem)]
+    failed = [t for t in tests if t.verdict in FAILING]
+    reasons = [f"{_label(t)}: {t.verdict}: {one_line(t.evidence, 200)}" for t in failed]
+    if run.mode == "gate":
+        unverified = [c.id for c in rows if c.verdict == "skip"]
+        if unverified:
+            reasons.append(f"not verified (skipped) under --gate: {', '.join(unverified)}")
+    blocked = [t for t in tests if t.verdict in ENVIRONMENT]
+    env_reasons = [f"environment not ready: {one_line(run.problem_detail, 200)}"] if run.problem else []
+    if blocked:
+        env_reasons.append(f"{len(blocked)} test(s) blocked by the environment, e.g. {_label(blocked[0])}: "
+                           f"{one_line(blocked[0].evidence, 200)}")
+    if reasons:
+        return Exit.CLAIM_FAILED, reasons + env_reasons
+    if env_reasons:
+        return Exit.ENVIRONMENT, env_reasons
+    if run.pytest_exit not in (0, 1) and not tests:
+        return Exit.USAGE, [f"pytest exit status {run.pytest_exit} and no test ran"]
+    return Exit.CONFORMS, []
+
+
+def _label(test: TestResult) -> str:
+    return f"{','.join(test.claims)} ({test.nodeid})" if test.claims else test.nodeid
+
+
+def chart_identity(ref: str | None, version: str | None) -> dict[str, str]:
+    """name/version of the chart under test: from Chart.yaml for a local directory, else the reference."""
+    if not ref:
+        return {"name": "", "version": version or "", "ref": ""}
+    path = Path(ref)
+    chart_yaml = path / "Chart.yaml"
+    if chart_yaml.is_file():
+        try:
+            meta = yaml.safe_load(chart_yaml.read_text(encoding="utf-8")) or {}
+        except yaml.YAMLError:
+            meta = {}
+        return {"name": str(meta.get("name", path.name)), "version": str(version or meta.get("version", "")),
+                "ref": ref}
+    name = re.sub(r"(-\d[\w.+-]*)?\.(tgz|tar\.gz)$", "", path.name) if path.suffix else ref.rstrip("/")
+    return {"name": name.rsplit("/", 1)[-1], "version": version or "", "ref": ref}
+
+
+def diagnostics_dir(artifacts_dir: str | Path, nodeid: str) -> Path:
+    """Where a test's diagnostics go (the report links every file found there to the test); the same
+    folder the live tier's collector writes (``esoconf.live.diagnostics.safe_name``)."""
+    from .live.diagnostics import safe_name
+
+    return Path(artifacts_dir) / DIAGNOSTICS_DIR / safe_name(nodeid)
+
+
+def read_phases(artifacts_dir: Path) -> dict[str, float]:
+    """Phase timings written by the live tier (``phases.json``: {"phases": {"cluster": secs, ...}})."""
+    path = Path(artifacts_dir) / PHASES_FILE
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        return {str(k): float(v) for k, v in (data.get("phases") or {}).items()}
+    except (OSError, ValueError, AttributeError, TypeError):
+        return {}
+
+
+def list_diagnostics(artifacts_dir: Path, limit: int = 500) -> list[str]:
+    root = Path(artifacts_dir) / DIAGNOSTICS_DIR
+    if not root.is_dir():
+        return []
+    files = sorted(p for p in root.rglob("*") if p.is_file())[:limit]
+    return [p.relative_to(artifacts_dir).as_posix() for p in files]
+
+
+# ------------------------------------------------------------------------------------- JSON + schema
+
+_VERDICT_ENUM = [*VERDICT_ORDER, NOT_RUN]
+REPORT_SCHEMA: dict[str, Any] = {
+    "$schema": "http://json-schema.org/draft-07/schema#",
+    "title": "eso-vault-conformance report",
+    "type": "object",
+    "required": ["schema_version", "run", "tests"],
+    "properties": {
+        "schema_version": {"const": SCHEMA_VERSION},
+        "outcome": {"enum": list(OUTCOMES.values())},
+        "exit_code": {"enum": [int(e) for e in Exit]},
+        "reasons": {"type": "array", "items": {"type": "string"}},
+        "run": {
+            "type": "object",
+            "properties": {
+                "chart": {"type": "object", "additionalProperties": {"type": "string"}},
+                "mode": {"enum": ["gate", "nightly", "standard"]},
+                "environment": {"type": "object", "additionalProperties": {"type": "string"}},
+                "phases": {"type": "object", "additionalProperties": {"type": "number"}},
+                "pytest_exit": {"type": "integer"},
+                "problem": {"enum": ["", "environment", "usage", "interrupted", "collection"]},
+                "diagnostics": {"type": "array", "items": {"type": "string"}},
+            },
+        },
+        "tiers": {"type": "array", "items": {"type": "string"}},
+        "claims": {"type": "array", "items": {
+            "type": "object",
+            "required": ["id", "title", "section"],
+            "properties": {"id": {"type": "string"}, "verdict": {"enum": _VERDICT_ENUM},
+                           "verdicts": {"type": "object", "additionalProperties": {"enum": _VERDICT_ENUM}}},
+        }},
+        "tests": {"type": "array", "items": {
+            "type": "object",
+            "required": ["nodeid", "tier", "verdict"],
+            "properties": {"nodeid": {"type": "string"}, "tier": {"type": "string"},
+                           "verdict": {"enum": list(VERDICT_ORDER)},
+                           "claims": {"type": "array", "items": {"type": "string"}}},
+        }},
+    },
+}
+
+
+class ReportError(Exception):
+    """A report file cannot be read (one line)."""
+
+
+def to_json(report: Report) -> str:
+    return json.dumps(report.to_dict(), indent=2, sort_keys=False) + "\n"
+
+
+def load_report(path: str | Path) -> Report:
+    """Read a report (or recorded results: ``schema_version``, ``run``, ``tests``) and rebuild the matrix."""
+    path = Path(path)
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise ReportError(f"{path}: cannot read it ({exc.strerror})") from None
+    except ValueError as exc:
+        raise ReportError(f"{path}: not JSON ({exc})") from None
+    if isinstance(data, dict) and data.get("schema_version") != SCHEMA_VERSION:
+        raise ReportError(f"{path}: schema_version {data.get('schema_version')!r} is not {SCHEMA_VERSION}; "
+                          f"render it with the suite version that wrote it")
+    try:
+        jsonschema.validate(data, REPORT_SCHEMA)
+    except jsonschema.ValidationError as exc:
+        where = "/".join(str(p) for p in exc.absolute_path) or "(top)"
+        raise ReportError(f"{path}: not a conformance report at {where}: {exc.message}") from None
+    catalog = {c["id"]: ClaimInfo(c["title"], c["section"]) for c in data.get("claims", [])}
+    if not catalog:
+        catalog = default_catalog()
+    tests = [TestResult.from_dict(t) for t in data["tests"]]
+    return build_report(RunInfo.from_dict(data["run"]), tests, catalog)
+
+
+def default_catalog() -> dict[str, ClaimInfo]:
+    """Render-tier and live-only claims (manifests/claims.yaml and claims-live.yaml)."""
+    from .live.verdicts import all_claims
+
+    try:
+        return {cid: ClaimInfo(c.title, c.section) for cid, c in all_claims().items()}
+    except (OSError, yaml.YAMLError, TypeError, KeyError, ValueError):
+        return {}
+
+
+# -------------------------------------------------------------------------------------------- Markdown
+
+BADGE = {"pass": "✅ pass", "fail": "❌ fail", "error": "❌ error", "xpass": "❌ xpass", "xfail": "⚠️ xfail",
+         "flaky": "🔁 flaky", "blocked": "🚧 blocked", "skip": "⏭️ skip", NOT_RUN: "–"}
+
+
+def _md(text: str) -> str:
+    return REDACT(text).replace("|", "\\|").replace("\n", " ")
+
+
+def _chart_title(run: RunInfo) -> str:
+    name, version = run.chart.get("name"), run.chart.get("version")
+    return f"{name} {version}".strip() if name else "(no --chart given)"
+
+
+HEADLINE_MARK = {Exit.CONFORMS: "✅", Exit.CLAIM_FAILED: "❌", Exit.ENVIRONMENT: "🚧", Exit.USAGE: "⛔"}
+
+
+def to_markdown(report: Report) -> str:
+    run = report.run
+    head = HEADLINE_MARK[report.exit_code]
+    lines = [f"## ESO ↔ Vault conformance: {_md(_chart_title(run))}", "",
+             f"**{head} {report.outcome}** (exit {int(report.exit_code)}, mode `{run.mode}`)", ""]
+    lines += [f"- {_md(r)}" for r in report.reasons]
+    if report.reasons:
+        lines.append("")
+    counts = ", ".join(f"{n} {v}" for v, n in report.claim_summary().items()) or "none"
+    tcounts = ", ".join(f"{n} {v}" for v, n in report.summary().items()) or "none"
+    lines += [f"Claims: {counts}. Tests: {tcounts}.", ""]
+    if report.claims:
+        lines += ["| Claim | Title | Doc section | " + " | ".join(report.tiers) + " |",
+                  "|---|---|---|" + "---|" * len(report.tiers)]
+        for c in report.claims:
+            cells = " | ".join(BADGE.get(c.verdicts[t], c.verdicts[t]) for t in report.tiers)
+            lines.append(f"| {c.id} | {_md(c.title)} | {_md(c.section)} | {cells} |")
+        lines.append("")
+    notable = [(c, t) for c in report.claims for t in report.tiers
+               if c.verdicts[t] not in ("pass", "skip", NOT_RUN)]
+    if notable:
+        lines += ["### Evidence", ""]
+        lines += [f"- **{c.id}** [{t}] {c.verdicts[t]}: {_md(c.evidence[t])}" for c, t in notable]
+        lines.append("")
+    others = [t for t in report.tests if not t.claims and t.verdict not in ("pass", "skip")]
+    if others:
+        lines += ["### Other tests", ""]
+        lines += [f"- `{_md(t.nodeid)}` {t.verdict}: {_md(one_line(t.evidence, 200))}" for t in others]
+        lines.append("")
+    flaky = [t for t in report.tests if t.verdict == "flaky"]
+    if flaky:
+        lines += ["### Flaky (failed once, passed on rerun)", ""]
+        lines += [f"- `{_md(t.nodeid)}`: first attempt: {_md(one_line(t.first_failure, 200))}" for t in flaky]
+        lines.append("")
+    if run.environment:
+        lines += ["<details><summary>Environment</summary>", "", "| Setting | Value |", "|---|---|"]
+        lines += [f"| {_md(k)} | `{_md(v)}` |" for k, v in run.environment.items()]
+        lines += ["", "</details>", ""]
+    if run.phases:
+        lines.append("Phases: " + ", ".join(f"{k} {v:.1f}s" for k, v in run.phases.items())
+                     + f"; total run {run.duration:.1f}s.")
+        lines.append("")
+    return REDACT("\n".join(lines).rstrip() + "\n")
+
+
+# ------------------------------------------------------------------------------------------------ HTML
+
+COLOURS = {"pass": "#1a7f37", "fail": "#cf222e", "error": "#a40e26", "xpass": "#cf222e", "xfail": "#bf8700",
+           "flaky": "#8250df", "blocked": "#d4a72c", "skip": "#6e7781", NOT_RUN: "#d0d7de"}
+OUTCOME_COLOURS = {Exit.CONFORMS: "#1a7f37", Exit.CLAIM_FAILED: "#cf222e", Exit.ENVIRONMENT: "#d4a72c",
+                   Exit.USAGE: "#6e7781"}
+_CSS = """
+body{font:14px/1.45 system-ui,-apple-system,Segoe UI,sans-serif;margin:1.5em auto;max-width:1200px;
+color:#1f2328}
+h1{font-size:1.5em;margin:0 0 .3em} h2{font-size:1.15em;margin:1.6em 0 .5em}
+.banner{color:#fff;padding:.8em 1em;border-radius:6px;font-size:1.2em}
+.banner ul{margin:.4em 0 0;font-size:.8em}
+table{border-collapse:collapse;width:100%}
+th,td{border:1px solid #d0d7de;padding:.35em .5em;vertical-align:top;text-align:left}
+th{background:#f6f8fa} td.verdict{min-width:9em}
+.badge{display:inline-block;color:#fff;border-radius:3px;padding:0 .45em;font-weight:600;font-size:.85em}
+.evidence{font-family:ui-monospace,monospace;font-size:.8em;color:#57606a;margin-top:.2em;
+word-break:break-word}
+.legend .badge{margin-right:.4em} .muted{color:#57606a}
+.bar{background:#54aeff;height:.8em;display:inline-block}
+code{font-size:.9em}
+"""
+
+
+def _h(text: Any) -> str:
+    return html.escape(REDACT(str(text)), quote=True)
+
+
+def _badge(verdict: str) -> str:
+    colour = COLOURS.get(verdict, "#6e7781")
+    text_colour = "#1f2328" if verdict in ("blocked", NOT_RUN) else "#fff"
+    return (f'<span class="badge v-{_slug(verdict)}" style="background:{colour};color:{text_colour}">'
+            f"{_h(verdict)}</span>")
+
+
+def _slug(verdict: str) -> str:
+    return verdict.replace(" ", "-")
+
+
+def _links(paths: Iterable[str]) -> str:
+    return " ".join(f'<a href="{_h(p)}">{_h(Path(p).name)}</a>' for p in paths)
+
+
+def to_html(report: Report) -> str:
+    """One self-contained page (inline CSS, no scripts, no external resources)."""
+    run = report.run
+    title = f"ESO ↔ Vault conformance: {_chart_title(run)}"
+    parts = [f'<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><title>{_h(title)}</title>',
+             f"<style>{_CSS}</style></head><body>", f"<h1>{_h(title)}</h1>",
+             f'<div class="banner" id="outcome" data-exit="{int(report.exit_code)}" '
+             f'style="background:{OUTCOME_COLOURS[report.exit_code]}">'
+             f"<strong>{_h(report.outcome)}</strong> (exit {int(report.exit_code)}, mode {_h(run.mode)})"]
+    if report.reasons:
+        parts.append("<ul>" + "".join(f"<li>{_h(r)}</li>" for r in report.reasons) + "</ul>")
+    parts.append("</div>")
+    parts.append('<p class="legend">' + "".join(_badge(v) for v in (*VERDICT_ORDER, NOT_RUN)) + "</p>")
+    parts.append(_html_matrix(report))
+    parts.append(_html_tests(report))
+    parts.append(_html_table("Environment", "environment", ["Setting", "Value"],
+                             [[_h(k), f"<code>{_h(v)}</code>"] for k, v in run.environment.items()]))
+    longest = max(run.phases.values(), default=0) or 1
+    bars = [[_h(k), f"{v:.1f}", f'<span class="bar" style="width:{200 * v / longest:.0f}px"></span>']
+            for k, v in run.phases.items()]
+    parts.append(_html_table("Phase timings", "phases", ["Phase", "Seconds", ""], bars))
+    if run.diagnostics:
+        parts.append('<h2>Diagnostics</h2><ul id="diagnostics">'
+                     + "".join(f'<li><a href="{_h(p)}">{_h(p)}</a></li>' for p in run.diagnostics) + "</ul>")
+    parts.append(f'<p class="muted">started {_h(run.started)}, {run.duration:.1f}s; '
+                 f"report schema {SCHEMA_VERSION}</p></body></html>\n")
+    return REDACT("\n".join(parts))
+
+
+def _html_matrix(report: Report) -> str:
+    if not report.claims:
+        return '<h2>Claims</h2><p id="matrix" class="muted">No claim was checked in this run.</p>'
+    head = "".join(f'<th scope="col" data-tier="{_h(t)}">{_h(t)}</th>' for t in report.tiers)
+    rows = []
+    for c in report.claims:
+        cells = []
+        for tier in report.tiers:
+            verdict = c.verdicts[tier]
+            tests = [t for t in report.tests if t.nodeid in c.tests[tier]]
+            diag = _links(p for t in tests for p in t.diagnostics)
+            cells.append(f'<td class="verdict v-{_slug(verdict)}" data-claim="{_h(c.id)}" '
+                         f'data-tier="{_h(tier)}" data-verdict="{_h(verdict)}">{_badge(verdict)}'
+                         + (f'<div class="evidence">{_h(c.evidence[tier])}</div>' if c.evidence[tier] else "")
+                         + (f'<div class="diag">diagnostics: {diag}</div>' if diag else "") + "</td>")
+        rows.append(f'<tr data-claim="{_h(c.id)}"><th scope="row">{_h(c.id)}</th><td>{_h(c.title)}</td>'
+                    f'<td>{_h(c.section)}</td>{"".join(cells)}</tr>')
+    return (f'<h2>Claims × tier</h2><table id="matrix"><thead><tr><th>Claim</th><th>Title</th>'
+            f'<th>Doc section</th>{head}</tr></thead><tbody>{"".join(rows)}</tbody></table>')
+
+
+def _html_tests(report: Report) -> str:
+    shown = [t for t in report.tests if t.verdict not in ("pass", "skip")]
+    rows = [[f"<code>{_h(t.nodeid)}</code>", _h(t.tier), _badge(t.verdict),
+             f'<div class="evidence">{_h(one_line(t.evidence))}</div>'
+             + (f'<div class="evidence">first attempt: {_h(one_line(t.first_failure))}</div>'
+                if t.first_failure else ""),
+             _links(t.diagnostics)] for t in shown]
+    header = ["Test", "Tier", "Verdict", "Evidence", "Diagnostics"]
+    return _html_table("Tests needing attention", "tests", header, rows)
+
+
+def _html_table(title: str, table_id: str, header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
+    if not rows:
+        return ""
+    head = "".join(f"<th>{h}</th>" for h in header)
+    body = "".join("<tr>" + "".join(f"<td>{cell}</td>" for cell in row) + "</tr>" for row in rows)
+    return (f'<h2>{_h(title)}</h2><table id="{table_id}"><thead><tr>{head}</tr></thead>'
+            f"<tbody>{body}</tbody></table>")
+
+
+# ------------------------------------------------------------------------------------------- writing
+
+
+def write_reports(report: Report, artifacts_dir: Path) -> dict[str, Path]:
+    """report.json, report.md and report.html in ``artifacts_dir`` (every byte through the redactor)."""
+    artifacts_dir = Path(artifacts_dir)
+    renderings = {"json": to_json(report), "markdown": to_markdown(report), "html": to_html(report)}
+    written = {}
+    for kind, text in renderings.items():
+        written[kind] = write_redacted(artifacts_dir / REPORT_FILES[kind], text)
+    return written
+
+
+def write_claim_records(report: Report, path: Path) -> Path:
+    return write_redacted(Path(path), json.dumps(report.claim_records(), indent=2) + "\n")
+
+
+# ---------------------------------------------------------------------------------------------- diff
+
+
+@dataclass(frozen=True)
+class Change:
+    claim: str
+    tier: str
+    old: str
+    new: str
+
+    @property
+    def kind(self) -> str:
+        if self.new in FAILING and self.old not in FAILING:
+            return "regressed"
+        if self.old in FAILING and self.new not in FAILING:
+            return "fixed"
+        return "changed"
+
+
+def diff(old: Report, new: Report) -> list[Change]:
+    """Claims whose verdict changed in a tier (claims or tiers only in one run count as ``not run``)."""
+    def table(report: Report) -> dict[tuple[str, str], str]:
+        return {(c.id, t): v for c in report.claims for t, v in c.verdicts.items()}
+
+    before, after = table(old), table(new)
+    keys = sorted(set(before) | set(after), key=lambda k: (_claim_sort_key(k[0]), k[1]))
+    changes = [Change(cid, tier, before.get((cid, tier), NOT_RUN), after.get((cid, tier), NOT_RUN))
+               for cid, tier in keys]
+    return [c for c in changes if c.old != c.new]
+
+
+def format_diff(old: Report, new: Report, changes: Sequence[Change], fmt: str = "text") -> str:
+    if fmt == "json":
+        return json.dumps({"old": old.run.chart, "new": new.run.chart,
+                           "changes": [{**asdict(c), "kind": c.kind} for c in changes]}, indent=2) + "\n"
+    header = f"{_chart_title(old.run)} ({old.outcome}) -> {_chart_title(new.run)} ({new.outcome})"
+    if fmt == "markdown":
+        lines = [f"### Verdict changes: {_md(header)}", ""]
+        if not changes:
+            return REDACT("\n".join([*lines, "No claim changed its verdict."]) + "\n")
+        lines += ["| Claim | Tier | Before | After | Change |", "|---|---|---|---|---|"]
+        lines += [f"| {c.claim} | {c.tier} | {BADGE.get(c.old, c.old)} | {BADGE.get(c.new, c.new)} "
+                  f"| {c.kind} |" for c in changes]
+        return REDACT("\n".join(lines) + "\n")
+    if not changes:
+        return REDACT(f"{header}\nno claim changed its verdict\n")
+    width = max(len(c.claim) for c in changes)
+    body = [f"  {c.kind:<9} {c.claim.ljust(width)}  [{c.tier}]  {c.old} -> {c.new}" for c in changes]
+    return REDACT("\n".join([header, *body]) + "\n")
+
+
+# ------------------------------------------------------------------------------------------------ CLI
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """``report diff OLD.json NEW.json`` and ``report render REPORT.json``."""
+    parser = argparse.ArgumentParser(prog="report", description="conformance report tools")
+    sub = parser.add_subparsers(dest="command", required=True)
+    p_diff = sub.add_parser("diff", help="claims whose verdict changed between two runs; "
+                            "exit 1 if one regressed")
+    p_diff.add_argument("old", type=Path)
+    p_diff.add_argument("new", type=Path)
+    p_diff.add_argument("--format", choices=("text", "markdown", "json"), default="text")
+    p_render = sub.add_parser("render", help="re-render a report.json (or recorded results) "
+                              "as Markdown, HTML or JSON")
+    p_render.add_argument("report", type=Path)
+    p_render.add_argument("--format", choices=("markdown", "html", "json"), default="markdown")
+    p_render.add_argument("-o", "--output", type=Path, help="write here instead of stdout")
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:  # argparse: 2 on bad usage, 0 on --help
+        return Exit.USAGE if exc.code else 0
+    try:
+        if args.command == "diff":
+            old, new = load_report(args.old), load_report(args.new)
+            changes = diff(old, new)
+            sys.stdout.write(format_diff(old, new, changes, args.format))
+            return Exit.CLAIM_FAILED if any(c.kind == "regressed" for c in changes) else Exit.CONFORMS
+        report = load_report(args.report)
+        text = {"markdown": to_markdown, "html": to_html, "json": to_json}[args.format](report)
+        if args.output:
+            write_redacted(args.output, text)
+        else:
+            sys.stdout.write(text)
+        return Exit.CONFORMS
+    except ReportError as exc:
+        print(f"report: {exc}", file=sys.stderr)
+        return Exit.USAGE
+
+
+if __name__ == "__main__":  # pragma: no cover
+    raise SystemExit(main())

@@ -1,0 +1,311 @@
+"""The conformance report: rendering from recorded results, JSON schema stability, Markdown, the diff,
+and the exit codes a gate acts on (environment failures never counted as chart failures, nor the reverse)."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import jsonschema
+import pytest
+
+from esoconf import report as rep
+from esoconf.report import Exit, RunInfo, TestResult
+
+RECORDED = Path(__file__).parent / "fixtures" / "recorded-report"
+OLD, NEW = RECORDED / "nightly-1.3.1-bb.1.json", RECORDED / "nightly-1.3.2-bb.0.json"
+
+
+def result(verdict: str, claims: tuple[str, ...] = ("NET-1",), tier: str = "render") -> TestResult:
+    return TestResult(nodeid=f"t.py::test_{verdict}_{'_'.join(claims)}_{tier}", tier=tier, verdict=verdict,
+                      claims=list(claims), evidence=f"evidence of {verdict}")
+
+
+# ------------------------------------------------------------------------------------ exit codes
+
+
+@dataclass(frozen=True)
+class ExitCase:
+    id: str
+    verdicts: tuple[str, ...]
+    expected: Exit
+    mode: str = "standard"
+    problem: str = ""
+
+
+EXIT_CASES = [
+    ExitCase("all-pass", ("pass", "pass"), Exit.CONFORMS),
+    ExitCase("known-defect-is-not-a-failure", ("pass", "xfail"), Exit.CONFORMS),
+    ExitCase("flaky-is-shown-not-failed", ("pass", "flaky"), Exit.CONFORMS),
+    ExitCase("claim-failed", ("pass", "fail"), Exit.CLAIM_FAILED),
+    ExitCase("fixture-error-is-a-failure", ("pass", "error"), Exit.CLAIM_FAILED),
+    ExitCase("strict-xpass-is-a-failure", ("xpass",), Exit.CLAIM_FAILED),
+    ExitCase("environment-only", ("pass", "blocked"), Exit.ENVIRONMENT),
+    ExitCase("chart-failure-wins-over-environment", ("fail", "blocked"), Exit.CLAIM_FAILED),
+    ExitCase("skip-is-fine-outside-the-gate", ("pass", "skip"), Exit.CONFORMS),
+    ExitCase("skip-fails-the-gate", ("pass", "skip"), Exit.CLAIM_FAILED, mode="gate"),
+    ExitCase("gate-stopped-before-tests", (), Exit.ENVIRONMENT, problem="environment"),
+    ExitCase("usage-error", (), Exit.USAGE, problem="usage"),
+    ExitCase("collection-error", ("pass",), Exit.USAGE, problem="collection"),
+]
+
+
+@pytest.mark.parametrize("case", EXIT_CASES, ids=lambda c: c.id)
+def test_exit_code_decision(case: ExitCase) -> None:
+    tests = [result(v, (f"C-{i}",)) for i, v in enumerate(case.verdicts)]
+    report = rep.build_report(RunInfo(mode=case.mode, problem=case.problem, problem_detail="why"), tests)
+    assert report.exit_code == case.expected, report.reasons
+    assert (report.reasons == []) == (case.expected == Exit.CONFORMS)
+
+
+def test_environment_failure_is_never_listed_as_a_claim_failure() -> None:
+    report = rep.build_report(RunInfo(), [result("blocked", ("SYNC-1",), "e2e"), result("pass")])
+    assert report.exit_code == Exit.ENVIRONMENT
+    assert not any("fail" in reason.split(":")[1] for reason in report.reasons if reason.count(":") > 1)
+    assert report.claims[-1].verdicts == {"render": "not run", "e2e": "blocked"}
+
+
+# ------------------------------------------------------------------------- matrix from recordings
+
+
+@pytest.mark.parametrize(("claim", "tier", "verdict"), [
+    ("NET-1", "render", "pass"),
+    ("NET-1", "e2e", "pass"),
+    ("NET-2", "render", "fail"),
+    ("DATA-1", "render", "pass"),
+    ("DATA-1", "e2e", "fail"),       # one test checks two claims: both fail with it
+    ("SYNC-1", "render", "not run"),
+    ("DATA-2", "render", "xfail"),
+], ids=lambda v: str(v))
+def test_matrix_from_recorded_results(claim: str, tier: str, verdict: str) -> None:
+    rows = {c.id: c for c in rep.load_report(NEW).claims}
+    assert rows[claim].verdicts[tier] == verdict
+
+
+def test_worst_verdict_of_a_claims_tests_decides_and_its_evidence_is_shown() -> None:
+    report = rep.build_report(RunInfo(), [result("pass"), result("flaky"), result("xfail")])
+    (row,) = report.claims
+    assert row.verdicts == {"render": "flaky"}
+    assert row.evidence["render"] == "evidence of flaky"
+
+
+# ------------------------------------------------------------------------------------------ JSON
+
+
+STABLE_TOP_KEYS = {"schema_version", "outcome", "exit_code", "reasons", "run", "summary", "tiers", "claims",
+                   "tests"}
+STABLE_TEST_KEYS = {"nodeid", "tier", "verdict", "claims", "evidence", "duration", "when", "attempts",
+                    "first_failure", "diagnostics"}
+STABLE_CLAIM_KEYS = {"id", "title", "section", "verdicts", "evidence", "tests", "verdict"}
+
+
+def test_json_report_keeps_its_schema_version_1_shape() -> None:
+    """Changing these keys is a schema change: bump SCHEMA_VERSION and say so in the changelog."""
+    data = json.loads(rep.to_json(rep.load_report(NEW)))
+    jsonschema.validate(data, rep.REPORT_SCHEMA)
+    assert data["schema_version"] == rep.SCHEMA_VERSION == 1
+    assert set(data) == STABLE_TOP_KEYS
+    assert {k for t in data["tests"] for k in t} == STABLE_TEST_KEYS
+    assert {k for c in data["claims"] for k in c} == STABLE_CLAIM_KEYS
+    assert (data["outcome"], data["exit_code"]) == ("claim failed", 1)
+
+
+def test_json_report_round_trips(tmp_path: Path) -> None:
+    first = rep.load_report(NEW)
+    path = tmp_path / "report.json"
+    path.write_text(rep.to_json(first))
+    assert rep.load_report(path).to_dict() == first.to_dict()
+
+
+@pytest.mark.parametrize(("content", "message"), [
+    ("{", "not JSON"),
+    ('{"schema_version": 99, "run": {}, "tests": []}', "schema_version 99 is not 1"),
+    ('{"schema_version": 1, "run": {}, "tests": [{"nodeid": "x", "tier": "render", "verdict": "great"}]}',
+     "at tests/0/verdict"),
+], ids=["not-json", "future-schema", "unknown-verdict"])
+def test_bad_report_file_is_one_line(tmp_path: Path, content: str, message: str) -> None:
+    path = tmp_path / "r.json"
+    path.write_text(content)
+    with pytest.raises(rep.ReportError, match=message) as caught:
+        rep.load_report(path)
+    assert "\n" not in str(caught.value)
+
+
+def test_claim_records_one_per_claim_and_tier_with_chart() -> None:
+    records = rep.load_report(NEW).claim_records()
+    net2 = [r for r in records if r["id"] == "NET-2"]
+    assert net2 == [{"id": "NET-2", "title": 'ESO controller pods carry vault-ingress: "true"',
+                     "section": "Prerequisites", "tier": "render", "verdict": "fail",
+                     "evidence": net2[0]["evidence"],
+                     "chart": {"name": "external-secrets", "version": "1.3.2-bb.0"}}]
+    assert "vault-ingress" in net2[0]["evidence"]
+
+
+# -------------------------------------------------------------------------------------- Markdown
+
+
+def test_markdown_headline_matrix_and_evidence() -> None:
+    text = rep.to_markdown(rep.load_report(NEW))
+    assert text.startswith("## ESO ↔ Vault conformance: external-secrets 1.3.2-bb.0\n")
+    assert "**❌ claim failed** (exit 1, mode `nightly`)" in text
+    assert '| NET-2 | ESO controller pods carry vault-ingress: "true" | Prerequisites | ❌ fail | – |' in text
+    assert "- **DATA-2** [render] xfail: chart defect: data silently wins over dataFrom" in text
+    assert ("`suites/e2e/test_upgrade.py::test_upgrade_keeps_secret` blocked: "
+            "esoconf.report.EnvironmentNotReady") in text
+    assert "Phases: cluster 47.9s" in text
+
+
+def test_markdown_escapes_table_pipes() -> None:
+    report = rep.build_report(RunInfo(), [result("pass")], {"NET-1": rep.ClaimInfo("a | b", "s")})
+    assert "| NET-1 | a \\| b | s | ✅ pass |" in rep.to_markdown(report)
+
+
+# ------------------------------------------------------------------------------------------ diff
+
+
+def test_diff_lists_only_changed_verdicts() -> None:
+    changes = rep.diff(rep.load_report(OLD), rep.load_report(NEW))
+    assert [(c.claim, c.tier, c.old, c.new, c.kind) for c in changes] == [
+        ("DATA-1", "e2e", "pass", "fail", "regressed"),
+        ("NET-1", "e2e", "flaky", "pass", "changed"),
+        ("NET-2", "render", "pass", "fail", "regressed"),
+        ("SYNC-1", "e2e", "pass", "fail", "regressed"),
+    ]
+
+
+@pytest.mark.parametrize(("old", "new", "code", "expected"), [
+    (OLD, NEW, 1, "regressed NET-2   [render]  pass -> fail"),
+    (NEW, OLD, 0, "fixed     NET-2   [render]  fail -> pass"),
+    (OLD, OLD, 0, "no claim changed its verdict"),
+], ids=["regression-exits-1", "fix-exits-0", "same-run"])
+def test_report_diff_cli(old: Path, new: Path, code: int, expected: str,
+                         capsys: pytest.CaptureFixture[str]) -> None:
+    assert rep.main(["diff", str(old), str(new)]) == code
+    assert expected in capsys.readouterr().out
+
+
+def test_report_diff_markdown_format(capsys: pytest.CaptureFixture[str]) -> None:
+    rep.main(["diff", str(OLD), str(NEW), "--format", "markdown"])
+    assert "| NET-2 | render | ✅ pass | ❌ fail | regressed |" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("argv", [["diff", "missing.json", str(NEW)], ["render"], ["frobnicate"]],
+                         ids=["missing-file", "missing-argument", "unknown-command"])
+def test_report_cli_usage_errors_exit_3(argv: list[str], capsys: pytest.CaptureFixture[str]) -> None:
+    assert rep.main(argv) == Exit.USAGE
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err and "Traceback" not in "\n".join(err)
+
+
+def test_report_render_writes_html(tmp_path: Path) -> None:
+    out = tmp_path / "r.html"
+    assert rep.main(["render", str(NEW), "--format", "html", "-o", str(out)]) == 0
+    assert out.read_text().startswith("<!DOCTYPE html>")
+
+
+# ------------------------------------------------------------------------------ plugin, end to end
+
+
+PLUGIN_TESTS = """
+import pytest
+from esoconf.report import EnvironmentNotReady
+
+ATTEMPTS = []
+
+@pytest.fixture
+def platform():
+    raise EnvironmentNotReady("kind cluster did not come up: no Docker engine")
+
+@pytest.mark.claim("NET-1")
+def test_ok():
+    pass
+
+@pytest.mark.claim("NET-2")
+def test_chart():
+    labels = {"app.kubernetes.io/name": "external-secrets"}
+    assert "vault-ingress" in labels, "pod template has no vault-ingress label"
+
+@pytest.mark.claim("SYNC-1")
+def test_env(platform):
+    pass
+
+@pytest.mark.claim("NET-3")
+def test_flaky():
+    ATTEMPTS.append(1)
+    assert len(ATTEMPTS) > 1, "transient: first attempt"
+
+@pytest.mark.claim("NET-4")
+def test_skipped():
+    pytest.skip("needs --vault-chart")
+"""
+
+
+@dataclass(frozen=True)
+class RunCase:
+    id: str
+    args: tuple[str, ...]
+    code: int
+    verdicts: dict[str, str]
+
+
+RUN_CASES = [
+    RunCase("conforms", ("-k", "test_ok"), 0, {"NET-1": "pass"}),
+    RunCase("chart-failure", ("-k", "test_ok or test_chart"), 1, {"NET-1": "pass", "NET-2": "fail"}),
+    RunCase("environment", ("-k", "test_ok or test_env"), 2, {"SYNC-1": "blocked"}),
+    RunCase("both-chart-wins", ("-k", "test_chart or test_env"), 1, {"NET-2": "fail", "SYNC-1": "blocked"}),
+    RunCase("nightly-rerun-flaky", ("-k", "test_flaky", "--reruns", "1"), 0, {"NET-3": "flaky"}),
+    RunCase("no-rerun-without-flag", ("-k", "test_flaky"), 1, {"NET-3": "fail"}),
+    RunCase("gate-never-reruns", ("-k", "test_flaky", "--reruns", "1", "--gate"), 1, {"NET-3": "fail"}),
+    RunCase("gate-fails-skipped-claims", ("-k", "test_ok or test_skipped", "--gate"), 1, {"NET-4": "skip"}),
+    RunCase("skip-outside-gate", ("-k", "test_ok or test_skipped"), 0, {"NET-4": "skip"}),
+    RunCase("no-tests-is-usage", ("-k", "nothing_matches"), 3, {}),
+    RunCase("bad-profile-is-usage", ("--profile", "nope"), 3, {}),
+    RunCase("missing-path-is-usage", ("does/not/exist.py",), 3, {}),
+]
+
+
+@pytest.mark.parametrize("case", RUN_CASES, ids=lambda c: c.id)
+def test_plugin_exit_code_and_report(suite: pytest.Pytester, case: RunCase) -> None:
+    suite.makepyfile(test_plugin=PLUGIN_TESTS)
+    result = suite.runpytest("-p", "no:randomly", *case.args)
+    assert result.ret == case.code, result.stdout.str()[-2000:]
+    if not case.verdicts:
+        return
+    data = json.loads((suite.path / "artifacts" / "report.json").read_text())
+    assert {c["id"]: c["verdict"] for c in data["claims"] if c["id"] in case.verdicts} == case.verdicts
+    assert data["exit_code"] == case.code
+    assert {"report.md", "report.html", "junit.xml"} <= {p.name for p in (suite.path / "artifacts").iterdir()}
+
+
+def test_flaky_test_is_visible_in_terminal_junit_and_report(suite: pytest.Pytester) -> None:
+    suite.makepyfile(test_plugin=PLUGIN_TESTS)
+    result = suite.runpytest("-k", "test_flaky", "--reruns", "1")
+    result.stdout.fnmatch_lines(["*FLAKY test_plugin.py::test_flaky - first attempt: AssertionError: "
+                                 "transient*", "*1 flaky*"])
+    junit = (suite.path / "artifacts" / "junit.xml").read_text()
+    assert '<property name="flaky" value="2"' in junit
+    test = json.loads((suite.path / "artifacts" / "report.json").read_text())["tests"][0]
+    assert (test["verdict"], test["attempts"]) == ("flaky", 2)
+
+
+def test_report_json_option_writes_claim_records(suite: pytest.Pytester) -> None:
+    suite.makepyfile(test_plugin=PLUGIN_TESTS)
+    suite.runpytest("-k", "test_ok or test_chart", "--report-json", "claims.json")
+    records = json.loads((suite.path / "claims.json").read_text())
+    assert [(r["id"], r["tier"], r["verdict"]) for r in records] == [("NET-1", "unit", "pass"),
+                                                                    ("NET-2", "unit", "fail")]
+    assert records[1]["evidence"].startswith("AssertionError: pod template has no vault-ingress label")
+
+
+def test_phases_and_diagnostics_are_linked(suite: pytest.Pytester) -> None:
+    suite.makepyfile(test_plugin=PLUGIN_TESTS)
+    artifacts = suite.path / "artifacts"
+    diag = rep.diagnostics_dir(artifacts, "test_plugin.py::test_chart")
+    diag.mkdir(parents=True)
+    (diag / "events.txt").write_text("events")
+    (artifacts / "phases.json").write_text(json.dumps({"phases": {"cluster": 41.5, "vault": 12.0}}))
+    suite.runpytest("-k", "test_chart")
+    data = json.loads((artifacts / "report.json").read_text())
+    assert data["run"]["phases"] == {"cluster": 41.5, "vault": 12.0}
+    assert data["tests"][0]["diagnostics"] == ["diagnostics/test_plugin.py_test_chart/events.txt"]
