@@ -1,0 +1,409 @@
+"""The cluster: kind (via pytest-kind's ``KindCluster``) or an existing one; helm and kubectl command lines.
+
+kind: explicit, pinned binaries (never pytest-kind's downloads, never its ``port_forward``), node image
+pinned by digest from manifests/versions.yaml, create-or-reuse by name, and a cluster is deleted only
+when this run created it and ``--keep-cluster`` is off. Every helm/kubectl command line is built by a
+pure function here (unit-tested) and run through ``esoconf.runner``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from ..config import MANIFESTS, ConfigError
+from ..redact import REDACT
+from ..runner import Result, run
+from ..wait import Timeouts, wait_for
+from .diagnostics import container_names
+from .fingerprint import fingerprint
+from .images import ImageSet, all_ready, image_failure
+from .kube import RUN_LABEL, Kube
+
+LIVE_MANIFESTS = MANIFESTS / "live"
+
+KIND_API_VERSION = "kind.x-k8s.io/v1alpha4"
+VAULT_NODE_PORT = 30820
+VAULT_HOST_PORT = 38200
+
+
+# --- kind config ------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PortMapping:
+    container_port: int
+    host_port: int
+    listen_address: str = "127.0.0.1"
+
+
+def load_manifest(name: str) -> dict[str, Any]:
+    """One YAML document from manifests/live/."""
+    data = yaml.safe_load((LIVE_MANIFESTS / name).read_text(encoding="utf-8"))
+    return dict(data or {})
+
+
+def load_yaml_documents(name: str) -> list[dict[str, Any]]:
+    text = (LIVE_MANIFESTS / name).read_text(encoding="utf-8")
+    return [dict(doc) for doc in yaml.safe_load_all(text) if doc]
+
+
+def kind_config(
+    *, node_image: str, port_mappings: Sequence[PortMapping] = (), workers: int = 0
+) -> dict[str, Any]:
+    """The kind cluster config from manifests/live/kind-config.yaml. Default CNI on purpose: kindnet
+    enforces NetworkPolicy since kind v0.24."""
+    config = load_manifest("kind-config.yaml")
+    if config.get("apiVersion") != KIND_API_VERSION or config.get("networking", {}).get("disableDefaultCNI"):
+        raise ConfigError(
+            "manifests/live/kind-config.yaml must be kind.x-k8s.io/v1alpha4 with the default CNI"
+        )
+    control_plane: dict[str, Any] = {**config["nodes"][0], "image": node_image}
+    if port_mappings:
+        control_plane["extraPortMappings"] = [
+            {
+                "containerPort": m.container_port,
+                "hostPort": m.host_port,
+                "listenAddress": m.listen_address,
+                "protocol": "TCP",
+            }
+            for m in port_mappings
+        ]
+    config["nodes"] = [control_plane] + [{"role": "worker", "image": node_image} for _ in range(workers)]
+    return config
+
+
+def check_node_image(ref: str) -> None:
+    if "@sha256:" not in ref:
+        raise ConfigError(
+            f"kind node image {ref!r} is not pinned by digest; pin kubernetes.node_image in "
+            f"manifests/versions.yaml as kindest/node:<tag>@sha256:<digest>"
+        )
+
+
+# --- access: kubeconfig + binaries -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ClusterAccess:
+    """How to reach the cluster: a kubeconfig (+ context) and the tool binaries."""
+
+    kubeconfig: Path
+    context: str | None
+    kubectl: Path
+    helm: Path
+    helm_env: Mapping[str, str] = field(default_factory=dict)
+
+    def kubectl_cmd(self, *args: str) -> list[str]:
+        cmd = [str(self.kubectl), "--kubeconfig", str(self.kubeconfig)]
+        if self.context:
+            cmd += ["--context", self.context]
+        return [*cmd, *args]
+
+    def helm_cmd(self, *args: str) -> list[str]:
+        cmd = [str(self.helm), *args, "--kubeconfig", str(self.kubeconfig)]
+        if self.context:
+            cmd += ["--kube-context", self.context]
+        return cmd
+
+    def run_kubectl(self, *args: str, input: str | None = None, timeout: float = 60) -> str:
+        return run(self.kubectl_cmd(*args), input=input, timeout=timeout).stdout
+
+    def run_helm(self, args: Sequence[str], *, timeout: float = 600) -> Result:
+        return run(self.helm_cmd(*args), env=dict(self.helm_env), timeout=timeout)
+
+
+# --- helm command lines (pure) -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ChartRef:
+    """A chart as helm takes it: a local path, ``oci://`` (+ version) or repo URL + chart name (+ version)."""
+
+    chart: str
+    version: str | None = None
+    repo: str | None = None
+
+    def args(self) -> list[str]:
+        out = [self.chart]
+        if self.repo:
+            out += ["--repo", self.repo]
+        if self.version:
+            out += ["--version", self.version]
+        return out
+
+
+def helm_upgrade_install(
+    release: str,
+    chart: ChartRef,
+    namespace: str,
+    *,
+    values_file: Path | None = None,
+    timeout_s: int = 600,
+    wait: bool = False,
+    create_namespace: bool = False,
+    skip_crds: bool = False,
+) -> list[str]:
+    """``helm upgrade --install`` args. No ``--wait`` by default: readiness is watched by the caller so that
+    image-pull and crash loops fail in seconds instead of at helm's timeout."""
+    args = [
+        "upgrade",
+        "--install",
+        release,
+        *chart.args(),
+        "--namespace",
+        namespace,
+        "--timeout",
+        f"{timeout_s}s",
+        "--history-max",
+        "5",
+    ]
+    if values_file is not None:
+        args += ["--values", str(values_file)]
+    if wait:
+        args += ["--wait"]
+    if create_namespace:
+        args += ["--create-namespace"]
+    if skip_crds:
+        args += ["--skip-crds"]
+    return args
+
+
+def helm_uninstall(release: str, namespace: str, *, timeout_s: int = 300) -> list[str]:
+    return [
+        "uninstall",
+        release,
+        "--namespace",
+        namespace,
+        "--wait",
+        "--timeout",
+        f"{timeout_s}s",
+        "--ignore-not-found",
+    ]
+
+
+def helm_status(release: str, namespace: str) -> list[str]:
+    return ["status", release, "--namespace", namespace, "--show-resources"]
+
+
+def helm_get_values(release: str, namespace: str) -> list[str]:
+    return ["get", "values", release, "--namespace", namespace, "--all", "--output", "json"]
+
+
+def helm_list(namespace: str) -> list[str]:
+    return ["list", "--namespace", namespace, "--output", "json"]
+
+
+def write_values(values: Mapping[str, Any], directory: Path, release: str) -> Path:
+    """Values go to helm through a file (kept under the artifacts dir: no secrets are ever in values)."""
+    directory.mkdir(parents=True, exist_ok=True)
+    path = directory / f"{release}.values.yaml"
+    path.write_text(yaml.safe_dump(dict(values), sort_keys=True), encoding="utf-8")
+    return path
+
+
+# --- kind -------------------------------------------------------------------------------------------------
+
+
+def kind_cmd(kind: Path, *args: str) -> list[str]:
+    return [str(kind), *args]
+
+
+def kind_get_clusters(kind: Path) -> list[str]:
+    out = run(kind_cmd(kind, "get", "clusters"), timeout=60).stdout
+    return [line.strip() for line in out.splitlines() if line.strip()]
+
+
+def kind_load_archive_cmd(kind: Path, name: str, archive: Path) -> list[str]:
+    return kind_cmd(kind, "load", "image-archive", str(archive), "--name", name)
+
+
+def kind_export_kubeconfig_cmd(kind: Path, name: str, kubeconfig: Path) -> list[str]:
+    return kind_cmd(kind, "export", "kubeconfig", "--name", name, "--kubeconfig", str(kubeconfig))
+
+
+@dataclass(frozen=True)
+class ClusterDecision:
+    create: bool
+    delete_at_end: bool
+    reason: str
+
+
+def decide_cluster(name: str, existing: Sequence[str], *, keep_cluster: bool) -> ClusterDecision:
+    """Create-or-reuse by name; delete at the end only what this run created, never with --keep-cluster."""
+    if name in existing:
+        return ClusterDecision(False, False, f"reusing kind cluster {name!r} (not created by this run: kept)")
+    return ClusterDecision(
+        True,
+        not keep_cluster,
+        f"creating kind cluster {name!r}" + (" (kept: --keep-cluster)" if keep_cluster else ""),
+    )
+
+
+@dataclass
+class KindEnvironment:
+    """A kind cluster driven through pytest-kind's ``KindCluster`` with our pinned binaries."""
+
+    name: str
+    kind: Path
+    kubectl: Path
+    node_image: str
+    workdir: Path
+    keep_cluster: bool = False
+    decision: ClusterDecision | None = None
+
+    @property
+    def kubeconfig(self) -> Path:
+        return self.workdir / "kubeconfig"
+
+    @property
+    def config_file(self) -> Path:
+        return self.workdir / "kind-config.yaml"
+
+    def up(self, *, port_mappings: Sequence[PortMapping] = ()) -> ClusterDecision:
+        check_node_image(self.node_image)
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        self.decision = decide_cluster(
+            self.name, kind_get_clusters(self.kind), keep_cluster=self.keep_cluster
+        )
+        if not self.decision.create:
+            run(kind_export_kubeconfig_cmd(self.kind, self.name, self.kubeconfig), timeout=60)
+        self.config_file.write_text(
+            yaml.safe_dump(kind_config(node_image=self.node_image, port_mappings=port_mappings)),
+            encoding="utf-8",
+        )
+        from pytest_kind.cluster import KindCluster  # imported late: pulls pykube/requests
+
+        # explicit binaries: pytest-kind downloads nothing; reuse by name is KindCluster.create's own rule
+        cluster = KindCluster(
+            self.name,
+            kubeconfig=self.kubeconfig,
+            image=self.node_image,
+            kind_path=self.kind,
+            kubectl_path=self.kubectl,
+        )
+        cluster.create(config_file=self.config_file)
+        return self.decision
+
+    def load_archive(self, archive: Path, timeout: float = 600) -> None:
+        run(kind_load_archive_cmd(self.kind, self.name, archive), timeout=timeout)
+
+    def down(self) -> bool:
+        """Delete the cluster only if this run created it and it is not kept. True if deleted."""
+        if self.decision is None or not self.decision.delete_at_end:
+            return False
+        run(
+            kind_cmd(
+                self.kind, "delete", "cluster", "--name", self.name, "--kubeconfig", str(self.kubeconfig)
+            ),
+            timeout=300,
+        )
+        return True
+
+
+# --- helm-installed components ------------------------------------------------------------------------------
+
+
+@dataclass
+class Env:
+    """What a component needs to install itself."""
+
+    access: ClusterAccess
+    kube: Kube
+    timeouts: Timeouts
+    images: ImageSet
+    artifacts: Path
+    run_id: str
+    pull_secret: dict[str, Any] | None = (
+        None  # the private-registry Secret (registry1), applied per namespace
+    )
+
+    def ensure_namespace(self, name: str, labels: Mapping[str, str] | None = None) -> None:
+        self.kube.apply(
+            {
+                "apiVersion": "v1",
+                "kind": "Namespace",
+                "metadata": {"name": name, "labels": dict(labels or {})},
+            }
+        )
+        self.ensure_pull_secret(name)
+
+    def ensure_pull_secret(self, namespace: str) -> None:
+        """The ``private-registry`` Secret in ``namespace`` (registry1 only; a no-op otherwise)."""
+        if self.pull_secret is not None:
+            meta = {**self.pull_secret["metadata"], "namespace": namespace}
+            self.kube.apply({**self.pull_secret, "metadata": meta})
+
+    def wait_pods(self, namespace: str, labels: Mapping[str, str], what: str) -> list[dict[str, Any]]:
+        """Pods Ready; ErrImagePull/ImagePullBackOff/CrashLoopBackOff fail at once, naming pod and image."""
+        return wait_for(
+            lambda: self.kube.list("Pod", namespace, dict(labels)),
+            lambda pods: all_ready(pods),
+            timeout=self.timeouts.pod_ready,
+            what=what,
+            fail_if=image_failure,
+            interval=self.timeouts.poll_interval,
+        )
+
+
+@dataclass
+class HelmComponent:
+    """install / ready / logs / uninstall for one helm release; subclasses give chart and values."""
+
+    name: str = ""
+    release: str = ""
+    namespace: str = ""
+    pod_selectors: tuple[dict[str, str], ...] = ()
+
+    @property
+    def chart(self) -> ChartRef:
+        raise NotImplementedError
+
+    def values(self, env: Env) -> dict[str, Any]:
+        raise NotImplementedError
+
+    def fingerprint_parts(self, env: Env) -> tuple[Any, ...]:
+        return (self.chart, self.values(env))
+
+    def fingerprint(self, env: Env) -> str:
+        return fingerprint(self.name, *self.fingerprint_parts(env))
+
+    def helm_install(self, env: Env, release: str, chart: ChartRef, values: Mapping[str, Any]) -> None:
+        path = write_values(values, env.artifacts / "values", release)
+        timeout = int(env.timeouts.helm_install)
+        env.access.run_helm(
+            helm_upgrade_install(release, chart, self.namespace, values_file=path, timeout_s=timeout),
+            timeout=timeout + 60,
+        )
+
+    def install(self, env: Env) -> None:
+        self.helm_install(env, self.release, self.chart, self.values(env))
+
+    def ready(self, env: Env) -> None:
+        for labels in self.pod_selectors:
+            env.wait_pods(self.namespace, labels, f"{self.name} pods {labels} Ready")
+
+    def logs(self, env: Env, tail: int = 300) -> dict[str, str]:
+        """Current logs of every container of the component's pods, redacted (``<pod>.<container>``)."""
+        out: dict[str, str] = {}
+        for labels in self.pod_selectors:
+            for pod in env.kube.list("Pod", self.namespace, dict(labels)):
+                name = pod["metadata"]["name"]
+                for container in container_names(pod):
+                    try:
+                        text = env.kube.logs(self.namespace, name, container, False, tail)
+                    except Exception as exc:  # best effort: say why they are missing
+                        text = f"<no logs: {type(exc).__name__}: {exc}>"
+                    out[f"{name}.{container}"] = REDACT(text)
+        return out
+
+    def uninstall(self, env: Env) -> None:
+        env.access.run_helm(helm_uninstall(self.release, self.namespace), timeout=400)
+
+
+def run_labels(run_id: str) -> dict[str, str]:
+    return {RUN_LABEL: run_id}

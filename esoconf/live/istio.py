@@ -1,0 +1,80 @@
+"""Istio for the live tier: upstream ``base`` + ``istiod`` at the version Big Bang pins, native sidecars,
+mesh-wide STRICT mTLS and (hardened parity, default) the mesh-wide ``allow-nothing-policy``."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from ..adapter import deep_merge
+from .cluster import ChartRef, Env, HelmComponent, load_manifest, load_yaml_documents
+from .images import PULL_SECRET, ImageSet, split_image
+
+ISTIO_NAMESPACE = "istio-system"
+HARDENED_LABEL = "eso-conformance/hardened"
+
+
+def istiod_values(images: ImageSet) -> dict[str, Any]:
+    pilot_repo, tag = split_image(images["istio_pilot"])
+    hub = pilot_repo.rpartition("/")[0]
+    proxy_hub = split_image(images["istio_proxy"])[0].rpartition("/")[0]
+    if proxy_hub != hub:
+        raise ValueError(
+            f"istio pilot and proxy images must share one hub (got {hub} and {proxy_hub}); "
+            f"fix images.istio_* in manifests/versions.yaml"
+        )
+    overrides: dict[str, Any] = {"global": {"hub": hub, "tag": tag}}
+    if images.needs_pull_secret:
+        overrides["global"]["imagePullSecrets"] = [PULL_SECRET]
+    return deep_merge(load_manifest("istiod-values.yaml"), overrides)
+
+
+def mesh_policies(*, hardened: bool) -> list[dict[str, Any]]:
+    docs = load_yaml_documents("mesh-policies.yaml")
+    return [
+        d
+        for d in docs
+        if hardened or (d.get("metadata", {}).get("labels") or {}).get(HARDENED_LABEL) != "true"
+    ]
+
+
+@dataclass
+class IstioComponent(HelmComponent):
+    """Two helm releases (base, then istiod) plus the mesh policies."""
+
+    version: str = ""
+    repo: str = ""
+    hardened: bool = True
+    name: str = "istio"
+    release: str = "istiod"
+    namespace: str = ISTIO_NAMESPACE
+    pod_selectors: tuple[dict[str, str], ...] = ({"app": "istiod"},)
+
+    @property
+    def chart(self) -> ChartRef:
+        return ChartRef("istiod", self.version, self.repo)
+
+    def base_chart(self) -> ChartRef:
+        return ChartRef("base", self.version, self.repo)
+
+    def values(self, env: Env) -> dict[str, Any]:
+        return istiod_values(env.images)
+
+    def fingerprint_parts(self, env: Env) -> tuple[Any, ...]:
+        return (self.version, self.repo, self.values(env), mesh_policies(hardened=self.hardened))
+
+    def install(self, env: Env) -> None:
+        env.ensure_namespace(self.namespace, {"istio-injection": "disabled"})
+        self.helm_install(env, "istio-base", self.base_chart(), {"defaultRevision": "default"})
+        self.helm_install(env, self.release, self.chart, self.values(env))
+
+    def ready(self, env: Env) -> None:
+        super().ready(env)
+        for policy in mesh_policies(hardened=self.hardened):
+            env.kube.apply(policy)
+
+    def uninstall(self, env: Env) -> None:
+        for policy in mesh_policies(hardened=True):
+            env.kube.delete(policy["kind"], policy["metadata"]["name"], self.namespace)
+        super().uninstall(env)
+        env.access.run_helm(["uninstall", "istio-base", "--namespace", self.namespace, "--ignore-not-found"])

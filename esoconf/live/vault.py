@@ -1,0 +1,311 @@
+"""Vault: seeding with hvac (``VaultSeeder``) and the Big Bang Vault package install (``VaultComponent``).
+
+Seeding follows the doc plus the fixes the doc needs to work in-cluster (reference bigbang-charts.md §6):
+KV v2 enabled at ``kv`` (dev mode only has ``secret/``), a read policy (``default`` grants no KV read),
+Kubernetes auth with ``kubernetes_host=https://kubernetes.default.svc`` and no reviewer JWT (Vault's own
+service account reviews tokens through ``system:auth-delegator``), and a role with an audience (Vault 1.21+).
+The doc-literal variants stay available in ``DOC_LITERAL`` for the failure-mode suite.
+
+Every value written and every token created is registered with ``REDACT`` before anything can print it.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from ..adapter import deep_merge
+from ..redact import REDACT
+from ..wait import retry_transient
+from .cluster import ChartRef, Env, HelmComponent, load_manifest
+from .images import ImageSet, split_image
+
+if TYPE_CHECKING:  # pragma: no cover
+    import hvac
+
+VAULT_NAMESPACE = "vault"
+VAULT_RELEASE = "vault-vault"
+VAULT_SERVICE = "vault-vault"
+VAULT_PORT = 8200
+VAULT_URL_IN_CLUSTER = f"http://{VAULT_SERVICE}.{VAULT_NAMESPACE}.svc.cluster.local:{VAULT_PORT}"
+DEV_ROOT_TOKEN = "root"  # dev-mode root token (manifests/live/vault-values.yaml); registered with REDACT
+KUBERNETES_HOST_IN_CLUSTER = "https://kubernetes.default.svc"
+SERVER_POD_SELECTOR = {"app.kubernetes.io/name": "vault", "component": "server"}
+
+
+def read_policy_hcl(mount: str, path_glob: str) -> str:
+    """Read policy on the KV v2 *data* path (``kv``, ``my-app/*`` -> ``kv/data/my-app/*``)."""
+    mount = mount.strip("/")
+    path_glob = path_glob.strip("/")
+    return f'path "{mount}/data/{path_glob}" {{\n  capabilities = ["read"]\n}}\n'
+
+
+class VaultSeeder:
+    """The Vault calls the suites need; idempotent where the API allows it."""
+
+    def __init__(self, client: hvac.Client) -> None:
+        self.client = client
+        if getattr(client, "token", None):
+            REDACT.add(client.token)
+
+    @retry_transient()
+    def enable_kv2(self, mount: str = "kv") -> None:
+        mounts = self.client.sys.list_mounted_secrets_engines()
+        existing = _mount_entry(mounts, mount)
+        if existing is not None:
+            version = str((existing.get("options") or {}).get("version", "1"))
+            if existing.get("type") != "kv" or version != "2":
+                raise RuntimeError(
+                    f"Vault mount {mount}/ exists as {existing.get('type')} v{version}, "
+                    f"not kv v2; disable it or pick another mount"
+                )
+            return
+        self.client.sys.enable_secrets_engine("kv", path=mount, options={"version": "2"})
+
+    @retry_transient()
+    def write_secret(self, path: str, data: dict[str, str], mount: str = "kv") -> None:
+        REDACT.add_all(data.values())
+        self.client.secrets.kv.v2.create_or_update_secret(path=path, secret=dict(data), mount_point=mount)
+
+    @retry_transient()
+    def read_secret(self, path: str, mount: str = "kv") -> dict[str, str]:
+        response = self.client.secrets.kv.v2.read_secret_version(
+            path=path, mount_point=mount, raise_on_deleted_version=True
+        )
+        data = {str(k): str(v) for k, v in response["data"]["data"].items()}
+        REDACT.add_all(data.values())
+        return data
+
+    @retry_transient()
+    def delete_secret(self, path: str, mount: str = "kv") -> None:
+        self.client.secrets.kv.v2.delete_metadata_and_all_versions(path=path, mount_point=mount)
+
+    @retry_transient()
+    def write_policy(self, name: str, hcl: str) -> None:
+        self.client.sys.create_or_update_acl_policy(name=name, policy=hcl)
+
+    @retry_transient()
+    def delete_policy(self, name: str) -> None:
+        self.client.sys.delete_acl_policy(name=name)
+
+    @retry_transient()
+    def configure_kubernetes_auth(
+        self, mount: str = "kubernetes", host: str = KUBERNETES_HOST_IN_CLUSTER
+    ) -> None:
+        methods = self.client.sys.list_auth_methods()
+        if _mount_entry(methods, mount) is None:
+            self.client.sys.enable_auth_method("kubernetes", path=mount)
+        # no token_reviewer_jwt / CA: Vault runs in-cluster and uses its own service account
+        self.client.auth.kubernetes.configure(kubernetes_host=host, mount_point=mount)
+
+    @retry_transient()
+    def write_role(
+        self,
+        name: str,
+        *,
+        mount: str = "kubernetes",
+        sa_names: list[str],
+        sa_namespaces: list[str],
+        policies: list[str],
+        audience: str | None = "vault",
+        ttl: str = "1h",
+    ) -> None:
+        self.client.auth.kubernetes.create_role(
+            name=name,
+            bound_service_account_names=list(sa_names),
+            bound_service_account_namespaces=list(sa_namespaces),
+            policies=list(policies),
+            ttl=ttl,
+            audience=audience,
+            mount_point=mount,
+        )
+
+    @retry_transient()
+    def delete_role(self, name: str, mount: str = "kubernetes") -> None:
+        self.client.auth.kubernetes.delete_role(name=name, mount_point=mount)
+
+    @retry_transient()
+    def create_token(self, policies: list[str], ttl: str = "1h") -> str:
+        response = self.client.auth.token.create(policies=list(policies), ttl=ttl)
+        token = str(response["auth"]["client_token"])
+        REDACT.add(token)
+        return token
+
+
+def _mount_entry(listing: Any, mount: str) -> dict[str, Any] | None:
+    """hvac returns mounts either at the top level or under ``data`` (``{"kv/": {...}}``)."""
+    if not isinstance(listing, Mapping):
+        return None
+    inner = listing.get("data")
+    table: Mapping[str, Any] = inner if isinstance(inner, Mapping) else listing
+    entry = table.get(mount.strip("/") + "/")
+    return dict(entry) if isinstance(entry, Mapping) else None
+
+
+# --- the documented setup ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RoleSpec:
+    name: str
+    policies: tuple[str, ...]
+    sa_names: tuple[str, ...] = ("external-secrets",)
+    sa_namespaces: tuple[str, ...] = ("external-secrets",)
+    audience: str | None = "vault"
+    ttl: str = "1h"
+
+
+@dataclass(frozen=True)
+class SeedPlan:
+    """What the platform seeds once per run (the doc's names, working values)."""
+
+    mount: str = "kv"
+    secret_path: str = "my-app/config"
+    policy_name: str = "eso-read"
+    policy_glob: str = "my-app/*"
+    auth_mount: str = "kubernetes"
+    role: RoleSpec = RoleSpec("eso-role", ("eso-read",))
+    token_secret_name: str = "vault-token"
+    token_secret_namespace: str = "external-secrets"
+    token_secret_key: str = "token"
+
+
+DEFAULT_PLAN = SeedPlan()
+
+
+@dataclass(frozen=True)
+class DocLiteral:
+    """The doc's literal Vault settings (they do not work as written; the failure suite proves it)."""
+
+    role: RoleSpec = RoleSpec("eso-role", ("default",), audience=None)
+    kubernetes_host_example: str = "https://192.168.99.100"
+
+
+DOC_LITERAL = DocLiteral()
+
+
+@dataclass
+class SeedResult:
+    values: dict[str, str]
+    token: str = field(repr=False)
+    plan: SeedPlan
+
+    def __repr__(self) -> str:  # never show values or the token
+        return f"SeedResult(path={self.plan.mount}/{self.plan.secret_path}, keys={sorted(self.values)})"
+
+
+def random_secret_values(run_id: str) -> dict[str, str]:
+    """Per-run random values for ``my-app/config`` (registered with REDACT by ``write_secret``)."""
+    return {"username": f"user-{run_id}-{secrets.token_hex(4)}", "password": secrets.token_urlsafe(24)}
+
+
+def seed(seeder: VaultSeeder, run_id: str, plan: SeedPlan | None = None) -> SeedResult:
+    """The documented Vault setup, made to work in-cluster. Returns the values and a token for the Secret."""
+    plan = plan or DEFAULT_PLAN
+    seeder.enable_kv2(plan.mount)
+    values = random_secret_values(run_id)
+    seeder.write_secret(plan.secret_path, values, mount=plan.mount)
+    seeder.write_policy(plan.policy_name, read_policy_hcl(plan.mount, plan.policy_glob))
+    seeder.configure_kubernetes_auth(plan.auth_mount)
+    role = plan.role
+    seeder.write_role(
+        role.name,
+        mount=plan.auth_mount,
+        sa_names=list(role.sa_names),
+        sa_namespaces=list(role.sa_namespaces),
+        policies=list(role.policies),
+        audience=role.audience,
+        ttl=role.ttl,
+    )
+    token = seeder.create_token([plan.policy_name])
+    return SeedResult(values, token, plan)
+
+
+def token_secret_manifest(
+    token: str,
+    *,
+    name: str = "vault-token",
+    namespace: str = "external-secrets",
+    key: str = "token",
+    run_id: str | None = None,
+) -> dict[str, Any]:
+    """The doc's ``vault-token`` Secret; the token is written without a trailing newline."""
+    REDACT.add(token)
+    labels = {"eso-conformance/run-id": run_id} if run_id else {}
+    return {
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "type": "Opaque",
+        "metadata": {"name": name, "namespace": namespace, "labels": labels},
+        "stringData": {key: token.rstrip("\r\n")},
+    }
+
+
+# --- the package install ----------------------------------------------------------------------------------
+
+
+def vault_values(images: ImageSet, custom_authorization_policies: list[dict[str, Any]]) -> dict[str, Any]:
+    """Big Bang Vault package values (manifests/live/vault-values.yaml) + the image and the doc's AP.
+
+    NetworkPolicies and Istio (sidecar, ``authorizationPolicies.enabled`` -> allow-nothing + allow-in-ns)
+    are on, as a hardened Big Bang would set them. The doc's AP must arrive already translated to
+    ``istio.authorizationPolicies.custom`` (the adapter's job; the literal ``istio.hardened`` key is ignored
+    by the package). autoInit and the injector are off (reference §2.3).
+    """
+    repository, tag = split_image(images["vault"])
+    overrides: dict[str, Any] = {
+        "istio": {"authorizationPolicies": {"custom": list(custom_authorization_policies)}},
+        "upstream": {"server": {"image": {"repository": repository, "tag": tag}}},
+    }
+    if not images.needs_pull_secret:
+        overrides["upstream"]["global"] = {"imagePullSecrets": []}
+    return deep_merge(load_manifest("vault-values.yaml"), overrides)
+
+
+@dataclass
+class VaultComponent(HelmComponent):
+    chart_ref: ChartRef = ChartRef("")
+    custom_authorization_policies: list[dict[str, Any]] = field(default_factory=list)
+    name: str = "vault"
+    release: str = VAULT_RELEASE
+    namespace: str = VAULT_NAMESPACE
+    pod_selectors: tuple[dict[str, str], ...] = (SERVER_POD_SELECTOR,)
+
+    @property
+    def chart(self) -> ChartRef:
+        return self.chart_ref
+
+    def values(self, env: Env) -> dict[str, Any]:
+        return vault_values(env.images, self.custom_authorization_policies)
+
+    def install(self, env: Env) -> None:
+        # namespace must be `vault`: the ESO chart's egress policy selects kubernetes.io/metadata.name: vault
+        env.ensure_namespace(
+            self.namespace, {"istio-injection": "enabled", "app.kubernetes.io/name": "vault"}
+        )
+        super().install(env)
+
+    def authorization_policy_names(self) -> list[str]:
+        return [str(ap["name"]) for ap in self.custom_authorization_policies]
+
+
+def doc_authorization_policy_objects(custom: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The AuthorizationPolicy objects the package renders from ``istio.authorizationPolicies.custom``
+    (used to restore them after a serial test removed them)."""
+    objects = []
+    for item in custom:
+        meta: dict[str, Any] = {"name": item["name"], "namespace": VAULT_NAMESPACE}
+        for key in ("labels", "annotations"):
+            if item.get(key):
+                meta[key] = item[key]
+        objects.append(
+            {
+                "apiVersion": "security.istio.io/v1",
+                "kind": "AuthorizationPolicy",
+                "metadata": meta,
+                "spec": item.get("spec") or {},
+            }
+        )
+    return objects

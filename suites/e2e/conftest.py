@@ -1,0 +1,112 @@
+"""Fixtures of the live tier: ``platform`` (session), ``namespace`` (per test), ``run_id``.
+
+The platform is built once per run: under pytest-xdist the first worker builds it behind a file lock, the
+others attach to it (same run id, fingerprints match, seeding read back). A failed test gets its
+diagnostics collected right after its call phase, before any fixture cleans up, plus a short section in
+the pytest report. The kind cluster a run created is deleted at the very end (by the xdist controller
+when there are workers), unless --keep-cluster.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from filelock import FileLock
+
+from esoconf.live import platform as live
+from esoconf.live.diagnostics import safe_name
+from esoconf.plugin import get_config, item_failed
+from esoconf.wait import Timeouts
+
+PHASES_KEY = pytest.StashKey[dict[str, float]]()
+NAMESPACE_KEY = pytest.StashKey[str]()
+SECTION = "eso-conformance diagnostics"
+
+
+def _shared_dir(config: pytest.Config) -> Path:
+    """A folder every xdist worker of this run sees (the basetemp's parent)."""
+    factory = config._tmp_path_factory  # type: ignore[attr-defined]
+    return Path(factory.getbasetemp()).parent
+
+
+def _is_worker(config: pytest.Config) -> bool:
+    return hasattr(config, "workerinput")
+
+
+def _artifacts(config: pytest.Config) -> Path:
+    return Path(get_config(config).artifacts_dir).resolve()
+
+
+@pytest.fixture(scope="session")
+def run_id() -> str:
+    """Short id of this run (shared by xdist workers); cluster-scoped objects carry it in their names."""
+    return live.new_run_id()
+
+
+@pytest.fixture(scope="session")
+def platform(pytestconfig: pytest.Config, run_id: str, timeouts: Timeouts) -> Iterator[live.Platform]:
+    config = get_config(pytestconfig)
+    shared = _shared_dir(pytestconfig)
+    ready = shared / f"eso-conformance-{run_id}.json"
+    with FileLock(str(shared / f"eso-conformance-{run_id}.lock")):
+        attach = ready.exists()
+        try:
+            session = live.setup(config, run_id, timeouts, _artifacts(pytestconfig), attach=attach)
+        except live.PlatformUnavailable as exc:
+            pytest.exit(str(exc), returncode=2)  # one line, non-zero: never a green run of skipped tests
+        if not attach:
+            ready.write_text(json.dumps(session.teardown_plan()), encoding="utf-8")
+    pytestconfig.stash[PHASES_KEY] = dict(session.platform.phases.durations)
+    yield session.platform
+    session.close(deferred=_is_worker(pytestconfig))
+    if not _is_worker(pytestconfig):
+        ready.unlink(missing_ok=True)
+
+
+@pytest.fixture
+def namespace(request: pytest.FixtureRequest, platform: live.Platform, run_id: str) -> Iterator[str]:
+    """``e2e-<case>-<random>``, labelled with the run id, Istio injection on; deleted after the test unless
+    it failed and --keep-on-failure is set."""
+    name = live.namespace_name(request.node.originalname or request.node.name)
+    platform.kube.apply(live.namespace_manifest(name, run_id))
+    if platform.env is not None:
+        platform.env.ensure_pull_secret(name)
+    request.node.stash[NAMESPACE_KEY] = name
+    yield name
+    keep = get_config(request.config).keep_on_failure and item_failed(request.node)
+    if not keep:
+        platform.kube.delete("Namespace", name)
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[Any]) -> Iterator[None]:
+    outcome: Any = yield
+    report: pytest.TestReport = outcome.get_result()
+    if report.when != "call" or not report.failed:
+        return
+    funcargs = getattr(item, "funcargs", {})
+    platform = funcargs.get("platform")
+    if not isinstance(platform, live.Platform):
+        return
+    test_namespace = item.stash.get(NAMESPACE_KEY, None)
+    dest = _artifacts(item.config) / "diagnostics" / safe_name(item.nodeid)
+    try:
+        text = platform.collect_diagnostics(test_namespace, dest)
+    except Exception as exc:  # diagnostics never replace the test's own failure
+        text = f"diagnostics not collected: {type(exc).__name__}: {exc}"
+    report.sections.append((SECTION, text))
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    """xdist controller: all workers are done, delete the kind cluster a worker created (if not kept)."""
+    config = session.config
+    if _is_worker(config) or not getattr(config.option, "numprocesses", None):
+        return
+    shared = Path(config._tmp_path_factory.getbasetemp())  # type: ignore[attr-defined]
+    for plan_file in shared.glob("eso-conformance-*.json"):
+        live.teardown_from_plan(json.loads(plan_file.read_text(encoding="utf-8")))
+        plan_file.unlink()

@@ -1,0 +1,272 @@
+"""Pure decisions of the live tier: image failures, reuse by fingerprint, the NetworkPolicy canary, kind."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from esoconf.config import ConfigError, load_versions
+from esoconf.live import fingerprint as fp
+from esoconf.live.cluster import PortMapping, check_node_image, decide_cluster, kind_config
+from esoconf.live.images import (
+    image_archives,
+    image_failure,
+    image_set,
+    pull_secret_manifest,
+    registry_credentials,
+)
+from esoconf.live.platform import (
+    NETPOL_NOT_ENFORCED,
+    Platform,
+    canary_manifests,
+    canary_verdict,
+    namespace_name,
+    parse_probe,
+)
+from esoconf.redact import REDACT
+from esoconf.wait import Clock, TerminalState, Timeouts, wait_for
+
+
+def pod(
+    name: str,
+    *,
+    waiting: str | None = None,
+    image: str = "img:1",
+    ready: bool = False,
+    init: bool = False,
+    message: str = "",
+) -> dict[str, Any]:
+    state = {"waiting": {"reason": waiting, "message": message}} if waiting else {"running": {}}
+    key = "initContainerStatuses" if init else "containerStatuses"
+    return {
+        "metadata": {"name": name, "namespace": "vault"},
+        "status": {
+            "phase": "Pending",
+            key: [{"name": "c", "image": image, "state": state}],
+            "conditions": [{"type": "Ready", "status": str(ready)}],
+        },
+    }
+
+
+IMAGE_FAILURES = [
+    (
+        "pull-backoff",
+        [pod("vault-0", waiting="ImagePullBackOff", image="docker.io/hashicorp/vault:9")],
+        "pod vault/vault-0 ImagePullBackOff for image docker.io/hashicorp/vault:9",
+    ),
+    (
+        "err-image-pull-init",
+        [pod("p", waiting="ErrImagePull", init=True, message="not found")],
+        "pod vault/p ErrImagePull for image img:1: not found",
+    ),
+    (
+        "crash-loop",
+        [pod("ok", ready=True), pod("bad", waiting="CrashLoopBackOff")],
+        "pod vault/bad CrashLoopBackOff for container c (image img:1)",
+    ),
+    ("still-creating", [pod("p", waiting="ContainerCreating")], None),
+    ("running", [pod("p", ready=True)], None),
+]
+
+
+@pytest.mark.parametrize(
+    ("pods", "expected"), [(p, e) for _, p, e in IMAGE_FAILURES], ids=[i for i, _, _ in IMAGE_FAILURES]
+)
+def test_image_failure_detection(pods: list[dict[str, Any]], expected: str | None) -> None:
+    assert image_failure(pods) == expected
+
+
+def test_image_failure_stops_a_pod_wait_at_the_first_poll() -> None:
+    sleeps: list[float] = []
+    with pytest.raises(TerminalState, match="ImagePullBackOff for image bad:1"):
+        wait_for(
+            lambda: [pod("p", waiting="ImagePullBackOff", image="bad:1")],
+            lambda pods: False,
+            timeout=300,
+            what="vault pods Ready",
+            fail_if=image_failure,
+            clock=Clock(sleep=sleeps.append),
+        )
+    assert sleeps == []
+
+
+def test_registry1_without_credentials_is_one_actionable_line() -> None:
+    with pytest.raises(ConfigError) as info:
+        registry_credentials({"REGISTRY1_USERNAME": "me"})
+    assert str(info.value).startswith("--images registry1 needs REGISTRY1_PASSWORD")
+    assert "\n" not in str(info.value)
+
+
+def test_pull_secret_is_a_redacted_dockerconfigjson() -> None:
+    secret = pull_secret_manifest("ns", "me", "s3cret-pass")
+    assert (
+        secret["type"] == "kubernetes.io/dockerconfigjson"
+        and secret["metadata"]["name"] == "private-registry"
+    )
+    assert REDACT(str(secret)).count("s3cret-pass") == 0
+    assert secret["data"][".dockerconfigjson"] not in REDACT(str(secret))
+
+
+def test_image_profiles_come_from_versions_yaml() -> None:
+    versions = load_versions()
+    assert image_set("upstream", versions)["vault"] == versions["images"]["vault"]["upstream"]
+    assert image_set("airgap", versions)["vault"] == versions["images"]["vault"]["upstream"]
+    assert image_set("registry1", versions, "my/eso:dev")["external_secrets"] == "my/eso:dev"
+    with pytest.raises(ConfigError, match="choose one of registry1, upstream, airgap"):
+        image_set("dockerhub", versions)
+
+
+def test_airgap_needs_a_folder_of_tarballs(tmp_path: Any) -> None:
+    with pytest.raises(ConfigError, match="no image tarballs"):
+        image_archives(tmp_path)
+    (tmp_path / "vault.tar").write_bytes(b"")
+    assert image_archives(tmp_path) == [tmp_path / "vault.tar"]
+
+
+ORDER = ["istio", "vault", "eso"]
+WANTED = {"istio": "i1", "vault": "v1", "eso": "e1"}
+DEPS = {"vault": ["istio"], "eso": ["istio"]}
+REUSE_CASES = [
+    ("fresh-cluster", {}, True, ["install", "install", "install"]),
+    ("all-match", WANTED, True, ["skip", "skip", "skip"]),
+    ("reuse-off", WANTED, False, ["upgrade", "upgrade", "upgrade"]),
+    ("eso-values-changed", {**WANTED, "eso": "e0"}, True, ["skip", "skip", "upgrade"]),
+    ("istio-changed-forces-dependents", {**WANTED, "istio": "i0"}, True, ["upgrade", "upgrade", "upgrade"]),
+    ("vault-missing", {"istio": "i1", "eso": "e1"}, True, ["skip", "install", "skip"]),
+]
+
+
+@pytest.mark.parametrize(
+    ("installed", "reuse", "actions"),
+    [(i, r, a) for _, i, r, a in REUSE_CASES],
+    ids=[c[0] for c in REUSE_CASES],
+)
+def test_reuse_decisions(installed: dict[str, str], reuse: bool, actions: list[str]) -> None:
+    decisions = fp.decide(ORDER, WANTED, installed, reuse=reuse, depends_on=DEPS)
+    assert [d.action.value for d in decisions] == actions
+
+
+def test_fingerprint_ignores_key_order_but_not_values() -> None:
+    assert fp.fingerprint({"a": 1, "b": 2}) == fp.fingerprint({"b": 2, "a": 1})
+    assert fp.fingerprint({"a": 1}) != fp.fingerprint({"a": 2})
+
+
+def test_run_state_round_trips_through_the_configmap() -> None:
+    cm = fp.configmap(WANTED, fp.RunState("r1", True, "enforced"))
+    assert fp.installed_fingerprints(cm) == WANTED
+    assert fp.run_state(cm, "r1") == fp.RunState("r1", True, "enforced")
+    assert fp.run_state(cm, "other-run") is None
+
+
+CANARY_CASES = [
+    ("enforced", True, [True, False], True, "enforced"),
+    ("not-enforced", True, [True, True, True], False, NETPOL_NOT_ENFORCED),
+    ("baseline-failed", False, [], False, "failed even before the deny policy"),
+    ("probe-broken", None, [], False, "probe did not run"),
+    ("no-probe-after-deny", True, [None, None], False, "no probe ran after the deny policy"),
+]
+
+
+@pytest.mark.parametrize(
+    ("baseline", "after", "enforced", "detail"),
+    [c[1:] for c in CANARY_CASES],
+    ids=[c[0] for c in CANARY_CASES],
+)
+def test_canary_verdict(baseline: bool | None, after: list[bool | None], enforced: bool, detail: str) -> None:
+    verdict = canary_verdict(baseline, after)
+    assert verdict.enforced is enforced and detail in verdict.detail
+
+
+def test_probe_output_parsing() -> None:
+    assert (parse_probe("CONNECTED\n"), parse_probe("BLOCKED"), parse_probe("sh: nc: not found")) == (
+        True,
+        False,
+        None,
+    )
+
+
+def test_canary_namespace_is_outside_the_mesh_and_labelled_with_the_run() -> None:
+    namespace, client, server, deny = canary_manifests("eso-canary-r1", "busybox:1", "r1")
+    assert namespace["metadata"]["labels"] == {"eso-conformance/run-id": "r1", "istio-injection": "disabled"}
+    assert (
+        server["spec"]["containers"][0]["image"] == "busybox:1"
+        and server["metadata"]["namespace"] == "eso-canary-r1"
+    )
+    assert deny["kind"] == "NetworkPolicy" and deny["spec"]["podSelector"] == {
+        "matchLabels": {"app": "canary-server"}
+    }
+
+
+def test_require_netpol_enforcement_fails_with_the_one_line() -> None:
+    platform = Platform(
+        kube=None,  # type: ignore[arg-type]
+        vault=None,  # type: ignore[arg-type]
+        vault_url="",
+        eso_namespace="",
+        eso_release="",
+        eso_version="",
+        run_id="r",
+        timeouts=Timeouts(),
+        netpol_enforced=False,
+        netpol_detail=NETPOL_NOT_ENFORCED,
+    )
+    with pytest.raises(pytest.fail.Exception) as info:
+        platform.require_netpol_enforcement()
+    assert str(info.value) == NETPOL_NOT_ENFORCED
+
+
+@pytest.mark.parametrize(
+    ("test_name", "expected"),
+    [
+        ("test_token_auth_syncs", "e2e-token-auth-syncs-abc123"),
+        ("test_x[kubernetes-dataFrom]", "e2e-x-kubernetes-datafrom-abc123"),
+        ("test_" + "long_" * 30, None),
+    ],
+    ids=["plain", "parametrized", "too-long"],
+)
+def test_namespace_names_are_dns_labels(test_name: str, expected: str | None) -> None:
+    name = namespace_name(test_name, "abc123")
+    assert len(name) <= 63 and name.startswith("e2e-") and name.endswith("-abc123") and "--" not in name
+    if expected:
+        assert name == expected
+
+
+def test_kind_config_pins_the_node_image_and_keeps_the_default_cni() -> None:
+    image = "kindest/node:v1.33.4@sha256:" + "a" * 64
+    config = kind_config(node_image=image, port_mappings=[PortMapping(30820, 38200)])
+    assert config["apiVersion"] == "kind.x-k8s.io/v1alpha4" and config["networking"] == {
+        "disableDefaultCNI": False
+    }
+    (node,) = config["nodes"]
+    assert node == {
+        "role": "control-plane",
+        "image": image,
+        "extraPortMappings": [
+            {"containerPort": 30820, "hostPort": 38200, "listenAddress": "127.0.0.1", "protocol": "TCP"}
+        ],
+    }
+    assert "extraPortMappings" not in kind_config(node_image=image)["nodes"][0]
+
+
+def test_node_image_must_be_pinned_by_digest() -> None:
+    check_node_image(load_versions()["kubernetes"]["node_image"])
+    with pytest.raises(ConfigError, match="not pinned by digest"):
+        check_node_image("kindest/node:v1.33.4")
+
+
+@pytest.mark.parametrize(
+    ("existing", "keep", "create", "delete"),
+    [
+        (["other"], False, True, True),
+        (["other"], True, True, False),
+        (["eso-conformance"], False, False, False),
+        (["eso-conformance"], True, False, False),
+    ],
+    ids=["create", "create-keep", "reuse-never-deleted", "reuse-keep"],
+)
+def test_cluster_is_deleted_only_when_this_run_created_it(
+    existing: list[str], keep: bool, create: bool, delete: bool
+) -> None:
+    decision = decide_cluster("eso-conformance", existing, keep_cluster=keep)
+    assert (decision.create, decision.delete_at_end) == (create, delete)

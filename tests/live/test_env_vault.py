@@ -1,0 +1,168 @@
+"""VaultSeeder against a mocked Vault HTTP API: request paths and payloads as the Vault API defines them."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import hvac
+import pytest
+import requests_mock
+
+from esoconf.live.vault import DOC_LITERAL, VaultSeeder, read_policy_hcl, seed, token_secret_manifest
+from esoconf.match import assert_matches
+from esoconf.redact import REDACT
+
+URL = "http://vault.test:8200"
+
+
+@pytest.fixture
+def api() -> Iterator[requests_mock.Mocker]:
+    with requests_mock.Mocker() as mock:
+        mock.get(
+            f"{URL}/v1/sys/mounts", json={"data": {"secret/": {"type": "kv", "options": {"version": "2"}}}}
+        )
+        mock.get(f"{URL}/v1/sys/auth", json={"data": {"token/": {"type": "token"}}})
+        mock.post(requests_mock.ANY, status_code=204)
+        mock.put(requests_mock.ANY, status_code=204)
+        mock.delete(requests_mock.ANY, status_code=204)
+        mock.post(
+            f"{URL}/v1/auth/token/create",
+            json={"auth": {"client_token": "hvs.TESTTOKENxxxxxxxxxxxxxxxx1234"}},
+        )
+        yield mock
+
+
+@pytest.fixture
+def seeder() -> VaultSeeder:
+    return VaultSeeder(hvac.Client(url=URL, token="test-root-token"))
+
+
+def calls(mock: requests_mock.Mocker) -> list[tuple[str, str, Any]]:
+    """(method, path, json body) of every write the seeder made."""
+    return [
+        (r.method, r.path, r.json() if r.body else None) for r in mock.request_history if r.method != "GET"
+    ]
+
+
+def test_enable_kv2_posts_the_mount_with_version_2(api: requests_mock.Mocker, seeder: VaultSeeder) -> None:
+    seeder.enable_kv2("kv")
+    ((method, path, body),) = calls(api)
+    assert (method, path) == ("POST", "/v1/sys/mounts/kv")
+    assert_matches(body, {"type": "kv", "options": {"version": "2"}}, "mount body")
+
+
+def test_enable_kv2_is_idempotent_and_refuses_a_kv1_mount(
+    api: requests_mock.Mocker, seeder: VaultSeeder
+) -> None:
+    api.get(f"{URL}/v1/sys/mounts", json={"data": {"kv/": {"type": "kv", "options": {"version": "2"}}}})
+    seeder.enable_kv2("kv")
+    assert calls(api) == []
+    api.get(f"{URL}/v1/sys/mounts", json={"data": {"kv/": {"type": "kv", "options": {"version": "1"}}}})
+    with pytest.raises(RuntimeError, match="not kv v2"):
+        seeder.enable_kv2("kv")
+
+
+def test_write_secret_posts_data_under_the_kv2_data_path(
+    api: requests_mock.Mocker, seeder: VaultSeeder
+) -> None:
+    seeder.write_secret("my-app/config", {"username": "u-1234", "password": "p-secret-5678"})
+    method, path, body = calls(api)[0]
+    assert (method, path) == ("POST", "/v1/kv/data/my-app/config")
+    assert body["data"] == {"username": "u-1234", "password": "p-secret-5678"}
+    assert "p-secret-5678" not in REDACT("value p-secret-5678 leaked")
+
+
+def test_delete_secret_removes_metadata_and_all_versions(
+    api: requests_mock.Mocker, seeder: VaultSeeder
+) -> None:
+    seeder.delete_secret("my-app/config")
+    assert calls(api) == [("DELETE", "/v1/kv/metadata/my-app/config", None)]
+
+
+def test_policy_is_put_as_acl_policy(api: requests_mock.Mocker, seeder: VaultSeeder) -> None:
+    seeder.write_policy("eso-read", read_policy_hcl("kv", "my-app/*"))
+    seeder.delete_policy("eso-read")
+    (put, delete) = calls(api)
+    assert put[:2] == ("PUT", "/v1/sys/policies/acl/eso-read")
+    assert put[2] == {"policy": 'path "kv/data/my-app/*" {\n  capabilities = ["read"]\n}\n'}
+    assert delete[:2] == ("DELETE", "/v1/sys/policies/acl/eso-read")
+
+
+def test_kubernetes_auth_is_enabled_and_configured_without_reviewer_jwt(
+    api: requests_mock.Mocker, seeder: VaultSeeder
+) -> None:
+    seeder.configure_kubernetes_auth()
+    (enable, configure) = calls(api)
+    assert enable[:2] == ("POST", "/v1/sys/auth/kubernetes") and enable[2]["type"] == "kubernetes"
+    assert configure[:2] == ("POST", "/v1/auth/kubernetes/config")
+    assert configure[2]["kubernetes_host"] == "https://kubernetes.default.svc"
+    assert "token_reviewer_jwt" not in configure[2]
+
+
+def test_role_binds_the_eso_service_account_with_an_audience(
+    api: requests_mock.Mocker, seeder: VaultSeeder
+) -> None:
+    seeder.write_role(
+        "eso-role", sa_names=["external-secrets"], sa_namespaces=["external-secrets"], policies=["eso-read"]
+    )
+    method, path, body = calls(api)[0]
+    assert (method, path) == ("POST", "/v1/auth/kubernetes/role/eso-role")
+    assert_matches(
+        body,
+        {
+            "bound_service_account_names": ["external-secrets"],
+            "bound_service_account_namespaces": ["external-secrets"],
+            "policies": ["eso-read"],
+            "ttl": "1h",
+            "audience": "vault",
+        },
+        "role body",
+    )
+
+
+def test_doc_literal_role_has_only_the_default_policy(api: requests_mock.Mocker, seeder: VaultSeeder) -> None:
+    role = DOC_LITERAL.role
+    seeder.write_role(
+        role.name,
+        sa_names=list(role.sa_names),
+        sa_namespaces=list(role.sa_namespaces),
+        policies=list(role.policies),
+        audience=role.audience,
+    )
+    body = calls(api)[0][2]
+    assert body["policies"] == ["default"] and "audience" not in body
+
+
+def test_created_token_is_returned_and_redacted(api: requests_mock.Mocker, seeder: VaultSeeder) -> None:
+    token = seeder.create_token(["eso-read"], ttl="30m")
+    ((method, path, body),) = calls(api)
+    assert (method, path) == ("POST", "/v1/auth/token/create")
+    assert_matches(body, {"policies": ["eso-read"], "ttl": "30m"}, "token create body")
+    assert token not in REDACT(f"token is {token}")
+
+
+def test_seed_runs_the_documented_setup_in_order(api: requests_mock.Mocker, seeder: VaultSeeder) -> None:
+    result = seed(seeder, "run1")
+    paths = [(m, p) for m, p, _ in calls(api)]
+    assert paths == [
+        ("POST", "/v1/sys/mounts/kv"),
+        ("POST", "/v1/kv/data/my-app/config"),
+        ("PUT", "/v1/sys/policies/acl/eso-read"),
+        ("POST", "/v1/sys/auth/kubernetes"),
+        ("POST", "/v1/auth/kubernetes/config"),
+        ("POST", "/v1/auth/kubernetes/role/eso-role"),
+        ("POST", "/v1/auth/token/create"),
+    ]
+    assert set(result.values) == {"username", "password"}
+    assert result.values["password"] not in repr(result) and result.token not in repr(result)
+
+
+def test_token_secret_has_no_trailing_newline() -> None:
+    secret = token_secret_manifest("hvs.abcdefghijklmnopqrstuvwx\n", run_id="r1")
+    assert secret["stringData"] == {"token": "hvs.abcdefghijklmnopqrstuvwx"}
+    assert secret["metadata"] == {
+        "name": "vault-token",
+        "namespace": "external-secrets",
+        "labels": {"eso-conformance/run-id": "r1"},
+    }
