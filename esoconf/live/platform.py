@@ -27,6 +27,7 @@ from ..charts import chart_info, resolve_chart
 from ..config import Config, ConfigError
 from ..doc import load_doc
 from ..redact import REDACT
+from ..report import EnvironmentNotReady
 from ..runner import run
 from ..tools import find_tool
 from ..wait import Timeouts, wait_for
@@ -93,7 +94,7 @@ NETPOL_NOT_ENFORCED = (
 )
 
 
-class PlatformUnavailable(Exception):
+class PlatformUnavailable(EnvironmentNotReady):
     """The live platform cannot be set up here; the message is one line with the reason and the fix."""
 
 
