@@ -1,0 +1,1137 @@
+"""The verbs live tests are written in: arrange the doc's setup, wait, expect, hold, fix, judge.
+
+Manifests are built by pure functions from the doc's own shapes (:class:`~esoconf.live.cases.DocShapes`):
+the store ``source`` and ExternalSecret items of VAULT_INTEGRATION.md become the objects the chart would
+render, with the per-test changes made explicit (unique names, the in-cluster Vault URL, Vault keys under
+the test's namespace). Everything is applied through ``platform.kube``; Vault is seeded through
+``platform.vault``. Waits use :mod:`esoconf.wait` with the named timeouts; negative assertions hold for a
+window. Store/ExternalSecret expectations are version-aware (:mod:`esoconf.live.expectations`).
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import copy
+import hashlib
+import re
+import secrets
+import threading
+import time
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlparse
+
+import pytest
+
+from esoconf.adapter import deep_merge
+from esoconf.config import ConfigError, is_remote_chart
+from esoconf.match import Contains, assert_matches, condition, matches
+from esoconf.redact import REDACT
+from esoconf.runner import run
+from esoconf.wait import Clock, hold, wait_for
+
+from .cases import Auth, Breakage, Change, DocShapes, Fetch, Fix, prefix_keys, role_list
+from .expectations import (
+    ES_FAILED,
+    ES_SYNCED,
+    STORE_READY,
+    ConditionExpectation,
+    Stage,
+    es_failure,
+    pattern,
+    store_failure,
+)
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .kube import Kube
+    from .platform import Platform
+    from .vault import VaultSeeder
+
+API = "external-secrets.io/v1"
+CSS = "ClusterSecretStore"
+SS = "SecretStore"
+ES = "ExternalSecret"
+STORE_REFRESH_SECONDS = 10  # store revalidation in tests (the chart never sets it)
+ES_REFRESH = "10s"  # ExternalSecret refresh in tests (chart default 1m)
+ES_REFRESH_SECONDS = 10
+NUDGE_SECONDS = 5.0  # while waiting for recovery, force a resync this often
+FORCE_SYNC_ANNOTATION = "force-sync"  # any annotation change re-enqueues; ESO's docs use this name
+EXTRA_VAULT_KEY = "extra"  # a key the doc's `data` example does not pick, so data and dataFrom differ
+
+
+# --------------------------------------------------------------------------------------------------
+# the live tier's interfaces: esoconf.live.kube.Kube, .vault.VaultSeeder, .platform.Platform
+# (type-only imports; the unit tests pass duck-typed fakes)
+
+
+def _default_policy_hcl(mount: str, path_glob: str) -> str:
+    from .vault import read_policy_hcl
+
+    return read_policy_hcl(mount, path_glob)
+
+
+# --------------------------------------------------------------------------------------------------
+# pure manifest builders (from the doc's shapes)
+
+
+@dataclass(frozen=True)
+class Ref:
+    kind: str
+    name: str
+    namespace: str | None = None
+
+    def __str__(self) -> str:
+        return f"{self.kind}/{self.namespace + '/' if self.namespace else ''}{self.name}"
+
+
+def store_manifest(
+    source: Mapping[str, Any],
+    *,
+    name: str,
+    server: str,
+    kind: str = CSS,
+    namespace: str | None = None,
+    controller: str | None = None,
+    refresh_interval: int | None = STORE_REFRESH_SECONDS,
+) -> dict[str, Any]:
+    """A store from the doc's ``clusterSecretStoreList[].source`` shape, as the chart renders it.
+
+    ``server`` replaces the doc's example URL (it is not reachable in-cluster; bigbang-charts.md §6.3).
+    Token auth carries ``tokenSecretRef.namespace`` only when the source sets ``auth.namespace``: without
+    it a ClusterSecretStore is *referent* and ESO never validates it (eso-upstream.md §4).
+    """
+    auth = dict(source.get("auth") or {})
+    vault: dict[str, Any] = {"server": server, "path": source.get("path"), "version": source.get("version")}
+    if auth.get("type") == "token":
+        ref = {"name": auth.get("secretName"), "key": auth.get("key")}
+        if auth.get("namespace") and kind == CSS:
+            ref["namespace"] = auth["namespace"]
+        vault["auth"] = {"tokenSecretRef": ref}
+    elif auth.get("type") == "kubernetes":
+        sa = dict(auth.get("serviceAccountRef") or {})
+        vault["auth"] = {
+            "kubernetes": {
+                "mountPath": auth.get("mountPath") or "kubernetes",
+                "role": auth.get("role"),
+                "serviceAccountRef": sa,
+            }
+        }
+    else:
+        raise ValueError(
+            f"doc source has auth.type {auth.get('type')!r}; the live tier knows token and kubernetes"
+        )
+    spec: dict[str, Any] = {"provider": {"vault": vault}}
+    if controller:
+        spec["controller"] = controller
+    if refresh_interval:
+        spec["refreshInterval"] = refresh_interval
+    metadata: dict[str, Any] = {"name": name}
+    if kind == SS:
+        metadata["namespace"] = namespace
+    return {"apiVersion": API, "kind": kind, "metadata": metadata, "spec": spec}
+
+
+def external_secret_manifest(
+    item: Mapping[str, Any],
+    *,
+    store: Ref,
+    namespace: str,
+    key_prefix: str,
+    refresh_interval: str = ES_REFRESH,
+) -> dict[str, Any]:
+    """An ExternalSecret from the doc's ``secretList[]`` item, as the chart renders it.
+
+    Name ``<store>-externalsecrets``; ``data`` wins over ``dataFrom`` (chart behaviour); Vault keys move
+    under ``key_prefix/`` so parallel tests never share a path.
+    """
+    secrets_ = dict(item.get("secrets") or {})
+    spec: dict[str, Any] = {
+        "refreshInterval": refresh_interval,
+        "secretStoreRef": {"name": store.name, "kind": store.kind},
+        "target": {
+            "name": secrets_.get("targetName") or "default-k8s",
+            "creationPolicy": secrets_.get("targetPolicy") or "Owner",
+        },
+    }
+    if secrets_.get("data"):
+        spec["data"] = prefix_keys(secrets_["data"], key_prefix)
+    else:
+        spec["dataFrom"] = prefix_keys(secrets_.get("dataFrom") or [], key_prefix)
+    return {
+        "apiVersion": API,
+        "kind": ES,
+        "metadata": {"name": f"{store.name}-externalsecrets", "namespace": namespace},
+        "spec": spec,
+    }
+
+
+def secret_manifest(
+    name: str, namespace: str, data: Mapping[str, str], labels: Mapping[str, str] | None = None
+) -> dict[str, Any]:
+    """What ``kubectl create secret generic NAME --from-literal=k=v`` creates (values kept byte for byte)."""
+    REDACT.add(*data.values())
+    encoded = {k: base64.b64encode(v.encode()).decode() for k, v in data.items()}
+    return {
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "type": "Opaque",
+        "metadata": {"name": name, "namespace": namespace, "labels": dict(labels or {})},
+        "data": encoded,
+    }
+
+
+def allow_policy_manifest(
+    doc_policy: Mapping[str, Any], *, name: str, namespace: str, source_namespace: str
+) -> dict[str, Any]:
+    """The doc's ALLOW AuthorizationPolicy for Vault, admitting ``source_namespace`` instead."""
+    spec = copy.deepcopy(dict(doc_policy.get("spec") or {}))
+    for rule in spec.get("rules") or []:
+        for source in rule.get("from") or []:
+            source.setdefault("source", {})["namespaces"] = [source_namespace]
+    return {
+        "apiVersion": "security.istio.io/v1",
+        "kind": "AuthorizationPolicy",
+        "metadata": {"name": name, "namespace": namespace},
+        "spec": spec,
+    }
+
+
+def second_eso_values(
+    base: Mapping[str, Any], *, fullname: str, controller_class: str, namespace: str
+) -> dict[str, Any]:
+    """Values of an isolated second ESO install *without* the ``vault-ingress`` pod label (eso-upstream §5).
+
+    Own name and controller class, no CRDs/webhook/cert-controller (cluster-wide names are fixed), scoped to
+    ``namespace`` (it never sees the primary's ClusterSecretStores), no chart stores or ExternalSecrets, no
+    ESO NetworkPolicies (egress unrestricted, so only Vault's ingress policy can block it). Helm deletes a
+    default map key only when it is set to null, hence ``vault-ingress: None``.
+    """
+    override = {
+        "upstream": {
+            "fullnameOverride": fullname,
+            "controllerClass": controller_class,
+            "installCRDs": False,
+            "webhook": {"create": False},
+            "certController": {"create": False},
+            "scopedNamespace": namespace,
+            "scopedRBAC": True,
+            "leaderElect": False,
+            "podLabels": {"vault-ingress": None},
+        },
+        "networkPolicies": {"enabled": False},
+        "clusterSecretStoreConfiguration": {"enabled": False},
+        "externalSecretsConfiguration": {"enabled": False},
+        "waitJob": {"enabled": False},
+        "bbtests": {"enabled": False},
+    }
+    return deep_merge(base, override)
+
+
+def decode_secret_data(secret: Mapping[str, Any]) -> dict[str, str]:
+    return {k: base64.b64decode(v).decode("utf-8", "replace") for k, v in (secret.get("data") or {}).items()}
+
+
+def secret_data_diff(actual: Mapping[str, str] | None, expected: Mapping[str, str]) -> str | None:
+    """None when equal; else which keys are missing, unexpected or different (never the values)."""
+    if actual is None:
+        return "the Secret does not exist"
+    problems = []
+    missing = sorted(set(expected) - set(actual))
+    extra = sorted(set(actual) - set(expected))
+    wrong = sorted(k for k in set(expected) & set(actual) if expected[k] != actual[k])
+    if missing:
+        problems.append(f"missing keys {missing}")
+    if extra:
+        problems.append(f"unexpected keys {extra}")
+    if wrong:
+        problems.append(f"different values for keys {wrong}")
+    return "; ".join(problems) or None
+
+
+def digest(data: Mapping[str, str]) -> str:
+    """A stable fingerprint of Secret data that never reveals it."""
+    text = "\n".join(f"{k}={v}" for k, v in sorted(data.items()))
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def outbound_requests(stats: str, host: str, port: int) -> int:
+    """Requests (or connections) Envoy sent to ``host:port``, from ``pilot-agent request GET stats``."""
+    total = 0
+    for line in stats.splitlines():
+        name, _, value = line.partition(":")
+        if f"outbound|{port}||{host}." in name and name.endswith(
+            (".upstream_rq_total", ".upstream_cx_total")
+        ):
+            with contextlib.suppress(ValueError):
+                total = max(total, int(value.strip()))
+    return total
+
+
+def has_sidecar(pod: Mapping[str, Any]) -> bool:
+    """istio-proxy as a native sidecar (init container) or a classic one."""
+    spec = pod.get("spec") or {}
+    return any(
+        c.get("name") == "istio-proxy"
+        for c in (spec.get("initContainers") or []) + (spec.get("containers") or [])
+    )
+
+
+def event_texts(events: list[dict[str, Any]], reason: str | None = None) -> list[str]:
+    return [str(e.get("message") or "") for e in events if reason is None or e.get("reason") == reason]
+
+
+# --------------------------------------------------------------------------------------------------
+# observations and the upgrade sampler (pure)
+
+
+@dataclass
+class Observation:
+    """A store/ExternalSecret as seen: its Ready condition, the detail texts, the first matching one."""
+
+    ref: str
+    condition: dict[str, Any] | None
+    texts: list[str] = field(default_factory=list)
+    matched: str | None = None
+    ready: bool = False
+
+    def as_state(self) -> dict[str, Any]:
+        return {"object": self.ref, "Ready": self.condition, "detail texts": self.texts[-5:]}
+
+    @property
+    def evidence(self) -> str:
+        cond = self.condition or {}
+        detail = self.matched or (self.texts[-1] if self.texts else "")
+        text = f"{self.ref} Ready={cond.get('status')} reason={cond.get('reason')}"
+        return REDACT(f"{text}; {' '.join(detail.split())[:240]}" if detail else text)
+
+
+def observe_expectation(
+    obj: Mapping[str, Any] | None,
+    events: list[dict[str, Any]],
+    ref: str,
+    expect: ConditionExpectation,
+    pattern_name: str | None,
+) -> tuple[Observation, bool]:
+    """The observation of ``obj`` and whether it meets ``expect`` with a detail matching the pattern."""
+    cond = condition(obj, "Ready")
+    texts = event_texts(events, expect.event_reason) if expect.event_reason else []
+    if expect.detail_in_message and cond:
+        texts = [str(cond.get("message", "")), *texts]
+    compiled = pattern(pattern_name) if pattern_name else None
+    matched = next((t for t in texts if compiled.search(t)), None) if compiled else None
+    met = cond is not None and matches(cond, expect.condition()) and (compiled is None or matched is not None)
+    return Observation(ref, cond, texts, matched), met
+
+
+@dataclass
+class CaseOutcome:
+    """Where a failure case ended: store ready/failure, ExternalSecret synced/failure/not-applied."""
+
+    store: str
+    es: str
+    seen: Observation
+
+    def label(self, claim_terms: str | None) -> str:
+        """``store-<outcome>`` or ``es-<outcome>``, in the terms a claim is stated in."""
+        if claim_terms and claim_terms.startswith("store-"):
+            return f"store-{self.store}"
+        return f"es-{self.es}" if self.store == "ready" else f"store-{self.store}"
+
+    @property
+    def evidence(self) -> str:
+        return self.seen.evidence
+
+
+@dataclass(frozen=True)
+class Sample:
+    at: float
+    ready: dict[str, bool]  # ExternalSecret -> Ready=True
+    digests: dict[str, str]  # target Secret -> digest of its data ("" if missing)
+
+
+def sample_while(
+    action: Callable[[], None], sample: Callable[[], Sample], *, interval: float, clock: Clock | None = None
+) -> list[Sample]:
+    """Run ``action`` in a thread and sample until it returns (plus one sample after); re-raise its error."""
+    clock = clock or Clock()
+    failure: list[BaseException] = []
+
+    def target() -> None:
+        try:
+            action()
+        except BaseException as exc:  # re-raised in the caller's thread
+            failure.append(exc)
+
+    worker = threading.Thread(target=target, name="upgrade", daemon=True)
+    worker.start()
+    samples = [sample()]
+    while worker.is_alive():
+        clock.sleep(interval)
+        samples.append(sample())
+    worker.join()
+    samples.append(sample())
+    if failure:
+        raise failure[0]
+    return samples
+
+
+def judge_samples(samples: list[Sample], expected: Mapping[str, str]) -> list[str]:
+    """Violations: an ExternalSecret not Ready, or a Secret whose data is not the expected digest."""
+    problems: list[str] = []
+    for s in samples:
+        problems += [
+            f"t={s.at:.1f}s ExternalSecret {n} not Ready" for n, ok in sorted(s.ready.items()) if not ok
+        ]
+        problems += [
+            f"t={s.at:.1f}s Secret {n} data changed or missing"
+            for n, d in sorted(s.digests.items())
+            if d != expected.get(n)
+        ]
+    return problems
+
+
+# --------------------------------------------------------------------------------------------------
+# the scenario: one test's namespace, names and verbs
+
+
+@dataclass
+class World:
+    """What one arranged case consists of (names only; values stay in Vault and the Secret)."""
+
+    auth: Auth
+    fetch: Fetch
+    store: Ref
+    store_manifest: dict[str, Any]
+    es: Ref
+    es_manifest: dict[str, Any]
+    target: str
+    vault_key: str  # under the mount (kv)
+    vault_data: dict[str, str] = field(repr=False)
+    expected: dict[str, str] = field(repr=False)  # what the target Secret must hold
+    policy: str = ""
+    role: str | None = None
+    token_secret: Ref | None = None
+    raw_token: str = field(default="", repr=False)
+
+
+TRANSIENT: tuple[type[BaseException], ...] = (ConnectionError, TimeoutError)
+
+
+class Scenario:
+    def __init__(
+        self,
+        platform: Platform,
+        namespace: str,
+        shapes: DocShapes,
+        *,
+        clock: Clock | None = None,
+        policy_hcl: Callable[[str, str], str] = _default_policy_hcl,
+        now: Callable[[], float] = time.time,
+    ) -> None:
+        self.platform = platform
+        self.kube: Kube = platform.kube
+        self.vault: VaultSeeder = platform.vault
+        self.namespace = namespace
+        self.shapes = shapes
+        # a platform may bring its own clock (the unit tests' fake platform does)
+        self.clock = clock or getattr(platform, "clock", None) or Clock()
+        self.timeouts = platform.timeouts
+        self.policy_hcl = policy_hcl
+        self.now = now
+        self.interval = self.timeouts.poll_interval
+        self.cleanups: list[Callable[[], None]] = []
+        self.arranged = 0  # worlds arranged so far; the second and later get a name tag
+
+    # ---- naming -----------------------------------------------------------------------------------
+    @property
+    def eso_version(self) -> str:
+        return self.platform.eso_version
+
+    @property
+    def mount(self) -> str:
+        return str(self.shapes.sources["token"].get("path") or "kv")
+
+    def unique(self, stem: str, tag: str = "") -> str:
+        """A cluster-wide unique name: stem (+ tag) + test namespace + run id (DNS-1123, <= 63 chars)."""
+        name = f"{stem}{'-' + tag if tag else ''}-{self.namespace}-{self.platform.run_id}".lower()
+        if len(name) > 63:
+            name = f"{name[:54]}-{hashlib.sha256(name.encode()).hexdigest()[:8]}"
+        return name
+
+    # ---- arranging the doc's setup ----------------------------------------------------------------
+    def arrange(
+        self,
+        auth: Auth,
+        fetch: Fetch = "data",
+        breakage: Breakage = Breakage.NONE,
+        *,
+        store_kind: str = CSS,
+        controller: str | None = None,
+        apply_store: bool = True,
+    ) -> World:
+        """Seed Vault and create the doc's store for ``auth`` (broken as ``breakage`` says).
+
+        The ExternalSecret manifest is built but applied by :meth:`apply_es` once the store is Ready
+        (applied earlier, it fails on the flood gate and ESO backs off)."""
+        self.arranged += 1
+        tag = "" if self.arranged == 1 else f"w{self.arranged}"  # several worlds in one namespace
+        prefix = f"{self.namespace}/{tag}" if tag else self.namespace
+        item = self.shapes.items[fetch]
+        vault_key = f"{prefix}/{_first_key(item)}"
+        vault_data = self._vault_values(item)
+        if breakage is not Breakage.VAULT_KEY_MISSING:
+            self.vault.write_secret(vault_key, vault_data, mount=self.mount)
+        policy = self.unique("eso-read", tag)
+        self.vault.write_policy(policy, self.policy_hcl(self.mount, f"{prefix}/*"))
+        self.cleanups.append(lambda: self.vault.delete_policy(policy))
+
+        source = copy.deepcopy(self.shapes.sources[auth])
+        world_token: Ref | None = None
+        raw_token = ""
+        role = None
+        if auth == "token":
+            world_token, raw_token = self._token_secret(source, [policy], breakage, tag)
+        else:
+            role = self._role(source, policy, breakage, tag)
+        name = self.unique(self.shapes.store_names[auth], tag)
+        namespace = self.namespace if store_kind == SS else None
+        store = Ref(store_kind, name, namespace)
+        manifest = store_manifest(
+            source,
+            name=name,
+            server=self.platform.vault_url,
+            kind=store_kind,
+            namespace=namespace,
+            controller=controller,
+        )
+        if apply_store:
+            self.apply(manifest)
+        es_manifest = external_secret_manifest(
+            _break_item(item, breakage, tag), store=store, namespace=self.namespace, key_prefix=prefix
+        )
+        target = es_manifest["spec"]["target"]["name"]
+        expected = _expected_data(es_manifest["spec"], vault_data)
+        es = Ref(ES, es_manifest["metadata"]["name"], self.namespace)
+        return World(
+            auth,
+            fetch,
+            store,
+            manifest,
+            es,
+            es_manifest,
+            target,
+            vault_key,
+            vault_data,
+            expected,
+            policy,
+            role,
+            world_token,
+            raw_token,
+        )
+
+    def _vault_values(self, item: Mapping[str, Any]) -> dict[str, str]:
+        keys = [
+            d["remoteRef"]["property"]
+            for d in (item.get("secrets") or {}).get("data") or []
+            if d.get("remoteRef", {}).get("property")
+        ] or ["username", "password"]
+        values = {k: f"{k}-{secrets.token_urlsafe(12)}" for k in [*keys, EXTRA_VAULT_KEY]}
+        REDACT.add(*values.values())
+        return values
+
+    def _token_secret(
+        self, source: dict[str, Any], policies: list[str], breakage: Breakage, tag: str
+    ) -> tuple[Ref | None, str]:
+        auth = source["auth"]
+        auth["namespace"] = self.namespace  # per-test Secret; the doc's store sets a namespace too
+        auth["secretName"] = f"{auth['secretName']}-{tag}" if tag else auth["secretName"]
+        if breakage is Breakage.REFERENT_BAD_TOKEN:
+            del auth["namespace"]
+            token = f"hvs.conformance-invalid-{secrets.token_hex(12)}"
+            REDACT.add(token)
+        else:
+            token = self.vault.create_token(policies)
+        raw = token + _TOKEN_SUFFIX.get(breakage, "")
+        ref = Ref("Secret", auth["secretName"], self.namespace)
+        if breakage is Breakage.TOKEN_SECRET_MISSING:
+            auth["secretName"] = f"{auth['secretName']}-missing"
+            return None, raw
+        key = auth["key"] if breakage is not Breakage.TOKEN_KEY_MISSING else f"not-{auth['key']}"
+        self.apply(secret_manifest(ref.name, self.namespace, {key: raw}))
+        return ref, raw
+
+    def _role(self, source: dict[str, Any], policy: str, breakage: Breakage, tag: str) -> str:
+        doc_role = self.shapes.role
+        params = doc_role["params"]
+        name = self.unique(doc_role["name"], tag)
+        sa_names = role_list(params.get("bound_service_account_names", ""))
+        if breakage is Breakage.ROLE_NOT_BOUND:
+            sa_names = [f"not-{n}" for n in sa_names]
+        policies = role_list(params.get("policies", "default"))
+        if breakage is not Breakage.DEFAULT_POLICY_ONLY:
+            policies = [*policies, policy]
+        self.vault.write_role(
+            name,
+            mount=doc_role["mount"],
+            sa_names=sa_names,
+            sa_namespaces=role_list(params.get("bound_service_account_namespaces", "")),
+            policies=policies,
+            audience=None,
+            ttl=params.get("ttl", "1h"),
+        )
+        self.cleanups.append(lambda: self.vault.delete_role(name, mount=doc_role["mount"]))
+        source["auth"]["role"] = name
+        source["auth"]["mountPath"] = doc_role["mount"]
+        return name
+
+    # ---- applying ---------------------------------------------------------------------------------
+    def apply(self, obj: dict[str, Any]) -> dict[str, Any]:
+        live = self.kube.apply(obj)
+        meta = obj["metadata"]
+        if obj["kind"] in {CSS} or meta.get("namespace") not in {None, self.namespace}:
+            kind, name, ns = obj["kind"], meta["name"], meta.get("namespace")
+            self.cleanups.append(lambda: self.kube.delete(kind, name, ns))
+        return live
+
+    def apply_es(self, world: World) -> dict[str, Any]:
+        return self.apply(world.es_manifest)
+
+    def cleanup(self) -> None:
+        """Delete what is not inside the test namespace (cluster-scoped stores, Vault policy and role)."""
+        while self.cleanups:
+            with contextlib.suppress(Exception):
+                self.cleanups.pop()()
+
+    # ---- observing --------------------------------------------------------------------------------
+    def _observe(
+        self, ref: Ref, expect: ConditionExpectation, pattern_name: str | None
+    ) -> tuple[Observation, bool]:
+        obj = self.kube.get(ref.kind, ref.name, ref.namespace)
+        events = self.kube.events(ref.namespace, ref.kind, ref.name) if expect.event_reason else []
+        return observe_expectation(obj, events, str(ref), expect, pattern_name)
+
+    def _wait(
+        self,
+        ref: Ref,
+        expect: ConditionExpectation,
+        pattern_name: str | None,
+        *,
+        timeout: float,
+        what: str,
+        terminal: str | None,
+        nudge: bool = False,
+    ) -> Observation:
+        __tracebackhide__ = True
+        last: list[Observation] = []
+        nudged = [self.clock.now()]
+
+        def fetch() -> dict[str, Any]:
+            if nudge and self.clock.now() - nudged[0] >= NUDGE_SECONDS:
+                self.force_sync(ref)
+                nudged[0] = self.clock.now()
+            obs, met = self._observe(ref, expect, pattern_name)
+            last[:] = [obs]
+            return {**obs.as_state(), "met": met}
+
+        def fail_if(state: dict[str, Any]) -> str | None:
+            status = (state["Ready"] or {}).get("status")
+            return (
+                f"Ready={status}, which can only get further from the expectation"
+                if status == terminal
+                else None
+            )
+
+        wait_for(
+            fetch,
+            lambda s: s["met"],
+            timeout=timeout,
+            what=what,
+            interval=self.interval,
+            fail_if=fail_if if terminal else None,
+            transient=TRANSIENT,
+            clock=self.clock,
+        )
+        return last[0]
+
+    def wait_store_ready(self, store: Ref, *, nudge: bool = False) -> Observation:
+        """Ready=True/Valid. ``nudge``: after a fix, force a resync every few seconds (ESO's back-off after
+        a failure grows to 7 minutes and a fix can take a moment to propagate)."""
+        __tracebackhide__ = True
+        return self._wait(
+            store,
+            STORE_READY,
+            None,
+            timeout=self.timeouts.store_ready,
+            what=f"{store} Ready=True (reason Valid)",
+            terminal=None,
+            nudge=nudge,
+        )
+
+    def expect_store_failure(self, store: Ref, stage: Stage, pattern_name: str) -> Observation:
+        """Ready=False with the reason/message of this ESO version, and a detail text matching the pattern
+        (in the condition message up to v0.19, in a store Event from v0.20)."""
+        __tracebackhide__ = True
+        expect = store_failure(self.eso_version, stage)
+        return self._wait(
+            store,
+            expect,
+            pattern_name,
+            timeout=self.timeouts.store_failure,
+            what=f"{store} Ready=False reason {expect.reason} with detail /{pattern_name}/ "
+            f"(ESO {self.eso_version})",
+            terminal="True",
+        )
+
+    def wait_es_synced(self, es: Ref, *, nudge: bool = False) -> Observation:
+        __tracebackhide__ = True
+        return self._wait(
+            es,
+            ES_SYNCED,
+            None,
+            timeout=self.timeouts.secret_sync,
+            what=f"{es} Ready=True (reason SecretSynced)",
+            terminal=None,
+            nudge=nudge,
+        )
+
+    def expect_es_failure(self, es: Ref, pattern_name: str) -> Observation:
+        __tracebackhide__ = True
+        expect = es_failure(self.eso_version)
+        return self._wait(
+            es,
+            expect,
+            pattern_name,
+            timeout=self.timeouts.secret_sync,
+            what=f"{es} Ready=False reason {ES_FAILED.reason} with an {expect.event_reason} Event "
+            f"/{pattern_name}/",
+            terminal="True",
+        )
+
+    def _outcome(
+        self,
+        ref: Ref,
+        ready: ConditionExpectation,
+        failure: ConditionExpectation,
+        pattern_name: str | None,
+        timeout: float,
+        what: str,
+    ) -> Observation:
+        """Wait until ``ref`` is Ready, or has failed as ``failure`` says with a matching detail."""
+        __tracebackhide__ = True
+        last: list[Observation] = []
+
+        def fetch() -> dict[str, Any]:
+            obs, failed = self._observe(ref, failure, pattern_name)
+            obs.ready = matches(obs.condition, ready.condition())
+            last[:] = [obs]
+            return {**obs.as_state(), "done": obs.ready or failed}
+
+        wait_for(
+            fetch,
+            lambda s: s["done"],
+            timeout=timeout,
+            what=what,
+            interval=self.interval,
+            transient=TRANSIENT,
+            clock=self.clock,
+        )
+        return last[0]
+
+    def store_outcome(self, store: Ref, stage: Stage, pattern_name: str | None) -> Observation:
+        """Ready (``.ready``) or failed at ``stage`` with a detail matching the pattern, whichever comes."""
+        __tracebackhide__ = True
+        failure = store_failure(self.eso_version, stage)
+        return self._outcome(
+            store,
+            STORE_READY,
+            failure,
+            pattern_name,
+            self.timeouts.store_failure,
+            f"{store} either Ready or Ready=False/{failure.reason} with detail /{pattern_name}/",
+        )
+
+    def es_outcome(self, es: Ref, pattern_name: str | None) -> Observation:
+        __tracebackhide__ = True
+        return self._outcome(
+            es,
+            ES_SYNCED,
+            es_failure(self.eso_version),
+            pattern_name,
+            self.timeouts.secret_sync,
+            f"{es} either synced or Ready=False/{ES_FAILED.reason} with detail /{pattern_name}/",
+        )
+
+    def failure_outcome(
+        self, world: World, stage: Stage | None, pattern_name: str | None, *, with_es: bool
+    ) -> CaseOutcome:
+        """What a failure case led to: the store's outcome and, once it is Ready, the ExternalSecret's."""
+        __tracebackhide__ = True
+        if stage is not None:
+            seen = self.store_outcome(world.store, stage, pattern_name)
+            if not seen.ready or not with_es:
+                return CaseOutcome("ready" if seen.ready else "failure", "not-applied", seen)
+        else:
+            self.wait_store_ready(world.store)
+        self.apply_es(world)
+        seen = self.es_outcome(world.es, pattern_name)
+        return CaseOutcome("ready", "synced" if seen.ready else "failure", seen)
+
+    def hold_failure(self, world: World, outcome: CaseOutcome) -> None:
+        """The failure is not transient: the store never turns Ready / no Secret appears, for a window."""
+        __tracebackhide__ = True
+        if outcome.store == "failure":
+            self.assert_never_ready(world.store)
+        elif outcome.es == "failure":
+            self.assert_no_secret(world.target)
+
+    def wait_recovered(self, world: World) -> None:
+        """After a fix (and a forced resync): store Ready, ExternalSecret synced, Secret holds the data."""
+        __tracebackhide__ = True
+        self.wait_store_ready(world.store, nudge=True)
+        if self.kube.get(world.es.kind, world.es.name, world.es.namespace) is None:
+            self.apply_es(world)
+        self.wait_es_synced(world.es, nudge=True)
+        self.assert_secret_data(world.target, world.expected)
+
+    def synced(self, auth: Auth, fetch: Fetch) -> World:
+        """The documented path end to end: store Ready, ExternalSecret synced, Secret holds the Vault data."""
+        __tracebackhide__ = True
+        world = self.arrange(auth, fetch)
+        self.wait_store_ready(world.store)
+        self.apply_es(world)
+        self.wait_es_synced(world.es)
+        self.assert_secret_data(world.target, world.expected)
+        return world
+
+    def sample(self, worlds: list[World]) -> Sample:
+        """One upgrade sample: each ExternalSecret's Ready and a digest of each target Secret."""
+        ready, digests = {}, {}
+        for world in worlds:
+            es = self.kube.get(world.es.kind, world.es.name, world.es.namespace)
+            ready[world.es.name] = (condition(es, "Ready") or {}).get("status") == "True"
+            secret = self.kube.get("Secret", world.target, self.namespace)
+            digests[world.target] = digest(decode_secret_data(secret)) if secret else ""
+        return Sample(self.clock.now(), ready, digests)
+
+    def observe_store(self, store: Ref, pattern_name: str | None = None) -> Observation:
+        """The store now, with every Event text (for verdicts on wording)."""
+        expect = ConditionExpectation("", "", Contains(""), None, True)
+        obj = self.kube.get(store.kind, store.name, store.namespace)
+        events = self.kube.events(store.namespace, store.kind, store.name)
+        obs, _ = observe_expectation(obj, events, str(store), expect, None)
+        obs.texts += event_texts(events)
+        if pattern_name:
+            compiled = pattern(pattern_name)
+            obs.matched = next((t for t in obs.texts if compiled.search(t)), None)
+        return obs
+
+    # ---- negative assertions (hold for a window) --------------------------------------------------
+    def _hold(
+        self, fetch: Callable[[], Any], check: Callable[[Any], bool], what: str, duration: float | None
+    ) -> None:
+        __tracebackhide__ = True
+        hold(
+            fetch,
+            check,
+            duration=duration or self.timeouts.negative_hold,
+            what=what,
+            interval=self.interval,
+            transient=TRANSIENT,
+            clock=self.clock,
+        )
+
+    def _ready_status(self, ref: Ref) -> str | None:
+        return (condition(self.kube.get(ref.kind, ref.name, ref.namespace), "Ready") or {}).get("status")
+
+    def assert_never_ready(self, ref: Ref, duration: float | None = None) -> None:
+        __tracebackhide__ = True
+        self._hold(
+            lambda: self._ready_status(ref), lambda s: s != "True", f"{ref} never becomes Ready", duration
+        )
+
+    def assert_stays_ready(self, ref: Ref, duration: float | None = None) -> None:
+        __tracebackhide__ = True
+        self._hold(lambda: self._ready_status(ref), lambda s: s == "True", f"{ref} stays Ready", duration)
+
+    def assert_no_secret(self, name: str, duration: float | None = None) -> None:
+        __tracebackhide__ = True
+        self._hold(
+            lambda: self.kube.get("Secret", name, self.namespace),
+            lambda secret: secret is None,
+            f"no Secret {self.namespace}/{name} is created",
+            duration,
+        )
+
+    # ---- the target Secret ------------------------------------------------------------------------
+    def assert_secret_data(
+        self, name: str, expected: Mapping[str, str], timeout: float | None = None
+    ) -> float:
+        """The Secret's data is exactly ``expected`` (labels/annotations ESO adds are ignored); returns
+        the seconds it took to get there."""
+        __tracebackhide__ = True
+        started = self.clock.now()
+
+        def fetch() -> str | None:
+            secret = self.kube.get("Secret", name, self.namespace)
+            return secret_data_diff(decode_secret_data(secret) if secret else None, expected)
+
+        wait_for(
+            fetch,
+            lambda diff: diff is None,
+            timeout=timeout or self.timeouts.secret_sync,
+            what=f"Secret {self.namespace}/{name} holds exactly the Vault data",
+            interval=self.interval,
+            transient=TRANSIENT,
+            clock=self.clock,
+        )
+        return self.clock.now() - started
+
+    def assert_owned_by(self, name: str, es: Ref) -> None:
+        """creationPolicy Owner: the ExternalSecret is the Secret's controller owner."""
+        __tracebackhide__ = True
+        secret = self.kube.get("Secret", name, self.namespace) or {}
+        owner = self.kube.get(es.kind, es.name, es.namespace) or {}
+        uid = (owner.get("metadata") or {}).get("uid")
+        assert_matches(
+            secret.get("metadata", {}),
+            {
+                "ownerReferences": [
+                    {"apiVersion": API, "kind": ES, "name": es.name, "uid": uid, "controller": True}
+                ]
+            },
+            f"Secret {self.namespace}/{name} metadata",
+        )
+
+    def wait_secret_gone(self, name: str) -> None:
+        __tracebackhide__ = True
+        wait_for(
+            lambda: self.kube.get("Secret", name, self.namespace),
+            lambda s: s is None,
+            timeout=self.timeouts.delete,
+            what=f"Secret {self.namespace}/{name} deleted with its owner",
+            interval=self.interval,
+            transient=TRANSIENT,
+            clock=self.clock,
+        )
+
+    # ---- nudges and fixes -------------------------------------------------------------------------
+    def force_sync(self, ref: Ref) -> None:
+        """Bump an annotation: ESO reconciles now instead of after its back-off (up to 7 minutes)."""
+        self.kube.patch(
+            ref.kind,
+            ref.name,
+            ref.namespace,
+            {"metadata": {"annotations": {FORCE_SYNC_ANNOTATION: f"{self.now():.6f}"}}},
+        )
+
+    def fix(self, world: World, fix: Fix) -> None:
+        """Apply the fix, then force a resync of what it repairs."""
+        if fix is Fix.STRIP_TOKEN:
+            self.recreate_token_secret(world, doc_token_clean(world.raw_token, self.shapes.token_clean))
+            self.force_sync(world.store)
+        elif fix is Fix.BIND_READ_POLICY:
+            params = self.shapes.role["params"]
+            self.vault.write_role(
+                world.role or "",
+                mount=self.shapes.role["mount"],
+                sa_names=role_list(params.get("bound_service_account_names", "")),
+                sa_namespaces=role_list(params.get("bound_service_account_namespaces", "")),
+                policies=[*role_list(params.get("policies", "default")), world.policy],
+                audience=None,
+                ttl=params.get("ttl", "1h"),
+            )
+            self.force_sync(world.es)
+        elif fix is Fix.WRITE_VAULT_KEY:
+            self.vault.write_secret(world.vault_key, world.vault_data, mount=self.mount)
+            self.force_sync(world.es)
+
+    def recreate_token_secret(self, world: World, token: str) -> None:
+        """The doc's fix: delete the Secret and create it again with the cleaned token."""
+        assert world.token_secret is not None, "this case has no token Secret"
+        ref = world.token_secret
+        key = self.shapes.sources["token"]["auth"]["key"]
+        self.kube.delete("Secret", ref.name, ref.namespace, wait=True)
+        self.apply(secret_manifest(ref.name, self.namespace, {key: token}))
+
+    def change_vault_value(self, world: World) -> dict[str, str]:
+        """Write new values to the same Vault key; returns what the Secret must now hold."""
+        world.vault_data = {k: f"{k}-{secrets.token_urlsafe(12)}" for k in world.vault_data}
+        REDACT.add(*world.vault_data.values())
+        self.vault.write_secret(world.vault_key, world.vault_data, mount=self.mount)
+        world.expected = _expected_data(world.es_manifest["spec"], world.vault_data)
+        return world.expected
+
+    @property
+    def refresh_budget(self) -> float:
+        """How long a Vault change may take to reach the Secret: two refresh intervals plus polling."""
+        return 2 * ES_REFRESH_SECONDS * self.timeouts.scale + 2 * self.interval
+
+    # ---- the doc's own commands and the mesh ------------------------------------------------------
+    def run_doc_label_check(self) -> str:
+        """The doc's `kubectl get pods ... -o jsonpath=...vault-ingress` check, run as written."""
+        argv = list(self.shapes.label_check)
+        return self.kube.kubectl(*argv[1:]).strip()
+
+    def vault_host(self) -> tuple[str, int]:
+        parsed = urlparse(self.platform.vault_url)
+        return parsed.hostname or "", parsed.port or 8200
+
+    def vault_namespace(self) -> str:
+        host, _ = self.vault_host()
+        parts = host.split(".")
+        return parts[1] if len(parts) > 2 and parts[2] == "svc" else "vault"
+
+    def mesh_requests_to_vault(self, pod: Mapping[str, Any]) -> int:
+        host, port = self.vault_host()
+        stats = self.kube.exec(
+            pod["metadata"]["namespace"],
+            pod["metadata"]["name"],
+            ["pilot-agent", "request", "GET", "stats"],
+            container="istio-proxy",
+        )
+        return outbound_requests(stats, host, port)
+
+    # ---- shared-state changes (serial tests) ------------------------------------------------------
+    @contextlib.contextmanager
+    def previous_release(self, chart: str, version: str) -> Iterator[Callable[[], None]]:
+        """Install ``chart`` at ``version`` over the candidate; yields ``upgrade()`` back to the candidate.
+        The candidate is restored on the way out if the test did not get that far."""
+        self.platform.upgrade_eso(chart=chart, version=version)
+        done: list[bool] = []
+
+        def upgrade() -> None:
+            done.append(True)
+            self.platform.upgrade_eso()
+
+        try:
+            yield upgrade
+        finally:
+            if not done:
+                self.platform.upgrade_eso()
+
+    def changed(self, change: Change) -> contextlib.AbstractContextManager[str | None]:
+        """The shared-state change of a Troubleshooting case; yields a controller class or None."""
+        return {
+            Change.REMOVE_AUTHZ_POLICY: self.authz_policy_removed,
+            Change.NETWORK_POLICIES_DISABLED: self.network_policies_disabled,
+            Change.SECOND_ESO_WITHOUT_LABEL: self.second_eso_without_label,
+        }[change]()
+
+    @contextlib.contextmanager
+    def _while(self, change: Callable[[], None], restore: Callable[[], None]) -> Iterator[str | None]:
+        change()
+        try:
+            yield None
+        finally:
+            restore()
+
+    def authz_policy_removed(self) -> contextlib.AbstractContextManager[str | None]:
+        """The doc's ALLOW AuthorizationPolicy on Vault is removed, then restored."""
+        set_policy = self.platform.set_vault_authorization_policy
+        return self._while(lambda: set_policy(False), lambda: set_policy(True))
+
+    def network_policies_disabled(self) -> contextlib.AbstractContextManager[str | None]:
+        """ESO upgraded with ``networkPolicies.enabled: false``, then back to the doc's values."""
+        upgrade = self.platform.upgrade_eso
+        return self._while(lambda: upgrade({"networkPolicies": {"enabled": False}}), lambda: upgrade(None))
+
+    @contextlib.contextmanager
+    def second_eso_without_label(self) -> Iterator[str | None]:
+        """A second ESO in this test's namespace, without the label; yields its controller class. Vault
+        admits this namespace through an extra ALLOW policy, so only the missing label can block it."""
+        fullname = self.unique("eso-nolabel")
+        values = second_eso_values(
+            self.platform.eso_values(), fullname=fullname, controller_class=fullname, namespace=self.namespace
+        )
+        allow = allow_policy_manifest(
+            self.shapes.authz_policy,
+            name=self.unique("allow-e2e"),
+            namespace=self.vault_namespace(),
+            source_namespace=self.namespace,
+        )
+        self.apply(allow)
+        self.platform.install_eso(fullname, values, namespace=self.namespace)
+        try:
+            yield fullname
+        finally:
+            self.platform.uninstall_eso(fullname, namespace=self.namespace)
+
+
+def previous_chart(chart: str | None, versions: Mapping[str, Any]) -> str:
+    """Where the previous release comes from: a remote --chart itself, else the package repo pinned in
+    manifests/versions.yaml (a local chart directory has no other versions)."""
+    if chart and is_remote_chart(chart):
+        return chart
+    return str(versions["charts"]["external_secrets"]["git"])
+
+
+def doc_token_clean(raw: str, argv: tuple[str, ...]) -> str:
+    """Run the doc's own clean-up (``tr -d '\\r\\n'``) on the token, through the runner."""
+    return run(list(argv), input=raw, timeout=10).stdout
+
+
+def _first_key(item: Mapping[str, Any]) -> str:
+    secrets_ = item.get("secrets") or {}
+    for entry in secrets_.get("data") or []:
+        return str(entry["remoteRef"]["key"])
+    for entry in secrets_.get("dataFrom") or []:
+        return str(entry["extract"]["key"])
+    raise ValueError("doc ExternalSecret item has neither data nor dataFrom.extract")
+
+
+_TOKEN_SUFFIX = {Breakage.TOKEN_TRAILING_NEWLINE: "\n", Breakage.TOKEN_CARRIAGE_RETURN: "\r\n"}
+
+
+def _break_item(item: Mapping[str, Any], breakage: Breakage, tag: str = "") -> dict[str, Any]:
+    out = copy.deepcopy(dict(item))
+    if tag:
+        out["secrets"]["targetName"] = f"{out['secrets'].get('targetName') or 'default-k8s'}-{tag}"
+    if breakage is Breakage.PROPERTY_MISSING:
+        out["secrets"]["data"][0]["remoteRef"]["property"] = "no-such-property"
+    return out
+
+
+def _expected_data(spec: Mapping[str, Any], vault_data: Mapping[str, str]) -> dict[str, str]:
+    """What ESO must write: one key per ``data`` entry, or every Vault key for ``dataFrom.extract``."""
+    if spec.get("data"):
+        return {d["secretKey"]: vault_data.get(d["remoteRef"].get("property", ""), "") for d in spec["data"]}
+    return dict(vault_data)
+
+
+_DNS = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
+
+
+def is_dns_label(name: str) -> bool:
+    return len(name) <= 63 and bool(_DNS.match(name))
+
+
+# --------------------------------------------------------------------------------------------------
+# pytest fixtures (imported by the suites: `from esoconf.live.scenario import doc_shapes, scenario`)
+
+
+@pytest.fixture(scope="session")
+def doc_shapes(conformance_config: Any) -> DocShapes:
+    """The doc under test (--doc, or the one next to --chart), as the shapes the live cases use."""
+    if not conformance_config.doc:
+        pytest.fail(
+            "the live tier follows the doc under test: pass --doc PATH/VAULT_INTEGRATION.md "
+            "(or a --chart directory inside the package repo)",
+            pytrace=False,
+        )
+    try:
+        return DocShapes.load(conformance_config.doc)
+    except ConfigError as exc:
+        pytest.fail(str(exc), pytrace=False)
+
+
+@pytest.fixture
+def scenario(platform: Any, namespace: str, doc_shapes: DocShapes) -> Iterator[Scenario]:
+    """The verbs for one test, in its own namespace; cluster-scoped objects and Vault policies/roles it
+    created are removed afterwards (the namespace fixture removes the rest)."""
+    scene = Scenario(platform, namespace, doc_shapes)
+    try:
+        yield scene
+    finally:
+        scene.cleanup()

@@ -1,0 +1,142 @@
+"""Live verdicts on the doc's claims: holds, refuted (with the observed evidence), or not applicable.
+
+Claim ids are those of the render tier (``manifests/claims.yaml``) plus the live-only ones
+(``manifests/claims-live.yaml``). A claim flagged ``doc_error`` is a known error of the doc: its test
+raises :class:`ClaimRefuted` when the claim is refuted and is marked ``xfail(raises=ClaimRefuted,
+strict=True)``, so a corrected doc or chart shows up as XPASS (a failure) while any *other* assertion
+failure (a behaviour regression) still fails the gate.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from enum import StrEnum
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from esoconf.claims import CLAIMS_FILE, Claim, load_claims
+from esoconf.config import MANIFESTS
+from esoconf.redact import REDACT
+
+from .expectations import pattern
+
+LIVE_CLAIMS_FILE = MANIFESTS / "claims-live.yaml"
+USER_PROPERTY = "claim-verdict"
+
+
+class Status(StrEnum):
+    HOLDS = "holds"
+    REFUTED = "refuted"
+    NOT_APPLICABLE = "not-applicable"
+
+
+@dataclass(frozen=True)
+class LiveVerdict:
+    claim: str
+    status: Status
+    evidence: str
+
+    def __str__(self) -> str:
+        return f"{self.claim} {self.status.value}: {self.evidence}"
+
+
+class ClaimRefuted(AssertionError):
+    """The doc's claim does not hold on the live platform (message = the evidence)."""
+
+
+def all_claims(render: Path = CLAIMS_FILE, live: Path = LIVE_CLAIMS_FILE) -> dict[str, Claim]:
+    """Render-tier and live-only claims; an id defined in both files is a configuration error."""
+    shared, only_live = load_claims(render), load_claims(live)
+    clash = sorted(set(shared) & set(only_live))
+    if clash:
+        raise ValueError(f"claim ids {clash} are defined in both {render.name} and {live.name}; keep one")
+    return {**shared, **only_live}
+
+
+def _short(text: str, limit: int = 240) -> str:
+    return REDACT(" ".join(str(text).split()))[:limit]
+
+
+def judge_outcome(claim: str, *, claimed: str, observed: str, evidence: str) -> LiveVerdict:
+    """The doc says the outcome is ``claimed``; the platform showed ``observed``."""
+    status = Status.HOLDS if claimed == observed else Status.REFUTED
+    return LiveVerdict(claim, status, _short(f"doc: {claimed}; observed: {observed}; {evidence}"))
+
+
+def judge_wording(claim: str, wording: str, texts: Sequence[str]) -> LiveVerdict:
+    """Did the doc's quoted text (pattern ``wording``) appear? If not, the evidence says what did."""
+    compiled = pattern(wording)
+    hit = next((t for t in texts if compiled.search(t)), None)
+    if hit is not None:
+        return LiveVerdict(claim, Status.HOLDS, _short(f"doc wording appeared: {hit}"))
+    seen = texts[-1] if texts else "no Event or condition text at all"
+    return LiveVerdict(
+        claim,
+        Status.REFUTED,
+        _short(f"doc wording /{compiled.pattern[:60]}/ did not appear; observed: {seen}"),
+    )
+
+
+def not_applicable(claim: str, why: str) -> LiveVerdict:
+    return LiveVerdict(claim, Status.NOT_APPLICABLE, _short(why))
+
+
+def combine(verdicts: Iterable[LiveVerdict]) -> LiveVerdict:
+    """One verdict from several (refuted wins, then holds; all n/a stays n/a)."""
+    items = list(verdicts)
+    if not items:
+        raise ValueError("combine() needs at least one verdict")
+    for status in (Status.REFUTED, Status.HOLDS):
+        chosen = [v for v in items if v.status is status]
+        if chosen:
+            return LiveVerdict(chosen[0].claim, status, "; ".join(v.evidence for v in chosen))
+    return items[0]
+
+
+def settle(node: Any, verdict: LiveVerdict) -> LiveVerdict:
+    """Record the verdict on the test (JUnit/report property) and raise if the claim is refuted."""
+    __tracebackhide__ = True
+    node.user_properties.append(
+        (
+            USER_PROPERTY,
+            json.dumps(
+                {"claim": verdict.claim, "status": verdict.status.value, "evidence": verdict.evidence}
+            ),
+        )
+    )
+    if verdict.status is Status.REFUTED:
+        raise ClaimRefuted(str(verdict))
+    return verdict
+
+
+def recorded(user_properties: Iterable[tuple[str, Any]]) -> list[LiveVerdict]:
+    """The verdicts :func:`settle` recorded (for reports)."""
+    out = []
+    for key, value in user_properties:
+        if key == USER_PROPERTY:
+            data = json.loads(value)
+            out.append(LiveVerdict(data["claim"], Status(data["status"]), data["evidence"]))
+    return out
+
+
+def claim_marks(*claim_ids: str, claims: dict[str, Claim] | None = None) -> list[pytest.MarkDecorator]:
+    """``claim(id)`` marks, plus a strict xfail on ClaimRefuted for each claim known to be a doc error."""
+    claims = all_claims() if claims is None else claims
+    marks = [pytest.mark.claim(*claim_ids)]
+    errors = [claims[c] for c in claim_ids if c in claims and claims[c].doc_error]
+    if errors:
+        reason = "; ".join(f"{c.id}: known doc error: {c.title}" for c in errors)
+        marks.append(pytest.mark.xfail(raises=ClaimRefuted, strict=True, reason=reason))
+    return marks
+
+
+_ID = re.compile(r"^[A-Z][A-Z0-9]*(-[A-Z0-9]+)*-\d+$")
+
+
+def is_claim_id(text: str) -> bool:
+    return bool(_ID.match(text))

@@ -1,0 +1,37 @@
+"""Lifecycle of a synced secret: Vault changes propagate within the refresh interval; deleting the
+ExternalSecret removes the Secret it owns. (Recovery after a fix, by forced resync, is part of
+test_failure_modes.py: missing-vault-key, token-*, k8s-auth-default-policy.)"""
+
+from __future__ import annotations
+
+import pytest
+
+from esoconf.live.scenario import Scenario, doc_shapes, scenario  # noqa: F401  (fixtures)
+from esoconf.live.verdicts import claim_marks
+
+pytestmark = [pytest.mark.e2e, pytest.mark.sync]
+
+
+@pytest.mark.parametrize(
+    "fetch",
+    [
+        pytest.param("data", marks=claim_marks("ES-DATA-1")),
+        pytest.param("dataFrom", marks=claim_marks("ES-FROM-1")),
+    ],
+)
+def test_vault_change_reaches_secret_within_refresh(fetch: str, scenario: Scenario) -> None:  # noqa: F811
+    world = scenario.synced("token", fetch)  # type: ignore[arg-type]
+    expected = scenario.change_vault_value(world)
+    took = scenario.assert_secret_data(world.target, expected, timeout=scenario.refresh_budget)
+    assert took <= scenario.refresh_budget, (
+        f"the change took {took:.1f}s (budget {scenario.refresh_budget:.0f}s)"
+    )
+
+
+@pytest.mark.parametrize("policy", ["Owner"])
+def test_deleting_external_secret_removes_owned_secret(policy: str, scenario: Scenario) -> None:  # noqa: F811
+    world = scenario.synced("token", "data")
+    assert world.es_manifest["spec"]["target"]["creationPolicy"] == policy, "the doc's targetPolicy is Owner"
+    scenario.assert_owned_by(world.target, world.es)
+    scenario.kube.delete(world.es.kind, world.es.name, world.es.namespace, wait=True)
+    scenario.wait_secret_gone(world.target)

@@ -1,0 +1,96 @@
+"""Prerequisites, live: 'Prerequisites / Network and Istio Requirements' and the Troubleshooting label
+check."""
+
+from __future__ import annotations
+
+import pytest
+
+from esoconf.live.cases import VAULT_INGRESS_NETWORKPOLICY
+from esoconf.live.scenario import Scenario, doc_shapes, has_sidecar, scenario  # noqa: F401  (fixtures)
+from esoconf.match import Contains, assert_matches, matches
+
+pytestmark = [pytest.mark.e2e, pytest.mark.smoke]
+
+
+@pytest.mark.claim("LBL-1")
+def test_eso_pods_carry_vault_ingress_label(scenario: Scenario) -> None:  # noqa: F811
+    assert scenario.run_doc_label_check() == "true", "the doc's own kubectl check must print true"
+    for pod in scenario.platform.eso_pods():
+        assert_matches(
+            pod["metadata"], {"labels": {"vault-ingress": "true"}}, f"ESO pod {pod['metadata']['name']}"
+        )
+
+
+@pytest.mark.claim("NET-1")
+def test_allow_egress_vault_exists(scenario: Scenario) -> None:  # noqa: F811
+    policy = scenario.kube.get("NetworkPolicy", "allow-egress-vault", scenario.platform.eso_namespace)
+    assert policy is not None, "NetworkPolicy allow-egress-vault is missing (networkPolicies.enabled: true)"
+    assert_matches(
+        policy["spec"],
+        {
+            "podSelector": {"matchLabels": {"app.kubernetes.io/name": "external-secrets"}},
+            "policyTypes": Contains("Egress"),
+            "egress": [
+                {
+                    "to": [
+                        {
+                            "namespaceSelector": {
+                                "matchLabels": {"kubernetes.io/metadata.name": scenario.vault_namespace()}
+                            }
+                        }
+                    ],
+                    "ports": [{"port": 8200, "protocol": "TCP"}],
+                }
+            ],
+        },
+        "allow-egress-vault spec (doc: ESO pods to the vault namespace on port 8200)",
+    )
+
+
+@pytest.mark.claim("VLT-NP-1")
+def test_vault_ingress_networkpolicy_exists(scenario: Scenario) -> None:  # noqa: F811
+    policy = scenario.kube.get("NetworkPolicy", VAULT_INGRESS_NETWORKPOLICY, scenario.vault_namespace())
+    assert policy is not None, f"Vault's NetworkPolicy {VAULT_INGRESS_NETWORKPOLICY} is missing"
+    assert_matches(
+        policy["spec"],
+        {
+            "ingress": [
+                {
+                    "from": [{"podSelector": {"matchLabels": {"vault-ingress": "true"}}}],
+                    "ports": [{"port": 8200}],
+                }
+            ]
+        },
+        f"{VAULT_INGRESS_NETWORKPOLICY} spec (doc: 8200 from vault-ingress pods)",
+    )
+
+
+@pytest.mark.claim("VLT-AP-1")
+def test_vault_allow_authorization_policy_exists(scenario: Scenario) -> None:  # noqa: F811
+    wanted = {
+        "spec": {
+            "action": "ALLOW",
+            "rules": [
+                {
+                    "from": [{"source": {"namespaces": Contains(scenario.platform.eso_namespace)}}],
+                    "to": [{"operation": {"ports": Contains("8200")}}],
+                }
+            ],
+        }
+    }
+    found = scenario.kube.list("AuthorizationPolicy", scenario.vault_namespace())
+    names = [p["metadata"]["name"] for p in found]
+    assert any(matches(p, wanted) for p in found), (
+        f"no ALLOW AuthorizationPolicy for namespace {scenario.platform.eso_namespace} on 8200 in "
+        f"{scenario.vault_namespace()} (present: {names or 'none'})"
+    )
+
+
+@pytest.mark.claim("MESH-1")
+def test_eso_reaches_vault_through_mesh(scenario: Scenario) -> None:  # noqa: F811
+    world = scenario.arrange("token")
+    scenario.wait_store_ready(world.store)
+    pods = scenario.platform.eso_pods()
+    assert pods and all(has_sidecar(p) for p in pods), "every ESO pod runs an istio-proxy sidecar"
+    sent = {p["metadata"]["name"]: scenario.mesh_requests_to_vault(p) for p in pods}
+    assert any(count > 0 for count in sent.values()), f"no ESO sidecar sent anything to Vault: {sent}"

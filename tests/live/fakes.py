@@ -1,0 +1,611 @@
+"""In-memory fakes of the live tier's interfaces (Kube, VaultSeeder, Platform) and of ESO itself.
+
+``FakeEso`` decides each store/ExternalSecret outcome from the fake state (token Secret, Vault policies,
+roles, the AuthorizationPolicy, pod labels) with ESO's rules from eso-upstream.md §2-§4, and writes the
+status and Events of the matching *recorded* object (tests/fixtures/recorded). ESO is asynchronous: it
+reconciles only when time passes (``FakeClock.sleep``), so the suite's waits and holds are exercised.
+"""
+
+from __future__ import annotations
+
+import base64
+import copy
+import fnmatch
+import re
+import string
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from esoconf.live.expectations import VersionRange, parse_version
+from esoconf.wait import Clock, Timeouts
+
+RECORDED = Path(__file__).resolve().parent.parent / "fixtures" / "recorded"
+VAULT_URL = "http://vault-vault.vault.svc.cluster.local:8200"
+ESO_NS = "external-secrets"
+
+
+class FakeClock(Clock):
+    """Monotonic time that only moves when someone sleeps; each sleep lets ESO reconcile."""
+
+    def __init__(self) -> None:
+        self.t = 1000.0
+        self.listeners: list[Any] = []
+        super().__init__(now=lambda: self.t, sleep=self._sleep)
+
+    def _sleep(self, seconds: float) -> None:
+        self.t += max(seconds, 0.01)
+        for listener in self.listeners:
+            listener()
+
+
+# --------------------------------------------------------------------------------------------------
+# recorded objects
+
+
+def _range(text: str) -> VersionRange:
+    low, _, high = text.partition("..")
+    return VersionRange(parse_version(low) if low else None, parse_version(high) if high else None)
+
+
+def recorded(family: str, outcome: str, eso_version: str, **values: str) -> dict[str, Any]:
+    """The recorded status/events of ``family/outcome*.yaml`` for ``eso_version``, placeholders filled."""
+    for path in sorted((RECORDED / family).glob(f"{outcome}*.yaml")):
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        stem_ok = path.stem == outcome or path.stem.startswith(f"{outcome}-v")
+        if stem_ok and eso_version in _range(str(data["eso_versions"])):
+            return _fill(data, values)
+    raise LookupError(f"no recorded {family}/{outcome} for ESO {eso_version}")
+
+
+def _fill(node: Any, values: dict[str, str]) -> Any:
+    if isinstance(node, str):
+        return string.Template(node).safe_substitute(values)
+    if isinstance(node, dict):
+        return {k: _fill(v, values) for k, v in node.items()}
+    if isinstance(node, list):
+        return [_fill(v, values) for v in node]
+    return node
+
+
+# --------------------------------------------------------------------------------------------------
+# Kube
+
+
+def _key(kind: str, name: str, namespace: str | None) -> tuple[str, str, str]:
+    return kind, namespace or "", name
+
+
+class FakeKube:
+    namespace_label = "eso-conformance/run-id"
+    CLUSTER_KINDS = {"ClusterSecretStore", "Namespace"}
+
+    def __init__(self) -> None:
+        self.objects: dict[tuple[str, str, str], dict[str, Any]] = {}
+        self.event_log: dict[tuple[str, str, str], list[dict[str, Any]]] = {}
+        self.listeners: list[Any] = []
+        self.calls: list[tuple[str, ...]] = []
+        self.uid = 0
+        self.stats: dict[str, str] = {}  # pod -> Envoy stats text
+
+    def get(self, kind: str, name: str, namespace: str | None = None) -> dict[str, Any] | None:
+        obj = self.objects.get(_key(kind, name, None if kind in self.CLUSTER_KINDS else namespace))
+        return copy.deepcopy(obj) if obj else None
+
+    def list(
+        self, kind: str, namespace: str | None = None, labels: dict[str, str] | None = None
+    ) -> list[dict[str, Any]]:
+        out = []
+        for (k, ns, _), obj in self.objects.items():
+            obj_labels = obj["metadata"].get("labels") or {}
+            if (
+                k == kind
+                and (namespace is None or ns == namespace)
+                and all(obj_labels.get(a) == b for a, b in (labels or {}).items())
+            ):
+                out.append(copy.deepcopy(obj))
+        return out
+
+    def apply(self, obj: dict[str, Any]) -> dict[str, Any]:
+        obj = copy.deepcopy(obj)
+        meta = obj["metadata"]
+        key = _key(
+            obj["kind"], meta["name"], None if obj["kind"] in self.CLUSTER_KINDS else meta.get("namespace")
+        )
+        self.calls.append(("apply", *key))
+        old = self.objects.get(key)
+        if old:
+            meta.setdefault("uid", old["metadata"]["uid"])
+            obj.setdefault("status", old.get("status"))
+            annotations = {**(old["metadata"].get("annotations") or {}), **(meta.get("annotations") or {})}
+            if annotations:
+                meta["annotations"] = annotations
+            meta["ownerReferences"] = meta.get("ownerReferences") or old["metadata"].get("ownerReferences")
+        else:
+            self.uid += 1
+            meta.setdefault("uid", f"uid-{self.uid}")
+        if "stringData" in obj:
+            obj.setdefault("data", {}).update(
+                {k: base64.b64encode(v.encode()).decode() for k, v in obj.pop("stringData").items()}
+            )
+        self.objects[key] = obj
+        self._notify()
+        return copy.deepcopy(obj)
+
+    def delete(self, kind: str, name: str, namespace: str | None = None, *, wait: bool = False) -> None:
+        key = _key(kind, name, None if kind in self.CLUSTER_KINDS else namespace)
+        self.calls.append(("delete", *key))
+        gone = self.objects.pop(key, None)
+        if gone:  # garbage collection of owned objects
+            uid = gone["metadata"]["uid"]
+            for other_key, other in list(self.objects.items()):
+                if any(o.get("uid") == uid for o in other["metadata"].get("ownerReferences") or []):
+                    self.objects.pop(other_key)
+
+    def patch(self, kind: str, name: str, namespace: str | None, patch: dict[str, Any]) -> dict[str, Any]:
+        key = _key(kind, name, None if kind in self.CLUSTER_KINDS else namespace)
+        self.calls.append(("patch", *key))
+        obj = self.objects[key]
+        annotations = (patch.get("metadata") or {}).get("annotations") or {}
+        obj["metadata"].setdefault("annotations", {}).update(annotations)
+        self._notify()
+        return copy.deepcopy(obj)
+
+    def events(self, namespace: str | None, kind: str, name: str) -> list[dict[str, Any]]:
+        return copy.deepcopy(self.event_log.get(_key(kind, name, namespace), []))
+
+    def record_event(self, obj: dict[str, Any], event: dict[str, Any]) -> None:
+        key = _key(obj["kind"], obj["metadata"]["name"], obj["metadata"].get("namespace"))
+        log = self.event_log.setdefault(key, [])
+        if not log or log[-1]["message"] != event["message"]:
+            log.append({**event, "involvedObject": {"kind": key[0], "name": key[2], "namespace": key[1]}})
+
+    def logs(
+        self, namespace: str, pod: str, container: str | None = None, previous: bool = False, tail: int = 200
+    ) -> str:
+        return ""
+
+    def exec(self, namespace: str, pod: str, command: list[str], container: str | None = None) -> str:
+        self.calls.append(("exec", namespace, pod, " ".join(command)))
+        return self.stats.get(pod, "")
+
+    def kubectl(self, *args: str, input: str | None = None) -> str:
+        """Just the doc's check: get pods -n NS -l k=v -o jsonpath={.items[0].metadata.labels.KEY}."""
+        self.calls.append(("kubectl", *args))
+        argv = list(args)
+        ns = argv[argv.index("-n") + 1]
+        label, value = argv[argv.index("-l") + 1].split("=", 1)
+        output = argv[argv.index("-o") + 1]
+        match = re.fullmatch(r"jsonpath=\{\.items\[0\]\.metadata\.labels\.([^}]+)\}", output)
+        assert argv[:2] == ["get", "pods"] and match, f"FakeKube.kubectl cannot run {argv}"
+        pods = self.list("Pod", ns, {label: value})
+        return str((pods[0]["metadata"].get("labels") or {}).get(match[1], "")) if pods else ""
+
+    def _notify(self) -> None:
+        for listener in self.listeners:
+            listener()
+
+    def secrets_data(self, name: str, namespace: str) -> dict[str, str] | None:
+        obj = self.get("Secret", name, namespace)
+        if obj is None:
+            return None
+        return {k: base64.b64decode(v).decode() for k, v in (obj.get("data") or {}).items()}
+
+
+# --------------------------------------------------------------------------------------------------
+# Vault
+
+
+@dataclass
+class FakeRole:
+    mount: str
+    sa_names: list[str]
+    sa_namespaces: list[str]
+    policies: list[str]
+    audience: str | None
+
+
+@dataclass
+class FakeVault:
+    kv: dict[tuple[str, str], dict[str, str]] = field(default_factory=dict)
+    policies: dict[str, str] = field(default_factory=dict)
+    roles: dict[str, FakeRole] = field(default_factory=dict)
+    tokens: dict[str, list[str]] = field(default_factory=dict)
+
+    def enable_kv2(self, mount: str = "kv") -> None:
+        pass
+
+    def write_secret(self, path: str, data: dict[str, str], mount: str = "kv") -> None:
+        self.kv[(mount, path)] = dict(data)
+
+    def delete_secret(self, path: str, mount: str = "kv") -> None:
+        self.kv.pop((mount, path), None)
+
+    def write_policy(self, name: str, hcl: str) -> None:
+        self.policies[name] = hcl
+
+    def delete_policy(self, name: str) -> None:
+        self.policies.pop(name, None)
+
+    def configure_kubernetes_auth(
+        self, mount: str = "kubernetes", host: str = "https://kubernetes.default.svc"
+    ) -> None:
+        pass
+
+    def write_role(
+        self,
+        name: str,
+        *,
+        mount: str = "kubernetes",
+        sa_names: list[str],
+        sa_namespaces: list[str],
+        policies: list[str],
+        audience: str | None = "vault",
+        ttl: str = "1h",
+    ) -> None:
+        self.roles[name] = FakeRole(mount, list(sa_names), list(sa_namespaces), list(policies), audience)
+
+    def delete_role(self, name: str, mount: str = "kubernetes") -> None:
+        self.roles.pop(name, None)
+
+    def create_token(self, policies: list[str], ttl: str = "1h") -> str:
+        token = f"hvs.FAKE{len(self.tokens):04d}abcdefghijklmnopqrstuv"
+        self.tokens[token] = list(policies)
+        return token
+
+    def can_read(self, policies: list[str], mount: str, path: str) -> bool:
+        """A policy grants read on ``<mount>/data/<path>`` (globs with a trailing ``*``)."""
+        wanted = f"{mount}/data/{path}"
+        for name in policies:
+            for glob, caps in re.findall(
+                r'path "([^"]+)"\s*\{\s*capabilities\s*=\s*\[([^\]]*)\]', self.policies.get(name, "")
+            ):
+                if "read" in caps and fnmatch.fnmatchcase(wanted, glob):
+                    return True
+        return False
+
+
+# --------------------------------------------------------------------------------------------------
+# ESO
+
+
+@dataclass
+class Install:
+    release: str
+    namespace: str
+    controller_class: str
+    labelled: bool  # pods carry vault-ingress: "true"
+
+
+class FakeEso:
+    """ESO's decisions (eso-upstream.md §2-§4) over the fake state; texts from the recorded objects."""
+
+    def __init__(self, kube: FakeKube, vault: FakeVault, eso_version: str) -> None:
+        self.kube, self.vault, self.eso_version = kube, vault, eso_version
+        self.authz_policy = True
+        self.network_policies = True
+        self.installs = [Install("external-secrets-external-secrets", ESO_NS, "default", True)]
+        self.reconciles = 0
+
+    # -- store ---------------------------------------------------------------------------------------
+    def install_for(self, store: dict[str, Any]) -> Install | None:
+        wanted = store["spec"].get("controller") or ""
+        for install in self.installs:
+            if wanted in {"", install.controller_class}:
+                return install
+        return None
+
+    def store_outcome(
+        self, store: dict[str, Any], es_namespace: str | None = None
+    ) -> tuple[str, dict[str, str]]:
+        vault = store["spec"]["provider"]["vault"]
+        auth = vault["auth"]
+        install = self.install_for(store)
+        values = {"server": vault["server"], "mount": vault.get("path") or "kv"}
+        if "tokenSecretRef" in auth:
+            ref = auth["tokenSecretRef"]
+            if store["kind"] == "ClusterSecretStore" and not ref.get("namespace") and es_namespace is None:
+                return "valid", values  # referent: never validated (eso-upstream §4)
+            namespace = (
+                ref.get("namespace")
+                if store["kind"] == "ClusterSecretStore"
+                else store["metadata"]["namespace"]
+            )
+            namespace = namespace or es_namespace or ""
+            data = self.kube.secrets_data(ref["name"], namespace)
+            if data is None:
+                return "token-secret-missing", {**values, "secret": ref["name"], "namespace": namespace}
+            if ref["key"] not in data:
+                return "token-key-missing", {**values, "key": ref["key"]}
+            token = data[ref["key"]]
+            if not token.isprintable():
+                return "non-printable", values
+            network = self._network(install)
+            if network:
+                return network, values
+            return ("valid" if token in self.vault.tokens else "token-invalid"), values
+        k8s = auth["kubernetes"]
+        network = self._network(install)
+        if network:
+            return network, values
+        role = self.vault.roles.get(k8s["role"])
+        sa = k8s.get("serviceAccountRef") or {}
+        bound = (
+            role is not None
+            and role.mount == k8s["mountPath"]
+            and sa.get("name") in role.sa_names
+            and (sa.get("namespace") in role.sa_namespaces)
+        )
+        return ("valid" if bound else "kubernetes-login-denied"), {**values, "mount": k8s["mountPath"]}
+
+    def _network(self, install: Install | None) -> str | None:
+        if install is None:
+            return None
+        if not self.authz_policy:
+            return "istio-rbac-denied"
+        if not install.labelled:
+            return "connect-timeout"
+        return None  # NetworkPolicies off only removes egress restrictions (bigbang-charts §1.3)
+
+    def policies_for(self, store: dict[str, Any], es_namespace: str) -> list[str]:
+        auth = store["spec"]["provider"]["vault"]["auth"]
+        if "tokenSecretRef" in auth:
+            ref = auth["tokenSecretRef"]
+            namespace = (
+                ref.get("namespace") if store["kind"] == "ClusterSecretStore" else None
+            ) or es_namespace
+            token = (self.kube.secrets_data(ref["name"], namespace) or {}).get(ref["key"], "")
+            return self.vault.tokens.get(token, [])
+        role = self.vault.roles.get(auth["kubernetes"]["role"])
+        return ["default", *role.policies] if role else []
+
+    # -- reconcile -----------------------------------------------------------------------------------
+    def reconcile(self) -> None:
+        self.reconciles += 1
+        for kind in ("ClusterSecretStore", "SecretStore"):
+            for store in self.kube.list(kind):
+                if self.install_for(store) is None:
+                    continue
+                outcome, values = self.store_outcome(store)
+                self._write(store, recorded("store", outcome, self.eso_version, **values))
+        for es in self.kube.list("ExternalSecret"):
+            self._sync(es)
+
+    def _write(self, obj: dict[str, Any], record: dict[str, Any]) -> None:
+        key = _key(obj["kind"], obj["metadata"]["name"], obj["metadata"].get("namespace"))
+        live = self.kube.objects.get(key)
+        if live is None:
+            return
+        live["status"] = record["status"]
+        for event in record["events"]:
+            self.kube.record_event(live, event)
+
+    def _sync(self, es: dict[str, Any]) -> None:
+        ns = es["metadata"]["namespace"]
+        ref = es["spec"]["secretStoreRef"]
+        store = self.kube.get(ref["kind"], ref["name"], ns)
+        if store is None or self.install_for(store) is None:
+            return
+        ready = (store.get("status") or {}).get("conditions", [{}])[0].get("status") == "True"
+        values = {"store": ref["name"], "store_kind": ref["kind"], "index": "data[0] (key: ?)"}
+        if not ready:
+            return self._write(es, recorded("es", "store-not-ready", self.eso_version, **values))
+        outcome, _ = self.store_outcome(store, es_namespace=ns)
+        if outcome != "valid":  # referent store: the auth happens now, per ExternalSecret namespace
+            return self._write(
+                es,
+                recorded(
+                    "es",
+                    "permission-denied",
+                    self.eso_version,
+                    **values,
+                    server=store["spec"]["provider"]["vault"]["server"],
+                    mount="kv",
+                    path="?",
+                ),
+            )
+        mount = store["spec"]["provider"]["vault"].get("path") or "kv"
+        policies = self.policies_for(store, ns)
+        data: dict[str, str] = {}
+        entries = [
+            (
+                f"data[{i}] (key: {d['remoteRef']['key']})",
+                d["remoteRef"]["key"],
+                d["remoteRef"].get("property"),
+                d["secretKey"],
+            )
+            for i, d in enumerate(es["spec"].get("data") or [])
+        ]
+        entries += [
+            (f"dataFrom[{i}].extract", d["extract"]["key"], None, None)
+            for i, d in enumerate(es["spec"].get("dataFrom") or [])
+        ]
+        for index, key, prop, secret_key in entries:
+            failure = {
+                "index": index,
+                "server": store["spec"]["provider"]["vault"]["server"],
+                "mount": mount,
+                "path": key,
+                "property": prop or "",
+            }
+            if not self.vault.can_read(policies, mount, key):
+                return self._write(es, recorded("es", "permission-denied", self.eso_version, **failure))
+            secret = self.vault.kv.get((mount, key))
+            if secret is None:
+                return self._write(es, recorded("es", "secret-not-found", self.eso_version, **failure))
+            if prop is not None and prop not in secret:
+                return self._write(es, recorded("es", "property-missing", self.eso_version, **failure))
+            data.update({secret_key: secret[prop]} if secret_key and prop else secret)
+        target = es["spec"]["target"]["name"]
+        live_es = self.kube.objects[_key("ExternalSecret", es["metadata"]["name"], ns)]
+        self.kube.objects[_key("Secret", target, ns)] = {
+            "apiVersion": "v1",
+            "kind": "Secret",
+            "type": "Opaque",
+            "metadata": {
+                "name": target,
+                "namespace": ns,
+                "uid": f"uid-secret-{target}",
+                "labels": {"reconcile.external-secrets.io/managed": "true"},
+                "annotations": {"reconcile.external-secrets.io/data-hash": "0123abcd"},
+                "ownerReferences": [
+                    {
+                        "apiVersion": "external-secrets.io/v1",
+                        "kind": "ExternalSecret",
+                        "name": es["metadata"]["name"],
+                        "uid": live_es["metadata"]["uid"],
+                        "controller": True,
+                        "blockOwnerDeletion": True,
+                    }
+                ],
+            },
+            "data": {k: base64.b64encode(v.encode()).decode() for k, v in data.items()},
+        }
+        self._write(es, recorded("es", "synced", self.eso_version, target=target))
+
+
+# --------------------------------------------------------------------------------------------------
+# Platform
+
+
+def eso_pod(
+    name: str, namespace: str = ESO_NS, labelled: bool = True, sidecar: bool = True
+) -> dict[str, Any]:
+    labels = {"app.kubernetes.io/name": "external-secrets"}
+    if labelled:
+        labels["vault-ingress"] = "true"
+    init = [{"name": "istio-proxy", "restartPolicy": "Always"}] if sidecar else []
+    return {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {"name": name, "namespace": namespace, "labels": labels},
+        "spec": {"initContainers": init, "containers": [{"name": "external-secrets"}]},
+    }
+
+
+def platform_objects() -> list[dict[str, Any]]:
+    """What the charts put in place for the doc's values (bigbang-charts.md §1.3, §2; the doc's override)."""
+    np = "networking.k8s.io/v1"
+    return [
+        {
+            "apiVersion": np,
+            "kind": "NetworkPolicy",
+            "metadata": {"name": "allow-egress-vault", "namespace": ESO_NS},
+            "spec": {
+                "podSelector": {"matchLabels": {"app.kubernetes.io/name": "external-secrets"}},
+                "policyTypes": ["Egress"],
+                "egress": [
+                    {
+                        "to": [
+                            {
+                                "namespaceSelector": {
+                                    "matchLabels": {"kubernetes.io/metadata.name": "vault"}
+                                },
+                                "podSelector": {"matchLabels": {"app.kubernetes.io/name": "vault"}},
+                            }
+                        ],
+                        "ports": [{"protocol": "TCP", "port": 8200}],
+                    }
+                ],
+            },
+        },
+        {
+            "apiVersion": np,
+            "kind": "NetworkPolicy",
+            "metadata": {
+                "name": "allow-ingress-to-vault-port-8200-from-custom-app-ingress",
+                "namespace": "vault",
+            },
+            "spec": {
+                "podSelector": {"matchLabels": {"app.kubernetes.io/name": "vault"}},
+                "policyTypes": ["Ingress"],
+                "ingress": [
+                    {
+                        "from": [
+                            {
+                                "namespaceSelector": {},
+                                "podSelector": {"matchLabels": {"vault-ingress": "true"}},
+                            }
+                        ],
+                        "ports": [{"protocol": "TCP", "port": 8200}],
+                    }
+                ],
+            },
+        },
+        {
+            "apiVersion": "security.istio.io/v1",
+            "kind": "AuthorizationPolicy",
+            "metadata": {"name": "allow-external-secrets", "namespace": "vault"},
+            "spec": {
+                "action": "ALLOW",
+                "rules": [
+                    {
+                        "from": [{"source": {"namespaces": ["external-secrets"]}}],
+                        "to": [{"operation": {"ports": ["8200"]}}],
+                    }
+                ],
+            },
+        },
+    ]
+
+
+@dataclass
+class FakePlatform:
+    """The contract's Platform over FakeKube/FakeVault/FakeEso."""
+
+    eso_version: str = "v1.3.1"
+    run_id: str = "r1"
+    clock: FakeClock = field(default_factory=FakeClock)
+    kube: FakeKube = field(default_factory=FakeKube)
+    vault: FakeVault = field(default_factory=FakeVault)
+    vault_url: str = VAULT_URL
+    eso_namespace: str = ESO_NS
+    eso_release: str = "external-secrets-external-secrets"
+    timeouts: Timeouts = field(default_factory=lambda: Timeouts(0.5))
+    upgrades: list[dict[str, Any]] = field(default_factory=list)
+    eso: FakeEso = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.eso = FakeEso(self.kube, self.vault, self.eso_version)
+        self.clock.listeners.append(self.eso.reconcile)
+        self.kube.apply(eso_pod("external-secrets-7d9f-abcde"))
+        for obj in platform_objects():
+            self.kube.apply(obj)
+        self.kube.stats["external-secrets-7d9f-abcde"] = (
+            "cluster.outbound|8200||vault-vault.vault.svc.cluster.local.upstream_cx_total: 7\n"
+            "cluster.outbound|8200||vault-vault.vault.svc.cluster.local.upstream_rq_total: 12\n"
+            "cluster.outbound|443||kubernetes.default.svc.cluster.local.upstream_rq_total: 99\n"
+        )
+
+    def install_eso(self, release: str, values: dict[str, Any], *, namespace: str | None = None) -> None:
+        upstream = values.get("upstream") or {}
+        labelled = (upstream.get("podLabels") or {}).get("vault-ingress") == "true"
+        self.eso.installs.append(
+            Install(release, namespace or ESO_NS, upstream.get("controllerClass") or "default", labelled)
+        )
+
+    def uninstall_eso(self, release: str, *, namespace: str | None = None) -> None:
+        self.eso.installs = [i for i in self.eso.installs if i.release != release]
+
+    def upgrade_eso(
+        self,
+        values_override: dict[str, Any] | None = None,
+        *,
+        chart: str | None = None,
+        version: str | None = None,
+    ) -> None:
+        self.upgrades.append({"values": values_override, "chart": chart, "version": version})
+        self.eso.network_policies = ((values_override or {}).get("networkPolicies") or {}).get(
+            "enabled", True
+        )
+
+    def eso_values(self) -> dict[str, Any]:
+        return {"upstream": {"podLabels": {"vault-ingress": "true"}}, "networkPolicies": {"enabled": True}}
+
+    def set_vault_authorization_policy(self, present: bool) -> None:
+        self.eso.authz_policy = present
+
+    def eso_pods(self) -> list[dict[str, Any]]:
+        return self.kube.list("Pod", ESO_NS, {"app.kubernetes.io/name": "external-secrets"})

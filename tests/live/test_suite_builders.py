@@ -1,0 +1,171 @@
+"""Manifest builders: pure functions from the doc's shapes, validated offline against the chart's CRDs."""
+
+from __future__ import annotations
+
+import base64
+
+import pytest
+
+from esoconf.config import PROJECT_ROOT, load_versions
+from esoconf.live.cases import DocShapes
+from esoconf.live.scenario import (
+    CSS,
+    SS,
+    Ref,
+    allow_policy_manifest,
+    decode_secret_data,
+    doc_token_clean,
+    external_secret_manifest,
+    has_sidecar,
+    outbound_requests,
+    previous_chart,
+    second_eso_values,
+    secret_data_diff,
+    secret_manifest,
+    store_manifest,
+)
+from esoconf.schema import SchemaSet
+
+CHART = PROJECT_ROOT / "tests" / "fixtures" / "charts" / "external-secrets"
+SHAPES = DocShapes.load(PROJECT_ROOT / "tests" / "fixtures" / "docs" / "VAULT_INTEGRATION.md")
+URL = "http://vault-vault.vault.svc.cluster.local:8200"
+
+
+@pytest.fixture(scope="module")
+def schemas() -> SchemaSet:
+    return SchemaSet.for_chart(CHART, load_versions()["kubernetes"]["version"])
+
+
+def _valid(schemas: SchemaSet, obj: dict) -> None:
+    finding = schemas.check(obj)
+    assert finding.status == "ok", str(finding)
+
+
+@pytest.mark.parametrize("auth", ["token", "kubernetes"])
+@pytest.mark.parametrize("kind", [CSS, SS])
+def test_store_from_doc_is_schema_valid(schemas: SchemaSet, auth: str, kind: str) -> None:
+    obj = store_manifest(
+        SHAPES.sources[auth],
+        name="vault-secrets-t1",
+        server=URL,
+        kind=kind,
+        namespace="ns1" if kind == SS else None,
+        controller="b" if kind == SS else None,
+    )
+    _valid(schemas, obj)
+    assert obj["spec"]["provider"]["vault"]["server"] == URL and obj["spec"]["refreshInterval"] == 10
+
+
+def test_token_store_keeps_the_namespace_only_when_given() -> None:
+    validated = store_manifest(SHAPES.sources["token"], name="s", server=URL)
+    assert validated["spec"]["provider"]["vault"]["auth"]["tokenSecretRef"] == {
+        "name": "vault-token",
+        "key": "token",
+        "namespace": "external-secrets",
+    }
+    referent = {
+        **SHAPES.sources["token"],
+        "auth": {k: v for k, v in SHAPES.sources["token"]["auth"].items() if k != "namespace"},
+    }
+    assert (
+        "namespace"
+        not in store_manifest(referent, name="s", server=URL)["spec"]["provider"]["vault"]["auth"][
+            "tokenSecretRef"
+        ]
+    )
+
+
+def test_unknown_auth_type_is_refused() -> None:
+    with pytest.raises(ValueError, match="auth.type 'approle'"):
+        store_manifest({"auth": {"type": "approle"}}, name="s", server=URL)
+
+
+@pytest.mark.parametrize("fetch", ["data", "dataFrom"])
+def test_external_secret_from_doc_is_schema_valid(schemas: SchemaSet, fetch: str) -> None:
+    obj = external_secret_manifest(
+        SHAPES.items[fetch], store=Ref(CSS, "vault-secrets-t1"), namespace="ns1", key_prefix="ns1"
+    )
+    _valid(schemas, obj)
+    assert obj["metadata"]["name"] == "vault-secrets-t1-externalsecrets"
+    assert obj["spec"]["target"] == {"name": "my-app-secret", "creationPolicy": "Owner"}
+    assert (fetch in obj["spec"]) and ({"data", "dataFrom"} - {fetch}).isdisjoint(obj["spec"])
+
+
+def test_data_wins_over_data_from_like_the_chart() -> None:
+    item = {
+        "secrets": {
+            "data": SHAPES.items["data"]["secrets"]["data"],
+            "dataFrom": SHAPES.items["dataFrom"]["secrets"]["dataFrom"],
+        }
+    }
+    spec = external_secret_manifest(item, store=Ref(CSS, "s"), namespace="n", key_prefix="n")["spec"]
+    assert "data" in spec and "dataFrom" not in spec
+
+
+def test_secret_keeps_bytes_like_kubectl_from_literal(schemas: SchemaSet) -> None:
+    obj = secret_manifest("vault-token", "ns1", {"token": "hvs.abc\r\n"})
+    _valid(schemas, obj)
+    assert base64.b64decode(obj["data"]["token"]) == b"hvs.abc\r\n"
+    assert decode_secret_data(obj) == {"token": "hvs.abc\r\n"}
+
+
+def test_allow_policy_admits_only_the_test_namespace(schemas: SchemaSet) -> None:
+    obj = allow_policy_manifest(
+        SHAPES.authz_policy, name="allow-e2e", namespace="vault", source_namespace="e2e-x"
+    )
+    _valid(schemas, obj)
+    assert obj["spec"]["rules"][0]["from"][0]["source"]["namespaces"] == ["e2e-x"]
+    assert SHAPES.authz_policy["spec"]["rules"][0]["from"][0]["source"]["namespaces"] == ["external-secrets"]
+
+
+def test_second_install_drops_the_label_and_everything_cluster_wide() -> None:
+    base = {
+        "upstream": {"podLabels": {"vault-ingress": "true", "team": "x"}, "image": {"tag": "v1"}},
+        "networkPolicies": {"enabled": True},
+    }
+    values = second_eso_values(base, fullname="eso-b", controller_class="eso-b", namespace="e2e-x")
+    up = values["upstream"]
+    assert up["podLabels"] == {"vault-ingress": None, "team": "x"}  # null deletes the chart default in helm
+    assert (up["installCRDs"], up["webhook"], up["certController"]) == (
+        False,
+        {"create": False},
+        {"create": False},
+    )
+    assert (up["controllerClass"], up["scopedNamespace"], up["scopedRBAC"]) == ("eso-b", "e2e-x", True)
+    assert up["image"] == {"tag": "v1"} and values["networkPolicies"] == {"enabled": False}
+    assert base["upstream"]["podLabels"]["vault-ingress"] == "true"
+
+
+def test_secret_data_diff_never_shows_values() -> None:
+    assert secret_data_diff({"a": "1"}, {"a": "1"}) is None
+    assert secret_data_diff(None, {"a": "1"}) == "the Secret does not exist"
+    diff = secret_data_diff({"a": "SECRET1", "c": "x"}, {"a": "SECRET2", "b": "y"})
+    assert diff == "missing keys ['b']; unexpected keys ['c']; different values for keys ['a']"
+
+
+def test_outbound_requests_reads_envoy_stats() -> None:
+    stats = (
+        "cluster.outbound|8200||vault-vault.vault.svc.cluster.local.upstream_rq_total: 12\n"
+        "cluster.outbound|8200||vault-vault.vault.svc.cluster.local.upstream_cx_total: 3\n"
+        "cluster.outbound|8201||vault-vault.vault.svc.cluster.local.upstream_rq_total: 99\n"
+    )
+    assert outbound_requests(stats, "vault-vault.vault.svc.cluster.local", 8200) == 12
+    assert outbound_requests(stats, "other.svc", 8200) == 0
+
+
+def test_sidecar_detection() -> None:
+    assert has_sidecar({"spec": {"initContainers": [{"name": "istio-proxy"}]}})
+    assert has_sidecar({"spec": {"containers": [{"name": "istio-proxy"}]}})
+    assert not has_sidecar({"spec": {"containers": [{"name": "external-secrets"}]}})
+
+
+@pytest.mark.parametrize("raw", ["hvs.token\n", "hvs.token\r\n", "hvs.tok\ren\n"])
+def test_the_docs_tr_command_strips_cr_and_lf(raw: str) -> None:
+    assert doc_token_clean(raw, SHAPES.token_clean) == raw.replace("\r", "").replace("\n", "")
+
+
+def test_previous_chart_source() -> None:
+    versions = {"charts": {"external_secrets": {"git": "https://repo1.dso.mil/x/external-secrets.git"}}}
+    assert previous_chart("oci://registry/eso", versions) == "oci://registry/eso"
+    assert previous_chart("tests/fixtures/charts/external-secrets", versions).endswith("external-secrets.git")
+    assert previous_chart(None, versions).startswith("https://")

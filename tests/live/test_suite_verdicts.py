@@ -1,0 +1,106 @@
+"""Claim verdict logic and how verdicts turn into pytest outcomes (strict xfail for known doc errors)."""
+
+from __future__ import annotations
+
+import textwrap
+
+import pytest
+
+from esoconf.claims import Claim
+from esoconf.live.verdicts import (
+    ClaimRefuted,
+    LiveVerdict,
+    Status,
+    claim_marks,
+    combine,
+    judge_outcome,
+    judge_wording,
+    not_applicable,
+    recorded,
+    settle,
+)
+from esoconf.redact import REDACT
+
+DOC_503 = (
+    "Code: 503. Raw Message:\n\nupstream connect error or disconnect/reset before headers. retried and the "
+    "latest reset reason: remote connection failure, transport failure reason: delayed connect error: "
+    "Connection refused"
+)
+RBAC = (
+    "invalid vault credentials: Error making API request.\n\nCode: 403. Raw Message:\n\nRBAC: access denied"
+)
+
+
+def test_outcome_verdicts() -> None:
+    assert (
+        judge_outcome("TRB-3", claimed="store-failure", observed="store-failure", evidence="e").status
+        is Status.HOLDS
+    )
+    refuted = judge_outcome("TRB-3", claimed="store-failure", observed="store-ready", evidence="Ready=True")
+    assert refuted.status is Status.REFUTED and "observed: store-ready" in refuted.evidence
+
+
+def test_wording_verdict_says_what_appeared_instead() -> None:
+    assert judge_wording("TRB-1", "doc-503", [RBAC, DOC_503]).status is Status.HOLDS
+    verdict = judge_wording("TRB-1", "doc-503", ["store validated", RBAC])
+    assert verdict.status is Status.REFUTED and "RBAC: access denied" in verdict.evidence
+    assert "no Event" in judge_wording("TRB-1", "doc-503", []).evidence
+
+
+def test_evidence_is_redacted() -> None:
+    REDACT.add("hvs.verysecrettokenvalue1234")
+    verdict = judge_wording("TRB-4", "non-printable", ["token hvs.verysecrettokenvalue1234 rejected"])
+    assert "verysecret" not in verdict.evidence
+
+
+def test_combine_prefers_refuted() -> None:
+    holds, refuted = LiveVerdict("X-1", Status.HOLDS, "a"), LiveVerdict("X-1", Status.REFUTED, "b")
+    assert combine([holds, refuted]) == LiveVerdict("X-1", Status.REFUTED, "b")
+    assert combine([holds]).status is Status.HOLDS
+    assert combine([not_applicable("X-1", "no Istio")]).status is Status.NOT_APPLICABLE
+
+
+class Node:
+    def __init__(self) -> None:
+        self.user_properties: list[tuple[str, object]] = []
+
+
+def test_settle_records_and_raises_only_when_refuted() -> None:
+    node = Node()
+    settle(node, LiveVerdict("A-1", Status.HOLDS, "ok"))
+    with pytest.raises(ClaimRefuted, match="B-1 refuted: nope"):
+        settle(node, LiveVerdict("B-1", Status.REFUTED, "nope"))
+    assert [v.claim for v in recorded(node.user_properties)] == ["A-1", "B-1"]
+
+
+def test_claim_marks_add_strict_xfail_for_doc_errors_only() -> None:
+    claims = {"D-1": Claim("D-1", "doc is wrong", "s", doc_error=True), "H-1": Claim("H-1", "fine", "s")}
+    assert [m.name for m in claim_marks("H-1", claims=claims)] == ["claim"]
+    marks = claim_marks("D-1", claims=claims)
+    assert [m.name for m in marks] == ["claim", "xfail"]
+    assert marks[1].kwargs == {
+        "raises": ClaimRefuted,
+        "strict": True,
+        "reason": "D-1: known doc error: doc is wrong",
+    }
+
+
+def test_doc_error_outcomes_in_pytest(suite: pytest.Pytester) -> None:
+    suite.makepyfile(
+        textwrap.dedent("""
+        import pytest
+        from esoconf.claims import Claim
+        from esoconf.live.verdicts import ClaimRefuted, claim_marks
+        C = {"D-1": Claim("D-1", "doc wrong", "s", doc_error=True)}
+
+        @pytest.mark.parametrize("what", ["refuted", "regression", "corrected"])
+        @pytest.mark.parametrize("_", [pytest.param(0, marks=claim_marks("D-1", claims=C))])
+        def test_claim(_, what):
+            if what == "refuted":
+                raise ClaimRefuted("D-1 refuted: observed 403")
+            assert what != "regression", "store became Ready without the AuthorizationPolicy"
+    """)
+    )
+    result = suite.runpytest("-p", "no:esoconf.gate", "-rxX")
+    result.assert_outcomes(xfailed=1, failed=2)
+    result.stdout.fnmatch_lines_random(["*test_claim[[]0-regression[]]*", "*XPASS(strict)*D-1*"])
