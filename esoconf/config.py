@@ -116,12 +116,21 @@ def load_versions(path: Path = VERSIONS_FILE) -> dict[str, Any]:
     return data
 
 
+PROFILE_SUFFIXES = (".yaml", ".yml", ".toml")
+
+
 def profile_path(name: str, profiles_dir: Path = PROFILES_DIR) -> Path:
-    for suffix in (".yaml", ".yml", ".toml"):
+    """A profile name under ``profiles_dir``, or a path to a profile file of one's own."""
+    if name.endswith(PROFILE_SUFFIXES) or "/" in name:
+        if Path(name).is_file():
+            return Path(name)
+        raise ConfigError(f"--profile {name}: no such profile file; give a profile name "
+                          f"(files in {profiles_dir}) or an existing .yaml/.toml file")
+    for suffix in PROFILE_SUFFIXES:
         candidate = profiles_dir / f"{name}{suffix}"
         if candidate.is_file():
             return candidate
-    known = sorted({p.stem for p in profiles_dir.glob("*") if p.suffix in {".yaml", ".yml", ".toml"}})
+    known = sorted({p.stem for p in profiles_dir.glob("*") if p.suffix in PROFILE_SUFFIXES})
     raise ConfigError(f"unknown profile {name!r}: choose one of {', '.join(known) or '(none found)'} "
                       f"(files in {profiles_dir})")
 
@@ -136,7 +145,12 @@ def load_profile(name: str, profiles_dir: Path = PROFILES_DIR) -> dict[str, Any]
             data: Any = tomllib.loads(text)
         else:
             data = yaml.safe_load(text)
-    except (yaml.YAMLError, ValueError) as exc:
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        first = f"{exc.problem or exc.context}" + (f" (line {mark.line + 1})" if mark else "")
+        raise ConfigError(f"profile {path} is not valid YAML: {first}; fix the file or pick another "
+                          f"--profile") from None
+    except (yaml.YAMLError, ValueError) as exc:  # tomllib.TOMLDecodeError is a ValueError
         first = str(exc).strip().splitlines()[0]
         raise ConfigError(f"profile {path} is not valid {path.suffix[1:].upper()}: {first}; fix the file "
                           f"or pick another --profile") from None
@@ -237,12 +251,13 @@ def check_chart_ref(ref: str, version: str | None, option: str = "--chart") -> N
     """Validate a chart reference up front; one actionable line on failure."""
     if is_remote_chart(ref):
         if not version:
-            raise ConfigError(f"{option} {ref} is remote: also give {option}-version (a chart version or git tag)")
+            raise ConfigError(f"{option} {ref} is remote: also give {option}-version (a chart version "
+                              f"or git tag)")
         return
     path = Path(ref)
     if not path.exists():
-        raise ConfigError(f"{option} {ref}: no such file or directory; pass a chart directory (with Chart.yaml), "
-                          f"a .tgz, an oci:// reference or a git URL")
+        raise ConfigError(f"{option} {ref}: no such file or directory; pass a chart directory (with "
+                          f"Chart.yaml), a .tgz, an oci:// reference or a git URL")
     if path.is_dir() and not (path / "Chart.yaml").is_file():
         hint = " (did you mean its chart/ subfolder?)" if (path / "chart" / "Chart.yaml").is_file() else ""
         raise ConfigError(f"{option} {ref}: folder has no Chart.yaml{hint}; point it at the chart directory")

@@ -1,1 +1,73 @@
-"""Live-tier gate: when e2e tests are selected on a machine that cannot run them, stop at once."""
+"""Tier gate: a selected tier that cannot run here stops the session before any test runs.
+
+* Explicit tool options (``--helm``/``--kubectl``/``--kind`` or their env/profile forms) are checked at
+  configure time: a missing or too-old binary is a one-line usage error.
+* After collection, when ``render`` or ``e2e`` tests are selected, helm must be usable (usage error).
+* When ``e2e`` tests are selected, the doctor's checks for the live tier run; if that tier cannot run
+  here the session exits (non-zero, with the reason) instead of skipping: a release gate must never go
+  green on skipped tests.
+
+``--collect-only`` only collects: no tool or machine checks. Unit tests fake the doctor by
+monkeypatching :func:`e2e_blockers`.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from . import config as cfg
+from . import doctor
+from .report import Exit
+from .tools import Tool, find_tool
+
+TOOLS_KEY = pytest.StashKey[dict[str, Tool]]()
+E2E_EXIT_CODE = int(Exit.ENVIRONMENT)  # 2: "the environment could not be brought up"
+TIERS_NEEDING_HELM = ("render", "e2e")
+
+
+def e2e_blockers(config: cfg.Config) -> str:
+    """Why the live tier cannot run here, "" when it can (the doctor's e2e verdict)."""
+    return doctor.e2e_blockers(config)
+
+
+def _resolved(config: pytest.Config) -> cfg.Config:
+    from .plugin import get_config
+
+    return get_config(config)
+
+
+def require_tool(config: pytest.Config, name: str) -> Tool:
+    """The usable ``name`` binary (found once per session); a usage error of one line if there is none."""
+    found = config.stash.setdefault(TOOLS_KEY, {})
+    if name not in found:
+        try:
+            found[name] = find_tool(name, _resolved(config).values.get(name))
+        except cfg.ConfigError as exc:
+            raise pytest.UsageError(str(exc)) from None
+    return found[name]
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    if config.option.collectonly:
+        return
+    resolved = _resolved(config)
+    for name in ("helm", "kubectl", "kind"):
+        if resolved.values.get(name) is not None:
+            require_tool(config, name)
+
+
+def selected_tiers(items: list[pytest.Item]) -> set[str]:
+    return {tier for item in items for tier in ("render", "e2e") if item.get_closest_marker(tier)}
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    config = session.config
+    if config.option.collectonly:
+        return
+    tiers = selected_tiers(session.items)
+    if "e2e" in tiers:
+        reason = e2e_blockers(_resolved(config))
+        if reason:
+            pytest.exit(f"e2e tier cannot run here: {reason} (run `tox -e doctor`)", returncode=E2E_EXIT_CODE)
+    if tiers & set(TIERS_NEEDING_HELM):
+        require_tool(config, "helm")

@@ -151,7 +151,8 @@ def _project(actual: Any, expected: Any) -> Any:
 
 def yaml_diff(expected: Any, actual: Any) -> str:
     left = yaml.safe_dump(_plain(redact_object(_plain(expected))), sort_keys=False).splitlines()
-    right = yaml.safe_dump(_plain(redact_object(_plain(_project(actual, expected)))), sort_keys=False).splitlines()
+    shown = _plain(redact_object(_plain(_project(actual, expected))))
+    right = yaml.safe_dump(shown, sort_keys=False).splitlines()
     return REDACT("\n".join(difflib.unified_diff(left, right, "expected", "actual", lineterm="")))
 
 
@@ -165,7 +166,8 @@ def assert_matches(actual: Any, expected: Any, what: str = "object") -> None:
     if found:
         lines = [f"{what} does not match ({len(found)} field(s)):"]
         lines += [f"  - {m}" for m in found]
-        lines += ["  diff (expected -> actual):", *("    " + line for line in yaml_diff(expected, actual).splitlines())]
+        diff = yaml_diff(expected, actual).splitlines()
+        lines += ["  diff (expected -> actual):", *("    " + line for line in diff)]
         raise MatchError("\n".join(lines))
 
 

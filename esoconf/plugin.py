@@ -4,6 +4,7 @@ JUnit properties, claim verdicts and the live-tier gate."""
 from __future__ import annotations
 
 import json
+from collections.abc import Generator
 from typing import Any
 
 import pytest
@@ -153,10 +154,11 @@ def _verdict(report: pytest.TestReport) -> str:
 
 
 @pytest.hookimpl(hookwrapper=True)
-def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[Any]):  # type: ignore[no-untyped-def]
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[Any]) -> Generator[None, Any, None]:
     outcome = yield
     report: pytest.TestReport = outcome.get_result()
-    item.stash[_REPORTS] = {**item.stash.get(_REPORTS, {}), report.when: report}
+    previous: dict[str, pytest.TestReport] = item.stash.get(_REPORTS, {})
+    item.stash[_REPORTS] = {**previous, report.when: report}
     if report.when == "call" or (report.when == "setup" and not report.passed):
         markers = list(item.iter_markers("claim"))
         tier = "e2e" if item.get_closest_marker("e2e") else ("render" if item.get_closest_marker("render") else "unit")

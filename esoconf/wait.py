@@ -50,7 +50,8 @@ class Timeouts:
         try:
             base = self._table[name]
         except KeyError:
-            raise AttributeError(f"no named timeout {name!r}; known: {', '.join(sorted(self._table))}") from None
+            known = ", ".join(sorted(self._table))
+            raise AttributeError(f"no named timeout {name!r}; known: {known}") from None
         # the poll interval is not stretched: a slow machine waits longer, it does not look less often
         return base if name == "poll_interval" else base * self.scale
 
@@ -76,7 +77,8 @@ def describe(state: Any) -> str:
     if isinstance(state, str):
         return REDACT(state)
     try:
-        return REDACT(yaml.safe_dump(redact_object(state), sort_keys=False, default_flow_style=False).rstrip())
+        text = yaml.safe_dump(redact_object(state), sort_keys=False, default_flow_style=False)
+        return REDACT(text.rstrip())
     except yaml.YAMLError:
         return REDACT(repr(state))
 
@@ -117,7 +119,8 @@ def wait_for(fetch: Callable[[], T], until: Callable[[T], bool], *, timeout: flo
             if fail_if is not None:
                 reason = fail_if(state)
                 if reason:
-                    raise TerminalState(f"{what}: gave up early, {reason}\n  last state:\n{_indent(describe(state))}")
+                    raise TerminalState(f"{what}: gave up early, {reason}\n"
+                                        f"  last state:\n{_indent(describe(state))}")
         remaining = deadline - clock.now()
         if remaining <= 0:
             raise WaitTimeout(f"{what}: not reached within {timeout:g}s ({polls} polls)\n"
@@ -128,22 +131,31 @@ def wait_for(fetch: Callable[[], T], until: Callable[[T], bool], *, timeout: flo
 def hold(fetch: Callable[[], T], check: Callable[[T], bool], *, duration: float, what: str,
          interval: float = 1.0, transient: tuple[type[BaseException], ...] = (),
          clock: Clock | None = None) -> T:
-    """Assert ``check(state)`` on every poll for ``duration`` seconds (negative assertions)."""
+    """Assert ``check(state)`` on every poll for ``duration`` seconds (negative assertions).
+
+    A window in which every poll hit a transient error proves nothing: that raises too.
+    """
     __tracebackhide__ = True
     clock = clock or Clock()
     deadline = clock.now() + duration
+    seen = False
     last: Any = None
     while True:
         try:
             state = fetch()
-        except transient:
-            pass
+        except transient as exc:
+            if not seen:
+                last = exc
         else:
-            last = state
+            seen, last = True, state
             if not check(state):
-                raise StateChanged(f"{what}: did not hold for {duration:g}s\n  state seen:\n{_indent(describe(state))}")
+                raise StateChanged(f"{what}: did not hold for {duration:g}s\n"
+                                   f"  state seen:\n{_indent(describe(state))}")
         if clock.now() >= deadline:
-            return last  # type: ignore[return-value]
+            if not seen:
+                raise StateChanged(f"{what}: nothing observed in {duration:g}s, every poll failed\n"
+                                   f"  last error:\n{_indent(describe(last))}")
+            return last
         clock.sleep(min(interval, max(deadline - clock.now(), 0)))
 
 
@@ -156,7 +168,8 @@ def is_transient_api_error(exc: BaseException) -> bool:
         "MaxRetryError", "ProtocolError", "NewConnectionError", "ReadTimeoutError"}
 
 
-def retry_transient(attempts: int = 5, max_wait: float = 8.0) -> Callable[[Callable[..., T]], Callable[..., T]]:
+def retry_transient(attempts: int = 5,
+                    max_wait: float = 8.0) -> Callable[[Callable[..., T]], Callable[..., T]]:
     """Decorator: retry a Kubernetes/Vault API call on transient errors, then re-raise the last one."""
     return tenacity.retry(
         retry=tenacity.retry_if_exception(is_transient_api_error),

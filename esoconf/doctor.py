@@ -1,0 +1,381 @@
+"""`doctor`: can this machine run each tier? A table with a fix for every failing line.
+
+Each check is a function ``check_x(ctx) -> CheckResult``; ``ctx`` carries the effective configuration
+and the probes (``run``, ``which``, file readers, ...) so tests can swap in fakes. A failed check
+names the tiers it blocks; a failed check that blocks no tier is a warning.
+
+Exit code: 0 when the e2e tier can run here, 1 when it cannot, 2 on a usage error.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import sys
+import tempfile
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+from . import config as cfg
+from . import runner
+from .tools import Tool, find_tool
+
+TIERS = ("render", "e2e")
+PYTHON_MINIMUM = (3, 11)
+GIB = 1024**3
+E2E_MEMORY_GIB = 8
+E2E_DISK_GIB = 20
+# kind nodes run many inotify users; too-low limits make pods fail with "too many open files"
+INOTIFY_MINIMUMS = {"max_user_watches": 524288, "max_user_instances": 512}
+LIVE_WITH_KIND = ("e2e",)  # tiers blocked by machine limits only when kind creates the cluster
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    name: str
+    ok: bool
+    detail: str
+    fix: str = ""
+    tiers_blocked: tuple[str, ...] = ()
+
+    @property
+    def status(self) -> str:
+        if self.ok:
+            return "ok"
+        return "FAIL" if self.tiers_blocked else "warn"
+
+
+@dataclass
+class Probes:
+    """Everything the checks observe about the machine (tests pass fakes)."""
+
+    run: Callable[..., runner.Result] = runner.run
+    which: Callable[[str], str | None] = shutil.which
+    read_text: Callable[[str], str] = lambda path: Path(path).read_text(encoding="utf-8")
+    disk_free: Callable[[str], int] = lambda path: shutil.disk_usage(path).free
+    find_tool: Callable[..., Tool] = find_tool
+    python: tuple[int, ...] = tuple(sys.version_info[:3])
+    platform: str = sys.platform
+
+
+@dataclass
+class Context:
+    config: cfg.Config
+    probes: Probes = field(default_factory=Probes)
+
+    @property
+    def uses_kind(self) -> bool:
+        """An existing cluster (--kubeconfig) needs neither kind nor Docker nor local capacity."""
+        return not self.config.kubeconfig
+
+
+def _result(name: str, problem: str | None, detail_ok: str, fix: str, blocks: Iterable[str]) -> CheckResult:
+    if problem is None:
+        return CheckResult(name, True, detail_ok)
+    return CheckResult(name, False, problem, fix, tuple(blocks))
+
+
+def check_python(ctx: Context) -> CheckResult:
+    version = ".".join(map(str, ctx.probes.python))
+    problem = None if tuple(ctx.probes.python[:2]) >= PYTHON_MINIMUM else f"Python {version} is too old"
+    return _result(
+        "python",
+        problem,
+        f"Python {version}",
+        f"use Python {'.'.join(map(str, PYTHON_MINIMUM))}+ (tox picks it from PATH)",
+        TIERS,
+    )
+
+
+def _tool_check(name: str, blocks: tuple[str, ...]) -> Callable[[Context], CheckResult]:
+    def check(ctx: Context) -> CheckResult:
+        try:
+            tool = ctx.probes.find_tool(name, ctx.config.values.get(name))
+        except cfg.ConfigError as exc:  # ToolError: one line that already says how to fix it
+            text = str(exc)
+            problem, _, fix = text.partition(" Fix: ")
+            return CheckResult(name, False, problem.rstrip("."), fix or text, blocks)
+        return CheckResult(name, True, f"{tool.version_str} at {tool.path} ({tool.source})")
+
+    check.__name__ = f"check_{name}"
+    return check
+
+
+check_helm = _tool_check("helm", TIERS)
+check_kubectl = _tool_check("kubectl", ("e2e",))
+
+
+def check_kind(ctx: Context) -> CheckResult:
+    if not ctx.uses_kind:
+        return CheckResult("kind", True, "not needed: --kubeconfig names an existing cluster")
+    return _tool_check("kind", LIVE_WITH_KIND)(ctx)
+
+
+def check_docker(ctx: Context) -> CheckResult:
+    if not ctx.uses_kind:
+        return CheckResult("docker", True, "not needed: --kubeconfig names an existing cluster")
+    fix = (
+        "start a Docker engine (e.g. `sudo systemctl start docker`, or set DOCKER_HOST), or run against "
+        "an existing cluster with --kubeconfig"
+    )
+    cli = ctx.probes.which("docker")
+    if cli is None:
+        return CheckResult(
+            "docker",
+            False,
+            "no docker CLI on PATH (kind needs a Docker engine)",
+            "install Docker Engine (https://docs.docker.com/engine/install/) " + fix[len("start") :],
+            LIVE_WITH_KIND,
+        )
+    out = _probe(
+        ctx,
+        CheckResult("docker", False, "docker CLI found, engine unreachable", fix, LIVE_WITH_KIND),
+        [cli, "info", "--format", "{{.ServerVersion}}"],
+        timeout=15,
+    )
+    if isinstance(out, CheckResult):
+        return out
+    return CheckResult("docker", True, f"engine {out.stdout.strip() or '?'} reachable")
+
+
+def _probe(ctx: Context, failed: CheckResult, cmd: list[str], **kwargs: Any) -> runner.Result | CheckResult:
+    """Run a probe command; on failure, ``failed`` with the last line of stderr appended to its detail."""
+    try:
+        return ctx.probes.run(cmd, **kwargs)
+    except runner.CommandError as exc:
+        lines = [line.strip() for line in (exc.stderr_tail or "").splitlines() if line.strip()]
+        reason = lines[-1] if lines else exc.note or f"exit code {exc.returncode}"
+        return replace(failed, detail=f"{failed.detail}: {reason}")
+
+
+def check_memory(ctx: Context) -> CheckResult:
+    if not ctx.uses_kind:
+        return CheckResult("memory", True, "not checked: existing cluster")
+    try:
+        meminfo = ctx.probes.read_text("/proc/meminfo")
+    except OSError:
+        return CheckResult(
+            "memory",
+            False,
+            "cannot read /proc/meminfo; check by hand",
+            f"make sure {E2E_MEMORY_GIB} GiB are free for kind",
+        )
+    fields = {
+        k.strip(): v.split()[0] for k, _, v in (line.partition(":") for line in meminfo.splitlines()) if v
+    }
+    available = int(fields.get("MemAvailable", fields.get("MemFree", "0"))) * 1024
+    problem = None if available >= E2E_MEMORY_GIB * GIB else f"{available / GIB:.1f} GiB available"
+    return _result(
+        "memory",
+        problem,
+        f"{available / GIB:.1f} GiB available",
+        f"free memory or use a bigger machine: kind + Istio + Vault + ESO need {E2E_MEMORY_GIB} GiB",
+        LIVE_WITH_KIND,
+    )
+
+
+def check_disk(ctx: Context) -> CheckResult:
+    if not ctx.uses_kind:
+        return CheckResult("disk", True, "not checked: existing cluster")
+    where = "/var/lib/docker" if os.path.isdir("/var/lib/docker") else str(cfg.PROJECT_ROOT)
+    try:
+        free = ctx.probes.disk_free(where)
+    except OSError as exc:
+        return CheckResult("disk", False, f"cannot stat {where}: {exc.strerror}", "check free disk by hand")
+    problem = None if free >= E2E_DISK_GIB * GIB else f"{free / GIB:.1f} GiB free on {where}"
+    return _result(
+        "disk",
+        problem,
+        f"{free / GIB:.0f} GiB free on {where}",
+        f"free {E2E_DISK_GIB} GiB for node and workload images (`docker system prune`)",
+        LIVE_WITH_KIND,
+    )
+
+
+def check_inotify(ctx: Context) -> CheckResult:
+    if not ctx.probes.platform.startswith("linux"):
+        return CheckResult("inotify", True, f"not Linux ({ctx.probes.platform}): Docker runs in a VM")
+    if not ctx.uses_kind:
+        return CheckResult("inotify", True, "not checked: existing cluster")
+    low: list[str] = []
+    seen: list[str] = []
+    for key, minimum in INOTIFY_MINIMUMS.items():
+        try:
+            value = int(ctx.probes.read_text(f"/proc/sys/fs/inotify/{key}").strip())
+        except (OSError, ValueError):
+            low.append(f"{key} unreadable")
+            continue
+        seen.append(f"{key}={value}")
+        if value < minimum:
+            low.append(f"{key}={value} < {minimum}")
+    settings = " ".join(f"fs.inotify.{k}={v}" for k, v in INOTIFY_MINIMUMS.items())
+    problem = f"{', '.join(low)} (kind pods fail with 'too many open files')" if low else None
+    return _result("inotify", problem, ", ".join(seen), f"sudo sysctl -w {settings}", LIVE_WITH_KIND)
+
+
+def helm_env() -> dict[str, str]:
+    """helm must not read or write the user's helm config: private cache/config/data under the temp dir."""
+    base = Path(tempfile.gettempdir()) / "esoconf-helm"
+    return {f"HELM_{part}_HOME": str(base / part.lower()) for part in ("CACHE", "CONFIG", "DATA")}
+
+
+def check_chart(ctx: Context) -> CheckResult:
+    chart = ctx.config.chart
+    fix = "pass --chart <chart dir|.tgz> (or set ESOCONF_CHART) when you run a tier"
+    if not chart:
+        return CheckResult("chart", False, "no chart configured yet (--chart / ESOCONF_CHART)", fix)
+    try:
+        cfg.check_chart_ref(chart, ctx.config.chart_version)
+    except cfg.ConfigError as exc:
+        return CheckResult("chart", False, str(exc), fix, TIERS)
+    if cfg.is_remote_chart(chart):
+        return CheckResult(
+            "chart", True, f"{chart}@{ctx.config.chart_version} (remote: not fetched by doctor)"
+        )
+    try:
+        helm = ctx.probes.find_tool("helm", ctx.config.values.get("helm"))
+    except cfg.ConfigError:
+        return CheckResult(
+            "chart", False, f"{chart} exists; not rendered (no usable helm)", "see the helm line"
+        )
+    fix = "fix the chart, or point --chart at a chart that renders with its default values"
+    out = _probe(
+        ctx,
+        CheckResult("chart", False, f"helm template {chart} fails", fix, TIERS),
+        [str(helm.path), "template", "doctor", chart],
+        env=helm_env(),
+        timeout=120,
+    )
+    if isinstance(out, CheckResult):
+        return out
+    documents = sum(1 for line in out.stdout.splitlines() if line.startswith("kind:"))
+    return CheckResult("chart", True, f"{chart} renders ({documents} objects with default values)")
+
+
+def check_cluster(ctx: Context) -> CheckResult:
+    if ctx.uses_kind:
+        return CheckResult("cluster", True, "kind creates one (no --kubeconfig)")
+    try:
+        kubectl = ctx.probes.find_tool("kubectl", ctx.config.values.get("kubectl"))
+    except cfg.ConfigError:
+        return CheckResult(
+            "cluster", False, "not checked (no usable kubectl)", "see the kubectl line", ("e2e",)
+        )
+    cmd = [str(kubectl.path), "--kubeconfig", ctx.config.kubeconfig, "--request-timeout=10s"]
+    if ctx.config.kube_context:
+        cmd += ["--context", ctx.config.kube_context]
+    fix = "check --kubeconfig/--kube-context (`kubectl cluster-info`)"
+    out = _probe(
+        ctx,
+        CheckResult("cluster", False, "cannot reach the API server", fix, ("e2e",)),
+        [*cmd, "version", "-o", "json"],
+        timeout=30,
+    )
+    if isinstance(out, CheckResult):
+        return out
+    try:
+        server = json.loads(out.stdout)["serverVersion"]["gitVersion"]
+    except (ValueError, KeyError, TypeError):
+        server = "version unknown"
+    return CheckResult("cluster", True, f"API server reachable ({server})")
+
+
+CHECKS: tuple[Callable[[Context], CheckResult], ...] = (
+    check_python,
+    check_helm,
+    check_kubectl,
+    check_docker,
+    check_kind,
+    check_memory,
+    check_disk,
+    check_inotify,
+    check_chart,
+    check_cluster,
+)
+
+
+def run_checks(
+    ctx: Context, checks: Sequence[Callable[[Context], CheckResult]] = CHECKS
+) -> list[CheckResult]:
+    return [check(ctx) for check in checks]
+
+
+def blockers(results: Iterable[CheckResult], tier: str) -> list[CheckResult]:
+    return [r for r in results if not r.ok and tier in r.tiers_blocked]
+
+
+def tier_verdicts(results: Sequence[CheckResult]) -> dict[str, str]:
+    """tier -> "" when it can run, else the reasons it cannot."""
+    return {tier: "; ".join(f"{r.name}: {r.detail}" for r in blockers(results, tier)) for tier in TIERS}
+
+
+def e2e_blockers(config: cfg.Config, probes: Probes | None = None) -> str:
+    """Why the live tier cannot run here ("" when it can); used by the pytest gate."""
+    return tier_verdicts(run_checks(Context(config, probes or Probes())))["e2e"]
+
+
+def format_table(results: Sequence[CheckResult]) -> str:
+    rows = [("check", "status", "detail", "fix")] + [(r.name, r.status, r.detail, r.fix) for r in results]
+    widths = [max(len(row[i]) for row in rows) for i in range(3)]
+    lines = [
+        " | ".join([*(cell.ljust(w) for cell, w in zip(row[:3], widths, strict=True)), row[3]]).rstrip()
+        for row in rows
+    ]
+    lines.insert(1, "-+-".join("-" * w for w in [*widths, len("fix")]))
+    return "\n".join(lines)
+
+
+def format_verdicts(verdicts: Mapping[str, str]) -> str:
+    return "\n".join(
+        f"{tier}: can run" if not why else f"{tier}: cannot run here: {why}" for tier, why in verdicts.items()
+    )
+
+
+def report(ctx: Context) -> tuple[str, int]:
+    results = run_checks(ctx)
+    verdicts = tier_verdicts(results)
+    text = f"{format_table(results)}\n\n{format_verdicts(verdicts)}"
+    return text, 1 if verdicts["e2e"] else 0
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="doctor",
+        description="Can this machine run each tier of the "
+        "ESO/Vault conformance suite? Exit 1 when the e2e tier cannot run here.",
+    )
+    for setting in cfg.SETTINGS:
+        if setting.flag:
+            parser.add_argument(
+                setting.option,
+                action="store_const",
+                const=True,
+                default=None,
+                dest=setting.name,
+                help=argparse.SUPPRESS,
+            )
+        else:
+            parser.add_argument(
+                setting.option, default=None, dest=setting.name, help=f"{setting.help} [env {setting.env}]"
+            )
+    return parser
+
+
+def main(argv: list[str] | None = None, probes: Probes | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        config = cfg.resolve(vars(args))
+    except cfg.ConfigError as exc:
+        print(f"doctor: error: {exc}", file=sys.stderr)
+        return 2
+    text, code = report(Context(config, probes or Probes()))
+    print(text)
+    return code
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,44 @@
+"""Shared fixtures for the self-tests: fake tool binaries and an isolated pytester run of the plugin."""
+
+from __future__ import annotations
+
+import os
+import stat
+import textwrap
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+FakeTool = Callable[..., Path]
+
+
+@pytest.fixture
+def fake_tool(tmp_path: Path) -> FakeTool:
+    """``fake_tool("helm", "v3.15.0", exit_code=0, folder="bin")``: an executable printing a version."""
+
+    def make(name: str, version: str = "v9.9.9", *, exit_code: int = 0, folder: str = "bin") -> Path:
+        path = tmp_path / folder / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(
+            textwrap.dedent(f"""\
+            #!/bin/sh
+            echo "{name} version {version}"
+            exit {exit_code}
+            """)
+        )
+        path.chmod(path.stat().st_mode | stat.S_IXUSR | stat.S_IXGRP | stat.S_IXOTH)
+        return path
+
+    return make
+
+
+@pytest.fixture
+def suite(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> pytest.Pytester:
+    """A pytester project with the plugin's settings, isolated from the caller's ESOCONF_* environment."""
+    for name in list(os.environ):
+        if name.startswith("ESOCONF_"):
+            monkeypatch.delenv(name)
+    # an environment variable, not an ini file: path-valued options can move pytest's rootdir/ini search
+    monkeypatch.setenv("PYTEST_ADDOPTS", "-p no:pytest-kind -p no:cacheprovider --strict-markers")
+    return pytester

@@ -1,0 +1,115 @@
+"""The tier gate stops a run whose selected tier cannot run here, before any test runs."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import partial
+from pathlib import Path
+
+import pytest
+
+from esoconf import gate, tools
+from esoconf.report import Exit
+
+LIVE_TESTS = """
+import pathlib
+import pytest
+
+@pytest.mark.e2e
+def test_live():
+    pathlib.Path("live-test-ran").touch()
+
+@pytest.mark.render
+def test_static():
+    pathlib.Path("render-test-ran").touch()
+"""
+
+
+def fake_doctor(reason: str) -> Callable[..., str]:
+    calls: list[object] = []
+
+    def e2e_blockers(config: object) -> str:
+        calls.append(config)
+        return reason
+
+    e2e_blockers.calls = calls  # type: ignore[attr-defined]
+    return e2e_blockers
+
+
+@pytest.fixture
+def usable_helm(monkeypatch: pytest.MonkeyPatch, fake_tool: Callable[..., Path]) -> Path:
+    helm = fake_tool("helm", "v3.17.2")
+    monkeypatch.setenv("ESOCONF_HELM", str(helm))
+    return helm
+
+
+def test_e2e_selected_where_it_cannot_run_exits_with_reason_and_runs_nothing(
+    suite: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, usable_helm: Path
+) -> None:
+    suite.makepyfile(LIVE_TESTS)
+    monkeypatch.setattr(gate, "e2e_blockers", fake_doctor("docker: engine unreachable"))
+
+    result = suite.runpytest_inprocess("-m", "e2e or render")
+
+    assert result.ret == gate.E2E_EXIT_CODE
+    result.stdout.fnmatch_lines(
+        ["*e2e tier cannot run here: docker: engine unreachable (run `tox -e doctor`)*"]
+    )
+    assert not (suite.path / "live-test-ran").exists()
+    assert not (suite.path / "render-test-ran").exists()
+
+
+def test_e2e_selected_where_it_can_run_runs(
+    suite: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, usable_helm: Path
+) -> None:
+    suite.makepyfile(LIVE_TESTS)
+    monkeypatch.setattr(gate, "e2e_blockers", fake_doctor(""))
+
+    result = suite.runpytest_inprocess("-m", "e2e")
+
+    result.assert_outcomes(passed=1, deselected=1)
+    assert (suite.path / "live-test-ran").exists()
+
+
+def test_collect_only_collects_without_asking_the_doctor(
+    suite: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    suite.makepyfile(LIVE_TESTS)
+    doctor = fake_doctor("docker: engine unreachable")
+    monkeypatch.setattr(gate, "e2e_blockers", doctor)
+
+    result = suite.runpytest_inprocess("-m", "e2e", "--collect-only", "-q")
+
+    assert result.ret == pytest.ExitCode.OK
+    result.stdout.fnmatch_lines(["*::test_live", "1/2 tests collected (1 deselected)*"])
+    assert doctor.calls == []  # type: ignore[attr-defined]
+
+
+def test_deselected_e2e_does_not_ask_the_doctor(
+    suite: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, usable_helm: Path
+) -> None:
+    suite.makepyfile(LIVE_TESTS)
+    doctor = fake_doctor("docker: engine unreachable")
+    monkeypatch.setattr(gate, "e2e_blockers", doctor)
+
+    result = suite.runpytest_inprocess("-m", "not e2e")
+
+    result.assert_outcomes(passed=1, deselected=1)
+    assert doctor.calls == []  # type: ignore[attr-defined]
+
+
+def test_render_selected_with_too_old_helm_on_path_is_usage_error(
+    suite: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, fake_tool: Callable[..., Path], tmp_path: Path
+) -> None:
+    suite.makepyfile(LIVE_TESTS)
+    old = fake_tool("helm", "v3.9.0", folder="old")
+    monkeypatch.setenv("PATH", str(old.parent))
+    monkeypatch.setattr(gate, "find_tool", partial(tools.find_tool, tools_dir=tmp_path / "empty"))
+
+    result = suite.runpytest_inprocess("-m", "render")
+
+    assert result.ret == Exit.USAGE
+    result.stderr.fnmatch_lines(
+        ["ERROR: helm v3.14.0+ is needed: */old/helm is v3.9.0, older than the minimum*"]
+    )
+    assert not (suite.path / "render-test-ran").exists()
