@@ -129,7 +129,7 @@ def _junit_properties(record_testsuite_property: Any, conformance_config: cfg.Co
 def _evidence(report: pytest.TestReport) -> str:
     for key, value in report.user_properties:
         if key == "claim-verdict":  # recorded by esoconf.live.verdicts.settle: the observed evidence wins
-            data = json.loads(value)
+            data = json.loads(str(value))
             return REDACT(f"{data['status']}: {data['evidence']}")[:300]
     if report.passed and not hasattr(report, "wasxfail"):
         return str(getattr(report, "evidence", "") or "ok")

@@ -65,14 +65,6 @@ STATE_KEY = pytest.StashKey[_State]()
 RECORDER = "esoconf-report-recorder"
 
 
-def pytest_addoption(parser: pytest.Parser) -> None:
-    if "reruns" not in cfg.SETTINGS_BY_NAME:  # until the setting moves into esoconf.config.SETTINGS
-        parser.getgroup("eso-vault-conformance").addoption(
-            "--reruns", type=int, default=None, dest="esoconf_reruns",
-            help="nightly mode: rerun a failed test this many times (0 or 1) and report it as flaky if it "
-                 "then passes; ignored with --gate")
-
-
 # ------------------------------------------------------------------------ usage errors -> exit 3
 
 
@@ -96,7 +88,7 @@ def pytest_configure(config: pytest.Config) -> None:
 
     resolved = get_config(config)
     gate = bool(resolved.gate)
-    reruns = 0 if gate else int(resolved.values.get("reruns") or config.getoption("esoconf_reruns", 0) or 0)
+    reruns = 0 if gate else int(resolved.reruns or 0)
     mode = "gate" if gate else ("nightly" if reruns else "standard")
     artifacts = Path(resolved.artifacts_dir or "artifacts")
     config.stash[STATE_KEY] = state = _State(artifacts_dir=artifacts, reruns=reruns, mode=mode)
@@ -301,6 +293,9 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     if hasattr(config, "workerinput") or STATE_KEY not in config.stash:
         return
     state = config.stash[STATE_KEY]
+    if not any(item.get_closest_marker(m) for item in session.items for m in ("render", "e2e", "claim")) \
+            and exitstatus in (0, 1):
+        return  # the suite's own self-tests: no conformance verdict to give
     report = build_session_report(session, exitstatus)
     state.report = report
     try:
