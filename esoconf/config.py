@@ -102,8 +102,8 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("clean_start", "delete leftovers of earlier runs (by label) before starting", False, _bool,
             flag=True),
     Setting("from_chart_version", "upgrade test: install this previous release first", None),
-    Setting("reruns", "nightly: rerun a failed test this many times (0 or 1) and report it as flaky; ignored with --gate",
-            0, int),
+    Setting("reruns", "nightly: rerun a failed test this many times (0 or 1) and report it as flaky; "
+            "ignored with --gate", 0, int),
     Setting("gate", "release-gate mode: no reruns, any error is a failure", False, _bool, flag=True),
     Setting("report_json", "write one JSON record per claim to this path", None),
 )

@@ -1,0 +1,196 @@
+"""From the doc's Big Bang override values to the values the umbrella hands each package chart.
+
+The doc's snippets are Big Bang umbrella values (``addons.externalSecrets.values``,
+``addons.vault.values``). The umbrella does not pass them through verbatim: it merges its own
+defaults underneath and, for Vault, rewrites legacy keys (``mergeLegacyIstioHardenedKeys``). This
+module is the one explicit model of that step (reference: bigbang-charts.md section 3.1). Each
+translation is a small named function; :func:`package_values` returns the values and a
+:class:`Note` for every translation it applied, so a report can say "this documented key only works
+through the umbrella's translation".
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+ADDON_KEY = {"external-secrets": "externalSecrets", "vault": "vault"}
+PACKAGES = tuple(ADDON_KEY)
+
+
+@dataclass(frozen=True)
+class Platform:
+    """The umbrella settings that shape package values (Big Bang defaults unless told otherwise)."""
+
+    istio: bool = True  # istiod.enabled (BB default)
+    hardened: bool = False  # istiod.values.hardened.enabled (BB default false)
+    network_policies: bool = True  # networkPolicies.enabled (BB global default true)
+
+
+BIG_BANG_DEFAULTS = Platform()
+HARDENED = Platform(hardened=True)
+
+
+@dataclass(frozen=True)
+class Note:
+    translation: str  # name of the function that applied
+    detail: str
+
+    def __str__(self) -> str:
+        return f"{self.translation}: {self.detail}"
+
+
+@dataclass
+class PackageValues:
+    package: str
+    values: dict[str, Any]
+    notes: list[Note] = field(default_factory=list)
+
+    def applied(self, translation: str) -> bool:
+        return any(n.translation == translation for n in self.notes)
+
+
+Values = dict[str, Any]
+
+
+def deep_merge(base: Mapping[str, Any], override: Mapping[str, Any]) -> Values:
+    """Helm-style coalesce: maps merge key by key, anything else (lists too) is replaced."""
+    out = copy.deepcopy(dict(base))
+    for key, value in override.items():
+        if isinstance(value, Mapping) and isinstance(out.get(key), Mapping):
+            out[key] = deep_merge(out[key], value)
+        else:
+            out[key] = copy.deepcopy(value)
+    return out
+
+
+def _get(values: Mapping[str, Any], *path: str) -> Any:
+    node: Any = values
+    for key in path:
+        if not isinstance(node, Mapping):
+            return None
+        node = node.get(key)
+    return node
+
+
+# --- snippet-level translations: how a doc snippet becomes umbrella values -------------------------
+
+def umbrella_upstream_podlabels(snippet: Mapping[str, Any]) -> tuple[Values, list[Note]]:
+    """The Troubleshooting snippet ``upstream.podLabels`` is package-level: under Big Bang it goes to
+    ``addons.externalSecrets.values.upstream.podLabels``."""
+    if "addons" in snippet or "upstream" not in snippet:
+        return dict(snippet), []
+    wrapped = {"addons": {"externalSecrets": {"values": copy.deepcopy(dict(snippet))}}}
+    return wrapped, [Note("umbrella_upstream_podlabels",
+                          "the snippet `upstream.podLabels` is package-level; under Big Bang it is "
+                          "addons.externalSecrets.values.upstream.podLabels")]
+
+
+def addon_values(snippet: Mapping[str, Any], package: str) -> Values:
+    """``addons.<pkg>.values`` of one umbrella snippet ({} when the snippet is about another package)."""
+    values = _get(snippet, "addons", ADDON_KEY[package], "values")
+    return copy.deepcopy(dict(values)) if isinstance(values, Mapping) else {}
+
+
+# --- package-level translations (umbrella helper mergeLegacyIstioHardenedKeys, Vault only) ---------
+
+def _move_legacy(values: Values, legacy: str, target: tuple[str, ...], name: str) -> tuple[Values, list[Note]]:
+    hardened = _get(values, "istio", "hardened")
+    if not isinstance(hardened, Mapping) or legacy not in hardened:
+        return values, []
+    out = copy.deepcopy(values)
+    items = list(out["istio"]["hardened"].pop(legacy) or [])
+    node = out.setdefault("istio", {})
+    for key in target[1:-1]:
+        node = node.setdefault(key, {})
+    node[target[-1]] = list(node.get(target[-1]) or []) + items
+    return out, [Note(name, f"istio.hardened.{legacy} ({len(items)} item(s)) -> {'.'.join(target)}; the package "
+                            f"itself has no istio.hardened key and ignores the literal one")]
+
+
+def legacy_istio_hardened_custom_authorization_policies(values: Values) -> tuple[Values, list[Note]]:
+    """istio.hardened.customAuthorizationPolicies -> istio.authorizationPolicies.custom."""
+    return _move_legacy(values, "customAuthorizationPolicies", ("istio", "authorizationPolicies", "custom"),
+                        "legacy_istio_hardened_custom_authorization_policies")
+
+
+def legacy_istio_hardened_custom_service_entries(values: Values) -> tuple[Values, list[Note]]:
+    """istio.hardened.customServiceEntries -> istio.serviceEntries.custom."""
+    return _move_legacy(values, "customServiceEntries", ("istio", "serviceEntries", "custom"),
+                        "legacy_istio_hardened_custom_service_entries")
+
+
+def drop_legacy_istio_hardened(values: Values) -> tuple[Values, list[Note]]:
+    """The umbrella removes what is left of ``istio.hardened`` before handing values to Vault."""
+    if not isinstance(_get(values, "istio"), Mapping) or "hardened" not in values["istio"]:
+        return values, []
+    out = copy.deepcopy(values)
+    dropped = out["istio"].pop("hardened")
+    return out, [Note("drop_legacy_istio_hardened", f"removed istio.hardened (keys: {', '.join(dropped or {})})")]
+
+
+Translation = Callable[[Values], tuple[Values, list[Note]]]
+PACKAGE_TRANSLATIONS: dict[str, tuple[Translation, ...]] = {
+    "external-secrets": (),
+    "vault": (legacy_istio_hardened_custom_authorization_policies, legacy_istio_hardened_custom_service_entries,
+              drop_legacy_istio_hardened),
+}
+
+
+# --- umbrella defaults (values the umbrella adds under the user's) ---------------------------------
+
+def user_hardened(package: str, user: Mapping[str, Any], platform: Platform) -> bool:
+    flags = [platform.hardened, bool(_get(user, "istio", "hardened", "enabled"))]
+    if package == "vault":
+        flags.append(bool(_get(user, "hardened", "enabled")))
+    return any(flags)
+
+
+def umbrella_defaults_external_secrets(user: Mapping[str, Any], platform: Platform) -> Values:
+    """bigbang.defaults.external-secrets (the keys that matter for chart 1.3.1-bb.1)."""
+    return {
+        "networkPolicies": {"enabled": platform.network_policies},
+        "istio": {"enabled": platform.istio,
+                  "hardened": {"enabled": user_hardened("external-secrets", user, platform)}},
+    }
+
+
+def umbrella_defaults_vault(user: Mapping[str, Any], platform: Platform) -> Values:
+    hardened = user_hardened("vault", user, platform)
+    return {
+        "networkPolicies": {"enabled": platform.network_policies},
+        "istio": {"enabled": platform.istio, "sidecar": {"enabled": hardened},
+                  "authorizationPolicies": {"enabled": hardened, "generateFromNetpol": True}},
+    }
+
+
+UMBRELLA_DEFAULTS: dict[str, Callable[[Mapping[str, Any], Platform], Values]] = {
+    "external-secrets": umbrella_defaults_external_secrets,
+    "vault": umbrella_defaults_vault,
+}
+
+
+def package_values(package: str, snippets: Sequence[Mapping[str, Any]], platform: Platform = BIG_BANG_DEFAULTS,
+                   *, translate: bool = True) -> PackageValues:
+    """The values the umbrella hands ``package`` for the doc snippets merged in order.
+
+    ``translate=False`` passes the user values literally (what a direct ``helm install`` of the
+    package with the doc's values would see), keeping only the umbrella defaults.
+    """
+    if package not in ADDON_KEY:
+        raise ValueError(f"unknown package {package!r} (one of {', '.join(PACKAGES)})")
+    notes: list[Note] = []
+    user: Values = {}
+    for snippet in snippets:
+        umbrella, applied = umbrella_upstream_podlabels(snippet) if package == "external-secrets" else (
+            dict(snippet), [])
+        notes += applied
+        user = deep_merge(user, addon_values(umbrella, package))
+    defaults = UMBRELLA_DEFAULTS[package](user, platform)
+    if translate:
+        for translation in PACKAGE_TRANSLATIONS[package]:
+            user, applied = translation(user)
+            notes += applied
+    return PackageValues(package, deep_merge(defaults, user), notes)

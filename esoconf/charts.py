@@ -1,0 +1,150 @@
+"""Chart references (--chart, --vault-chart) resolved to something ``helm template`` can read.
+
+Forms: a chart directory (used as is), a ``.tgz`` (helm reads it as is), ``oci://`` (``helm pull
+--version``) and a git URL (``git clone --depth 1 --branch <version>``, then its ``chart/`` folder).
+Remote ones are cached under ``<cache>/charts``. Failures are one actionable line.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import tarfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from .config import ConfigError, is_remote_chart
+from .runner import CommandError, run
+
+FETCH_TIMEOUT = 300.0
+_Loader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+@dataclass(frozen=True)
+class ChartInfo:
+    path: Path
+    name: str
+    version: str
+    app_version: str
+    values: dict[str, Any]
+
+    @property
+    def label(self) -> str:
+        return f"{self.name} {self.version}"
+
+
+def _slug(ref: str, version: str) -> str:
+    tail = re.sub(r"[^A-Za-z0-9._-]+", "-", ref.rstrip("/").rsplit("/", 1)[-1].removesuffix(".git"))
+    return f"{tail}-{version}-{hashlib.sha256(ref.encode()).hexdigest()[:8]}"
+
+
+def _first_line(exc: CommandError) -> str:
+    lines = [line.strip() for line in (exc.stderr_tail or exc.note or "").splitlines() if line.strip()]
+    return lines[-1] if lines else f"exit code {exc.returncode}"
+
+
+def git_clone(url: str, version: str, dest: Path, option: str = "--chart") -> Path:
+    """Shallow clone of tag/branch ``version``; returns the chart folder inside it."""
+    if not (dest / ".git").is_dir():
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            run(["git", "clone", "--quiet", "--depth", "1", "--branch", version, url, str(dest)],
+                timeout=FETCH_TIMEOUT, env={"GIT_TERMINAL_PROMPT": "0"})
+        except CommandError as exc:
+            raise ConfigError(f"{option} {url}: git clone of {version!r} failed ({_first_line(exc)}); check the URL, "
+                              f"the tag and network access, or pass a local chart directory") from None
+    for candidate in (dest / "chart", dest):
+        if (candidate / "Chart.yaml").is_file():
+            return candidate
+    raise ConfigError(f"{option} {url}@{version}: no chart/Chart.yaml in the repository; pass the chart directory")
+
+
+def helm_pull(ref: str, version: str, dest: Path, helm: str | Path, env: dict[str, str] | None = None,
+              option: str = "--chart") -> Path:
+    dest.mkdir(parents=True, exist_ok=True)
+    existing = sorted(dest.glob("*.tgz"))
+    if existing:
+        return existing[0]
+    try:
+        run([str(helm), "pull", ref, "--version", version, "--destination", str(dest)], env=env,
+            timeout=FETCH_TIMEOUT)
+    except CommandError as exc:
+        raise ConfigError(f"{option} {ref}: helm pull --version {version} failed ({_first_line(exc)}); check the "
+                          f"reference, registry login and network access, or pass a local chart") from None
+    pulled = sorted(dest.glob("*.tgz"))
+    if not pulled:
+        raise ConfigError(f"{option} {ref}: helm pull produced no .tgz in {dest}")
+    return pulled[0]
+
+
+def resolve_chart(ref: str, version: str | None, *, cache_dir: Path, helm: str | Path = "helm",
+                  helm_env: dict[str, str] | None = None, option: str = "--chart") -> Path:
+    """A local path helm can template (directory or .tgz)."""
+    if not is_remote_chart(ref):
+        path = Path(ref)
+        if not path.exists():
+            raise ConfigError(f"{option} {ref}: no such file or directory")
+        return path.resolve()
+    if not version:
+        raise ConfigError(f"{option} {ref} is remote: also give {option}-version (a chart version or git tag)")
+    dest = cache_dir / "charts" / _slug(ref, version)
+    if ref.startswith("oci://"):
+        return helm_pull(ref, version, dest, helm, helm_env, option)
+    url = ref.removeprefix("git+")
+    return git_clone(url, version, dest, option)
+
+
+def _read_member(archive: Path, suffix: str) -> str | None:
+    with tarfile.open(archive) as tar:
+        for member in tar.getmembers():
+            parts = member.name.split("/")
+            if len(parts) == 2 and parts[1] == suffix and member.isfile():
+                handle = tar.extractfile(member)
+                return handle.read().decode("utf-8") if handle else None
+    return None
+
+
+def chart_info(path: Path, option: str = "--chart") -> ChartInfo:
+    """Chart.yaml and values.yaml of a chart directory or archive."""
+    if path.is_dir():
+        chart_text = (path / "Chart.yaml").read_text(encoding="utf-8") if (path / "Chart.yaml").is_file() else None
+        values_file = path / "values.yaml"
+        values_text = values_file.read_text(encoding="utf-8") if values_file.is_file() else ""
+    else:
+        try:
+            chart_text = _read_member(path, "Chart.yaml")
+            values_text = _read_member(path, "values.yaml") or ""
+        except (tarfile.TarError, OSError) as exc:
+            raise ConfigError(f"{option} {path}: not a readable chart archive ({exc})") from None
+    if chart_text is None:
+        raise ConfigError(f"{option} {path}: no Chart.yaml; point it at a chart directory or .tgz")
+    try:
+        meta = yaml.load(chart_text, Loader=_Loader) or {}
+        values = yaml.load(values_text, Loader=_Loader) or {}
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{option} {path}: Chart.yaml/values.yaml is not valid YAML "
+                          f"({str(exc).splitlines()[0]})") from None
+    return ChartInfo(path, str(meta.get("name", "?")), str(meta.get("version", "?")),
+                     str(meta.get("appVersion", "")), values if isinstance(values, dict) else {})
+
+
+# what a chart must look like to be the package under test
+EXPECTED_PACKAGES: dict[str, tuple[str, tuple[str, ...]]] = {
+    "--chart": ("external-secrets", ("clusterSecretStoreConfiguration", "externalSecretsConfiguration",
+                                     "networkPolicies", "upstream")),
+    "--vault-chart": ("vault", ("networkPolicies", "istio", "upstream")),
+}
+
+
+def check_package(info: ChartInfo, option: str) -> None:
+    """One line when ``info`` is not the Big Bang package ``option`` expects."""
+    name, keys = EXPECTED_PACKAGES[option]
+    missing = [key for key in keys if key not in info.values]
+    if info.name != name or missing:
+        why = f"its Chart.yaml name is {info.name!r}" if info.name != name else (
+            f"its values.yaml lacks {', '.join(missing)}")
+        raise ConfigError(f"{option} {info.path} is not the Big Bang {name} package ({why}); pass the package "
+                          f"chart (the chart/ folder of the {name} package repository)")

@@ -1,0 +1,205 @@
+"""``helm template`` a chart with given values, once per distinct (chart, values).
+
+Release names and namespaces are the ones Big Bang's Flux HelmReleases give the packages
+(``external-secrets-external-secrets`` in ``external-secrets``, ``vault-vault`` in ``vault``), because
+names and ``app.kubernetes.io/instance`` labels depend on them.
+
+Results are cached in-process keyed by the chart's content fingerprint, release, namespace and the
+canonical hash of the values, so a session renders each pair once (and an in-process re-run with an
+unchanged chart renders nothing). ``Renderer.renders`` counts the helm calls this renderer made.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import json
+import os
+import threading
+from collections.abc import Callable, Iterable, Mapping
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from .runner import CommandError, run
+from .tools import Tool, find_tool
+
+RELEASES: dict[str, tuple[str, str]] = {
+    "external-secrets": ("external-secrets-external-secrets", "external-secrets"),
+    "vault": ("vault-vault", "vault"),
+}
+HELM_ERROR_LINES = 8
+RENDER_TIMEOUT = 120.0
+
+_Loader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+_Dumper: Any = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
+
+
+@functools.cache
+def find_helm(explicit: str | None) -> Tool:
+    """helm for rendering, looked up (and version-checked) once per process."""
+    return find_tool("helm", explicit)
+
+
+class RenderError(AssertionError):
+    """helm could not render the chart: helm's own first lines plus the values file used."""
+
+
+def values_hash(values: Mapping[str, Any]) -> str:
+    return hashlib.sha256(json.dumps(values, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def chart_fingerprint(chart: Path) -> str:
+    """Changes whenever any file of the chart changes (path, size, mtime)."""
+    digest = hashlib.sha256(str(chart.resolve()).encode())
+    paths = sorted(str(p) for p in chart.rglob("*")) if chart.is_dir() else [str(chart)]
+    for name in paths:
+        path = Path(name)
+        if path.is_file():
+            stat = path.stat()
+            digest.update(f"{path}:{stat.st_size}:{stat.st_mtime_ns}".encode())
+    return digest.hexdigest()
+
+
+def object_id(obj: Mapping[str, Any]) -> str:
+    meta = obj.get("metadata") or {}
+    namespace = meta.get("namespace")
+    return f"{obj.get('kind', '?')}/{namespace + '/' if namespace else ''}{meta.get('name', '?')}"
+
+
+@dataclass(frozen=True)
+class Rendered:
+    chart: Path
+    release: str
+    namespace: str
+    values_file: Path
+    objects: tuple[dict[str, Any], ...]
+
+    def find(self, kind: str, name: str | None = None, namespace: str | None = None) -> list[dict[str, Any]]:
+        found = []
+        for obj in self.objects:
+            meta = obj.get("metadata") or {}
+            if obj.get("kind") != kind or (name is not None and meta.get("name") != name):
+                continue
+            if namespace is not None and self.namespace_of(obj) != namespace:
+                continue
+            found.append(obj)
+        return found
+
+    def namespace_of(self, obj: Mapping[str, Any]) -> str | None:
+        """Where helm would create the object: its own namespace, else the release namespace
+        (cluster-scoped kinds return their metadata value, normally None)."""
+        meta = obj.get("metadata") or {}
+        return meta.get("namespace") or (self.namespace if obj.get("kind") not in CLUSTER_SCOPED else None)
+
+    def one(self, kind: str, name: str, namespace: str | None = None) -> dict[str, Any]:
+        __tracebackhide__ = True
+        found = self.find(kind, name, namespace)
+        if len(found) != 1:
+            where = f" in namespace {namespace}" if namespace else ""
+            present = sorted(object_id(o) for o in self.objects if o.get("kind") == kind)
+            raise AssertionError(f"expected exactly one {kind} {name!r}{where}, found {len(found)} "
+                                 f"(rendered {kind}s: {', '.join(present) or 'none'}; values {self.values_file})")
+        return found[0]
+
+
+CLUSTER_SCOPED = {"ClusterRole", "ClusterRoleBinding", "ClusterSecretStore", "ClusterExternalSecret",
+                  "CustomResourceDefinition", "Namespace", "MutatingWebhookConfiguration",
+                  "ValidatingWebhookConfiguration", "PersistentVolume", "StorageClass", "PriorityClass"}
+
+
+def parse_manifests(text: str) -> tuple[dict[str, Any], ...]:
+    """Rendered YAML documents as dicts (empty documents and non-objects skipped)."""
+    return tuple(doc for doc in yaml.load_all(text, Loader=_Loader) if isinstance(doc, dict) and doc)
+
+
+_CACHE: dict[tuple[str, str, str, str], Rendered | RenderError] = {}
+_CACHE_LOCK = threading.Lock()
+
+
+@dataclass
+class Renderer:
+    helm: Path
+    workdir: Path  # values files and HELM_*_HOME live here
+    renders: int = 0
+    helm_seconds: float = 0.0
+    calls: list[tuple[Path, str, str, Path]] = field(default_factory=list)  # what was rendered (for benchmarks)
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+    _fingerprints: dict[Path, str] = field(default_factory=dict, repr=False)
+
+    @property
+    def env(self) -> dict[str, str]:
+        home = self.workdir / "helm-home"
+        return {"HELM_CACHE_HOME": str(home / "cache"), "HELM_CONFIG_HOME": str(home / "config"),
+                "HELM_DATA_HOME": str(home / "data")}
+
+    def fingerprint(self, chart: Path) -> str:
+        """The chart's content fingerprint, computed once per renderer (the chart does not change mid-session)."""
+        with self._lock:
+            if chart not in self._fingerprints:
+                self._fingerprints[chart] = chart_fingerprint(chart)
+            return self._fingerprints[chart]
+
+    def values_file(self, release: str, values: Mapping[str, Any]) -> Path:
+        path = self.workdir / "values" / f"{release}-{values_hash(values)[:12]}.yaml"
+        if not path.is_file():
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(yaml.dump(dict(values), Dumper=_Dumper, sort_keys=False), encoding="utf-8")
+        return path
+
+    def render(self, chart: Path, package: str, values: Mapping[str, Any]) -> Rendered:
+        """Render (or reuse) ``chart`` as the Big Bang release of ``package``; raises RenderError."""
+        __tracebackhide__ = True
+        result = self._render(chart, package, values)
+        if isinstance(result, RenderError):
+            raise result
+        return result
+
+    def _render(self, chart: Path, package: str, values: Mapping[str, Any]) -> Rendered | RenderError:
+        release, namespace = RELEASES[package]
+        key = (self.fingerprint(chart), release, namespace, values_hash(values))
+        with _CACHE_LOCK:
+            cached = _CACHE.get(key)
+        if cached is not None:
+            return cached
+        values_file = self.values_file(release, values)
+        cmd = [str(self.helm), "template", release, str(chart), "-n", namespace, "-f", str(values_file)]
+        result: Rendered | RenderError
+        try:
+            out = run(cmd, env=self.env, timeout=RENDER_TIMEOUT)
+            result = Rendered(chart, release, namespace, values_file, parse_manifests(out.stdout))
+            seconds = out.duration
+        except CommandError as exc:
+            helm_lines = (exc.stderr_tail or exc.note or "").strip().splitlines()[:HELM_ERROR_LINES]
+            body = "\n".join("    " + line for line in helm_lines)
+            result = RenderError(f"helm could not render {chart} (release {release}, namespace {namespace}) "
+                                 f"with values file {values_file}:\n{body}")
+            seconds = 0.0
+        except yaml.YAMLError as exc:
+            result = RenderError(f"helm rendered {chart} with {values_file} but the output is not valid YAML: "
+                                 f"{str(exc).splitlines()[0]}")
+            seconds = 0.0
+        with self._lock:
+            self.renders += 1
+            self.helm_seconds += seconds
+            self.calls.append((chart, release, namespace, values_file))
+        with _CACHE_LOCK:
+            _CACHE[key] = result
+        return result
+
+    def prefetch(self, jobs: Iterable[tuple[Path, str, Mapping[str, Any]]], workers: int | None = None,
+                 meanwhile: Iterable[Callable[[], Any]] = ()) -> None:
+        """Render many (chart, package, values) at once on all cores; errors are kept for the tests.
+
+        ``meanwhile``: Python work (e.g. loading schemas) that runs while helm processes render."""
+        unique = {(str(chart), package, values_hash(values)): (chart, package, values)
+                  for chart, package, values in jobs}
+        with ThreadPoolExecutor(max_workers=workers or max(2, os.cpu_count() or 2)) as pool:
+            renders = [pool.submit(self._render, *job) for job in unique.values()]
+            for task in meanwhile:
+                task()
+            for future in renders:
+                future.result()

@@ -1,0 +1,140 @@
+"""Render tier wiring: the chart(s) and doc under test, one renderer per session, evidence lines.
+
+Usage errors (no --chart, no doc, a doc the suite cannot read, a --vault-chart that is not the Vault
+package) stop the run with one line before any test runs.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from collections.abc import Callable, Generator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from esoconf.adapter import PackageValues
+from esoconf.charts import ChartInfo, chart_info, check_package, resolve_chart
+from esoconf.config import ConfigError
+from esoconf.contracts import NamedItem, RenderCase
+from esoconf.doc import VaultDoc, load_doc
+from esoconf.plugin import get_config
+from esoconf.render import Rendered, Renderer, find_helm
+from esoconf.schema import SchemaSet
+
+
+@dataclass
+class RenderTier:
+    doc: VaultDoc
+    charts: dict[str, ChartInfo]  # package -> chart
+    renderer: Renderer
+    kubernetes_version: str
+    _values: dict[str, PackageValues] = field(default_factory=dict)
+    _schemas: dict[str, SchemaSet] = field(default_factory=dict)
+
+    def values(self, case: RenderCase) -> PackageValues:
+        if case.id not in self._values:
+            self._values[case.id] = case.values(self.doc)
+        return self._values[case.id]
+
+    def chart(self, package: str) -> ChartInfo:
+        if package not in self.charts:
+            pytest.skip(f"needs --vault-chart (the Big Bang {package} package) for this check")
+        return self.charts[package]
+
+    def render(self, case: RenderCase) -> Rendered:
+        __tracebackhide__ = True
+        return self.renderer.render(self.chart(case.package).path, case.package, self.values(case).values)
+
+    def schemas(self, package: str) -> SchemaSet:
+        if package not in self._schemas:
+            self._schemas[package] = SchemaSet.for_chart(self.chart(package).path, self.kubernetes_version)
+        return self._schemas[package]
+
+
+TIER_KEY = pytest.StashKey[RenderTier]()
+EVIDENCE_KEY = pytest.StashKey[str]()
+
+
+def _build_tier(config: pytest.Config) -> RenderTier:
+    resolved = get_config(config)
+    if not resolved.chart:
+        raise ConfigError("the render tier needs --chart (the Big Bang ESO package: a chart directory, .tgz, "
+                          "oci:// reference or git URL with --chart-version)")
+    if not resolved.doc:
+        raise ConfigError(f"the render tier needs --doc VAULT_INTEGRATION.md (none found next to --chart "
+                          f"{resolved.chart}; it looks for docs/VAULT_INTEGRATION.md in the package repo)")
+    doc = load_doc(resolved.doc)
+    helm = find_helm(resolved.helm)
+    workdir = Path(resolved.artifacts_dir or "artifacts") / "render"
+    workdir.mkdir(parents=True, exist_ok=True)
+    renderer = Renderer(helm.path, Path(tempfile.mkdtemp(prefix="session-", dir=workdir)))
+    charts: dict[str, ChartInfo] = {}
+    refs = {"external-secrets": ("--chart", resolved.chart, resolved.chart_version),
+            "vault": ("--vault-chart", resolved.vault_chart, resolved.vault_chart_version)}
+    for package, (option, ref, version) in refs.items():
+        if ref:
+            path = resolve_chart(ref, version, cache_dir=workdir / "cache", helm=helm.path, helm_env=renderer.env,
+                                 option=option)
+            info = chart_info(path, option)
+            check_package(info, option)
+            charts[package] = info
+    version = str(resolved.kubernetes_version or resolved.versions["kubernetes"]["version"])
+    return RenderTier(doc, charts, renderer, version)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    if config.getoption("help", False):
+        return
+    try:
+        config.stash[TIER_KEY] = _build_tier(config)
+    except ConfigError as exc:
+        raise pytest.UsageError(str(exc)) from None
+
+
+@pytest.fixture(scope="session")
+def tier(pytestconfig: pytest.Config) -> RenderTier:
+    return pytestconfig.stash[TIER_KEY]
+
+
+@pytest.fixture(scope="session")
+def doc(tier: RenderTier) -> VaultDoc:
+    """The VAULT_INTEGRATION.md under test."""
+    return tier.doc
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _render_everything_at_once(request: pytest.FixtureRequest, tier: RenderTier) -> None:
+    """Render every case the selected tests use, in parallel, before the first test (each pair once)."""
+    jobs = []
+    for item in request.session.items:
+        callspec = getattr(item, "callspec", None)
+        for param in (callspec.params.values() if callspec else ()):
+            case = param.render if isinstance(param, NamedItem) else param
+            if isinstance(case, RenderCase) and case.package in tier.charts:
+                jobs.append((tier.charts[case.package].path, case.package, tier.values(case).values))
+    tier.renderer.prefetch(jobs, meanwhile=[lambda package=package: tier.schemas(package) for package in tier.charts])
+
+
+@pytest.fixture
+def render(tier: RenderTier) -> Callable[[RenderCase], Rendered]:
+    """``render(case)``: the rendered objects of a case (cached; a helm error fails the test)."""
+    return tier.render
+
+
+@pytest.fixture
+def evidence(request: pytest.FixtureRequest) -> Callable[[str], None]:
+    """``evidence("one line")``: what the report shows for this test (never secret values)."""
+    def record(text: str) -> None:
+        request.node.stash[EVIDENCE_KEY] = text
+    return record
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[Any]) -> Generator[None, Any, Any]:
+    report: pytest.TestReport = yield
+    text = item.stash.get(EVIDENCE_KEY, None)
+    if text and report.when == "call":
+        report.evidence = text  # type: ignore[attr-defined]
+    return report

@@ -1,0 +1,69 @@
+"""Fetching Secrets with ExternalSecret: `data` and `dataFrom`, and what the variations expose."""
+
+from __future__ import annotations
+
+import pytest
+from render_cases import (
+    BOTH_DATA_AND_DATAFROM,
+    DATA_SECRETS,
+    DATAFROM_SECRETS,
+    NEITHER_DATA_NOR_DATAFROM,
+    REFRESH_ZERO,
+    SAME_STORE_SAME_NAMESPACE,
+    claimed,
+)
+
+from esoconf.contracts import (
+    assert_external_secret,
+    assert_unique_names,
+    describe_external_secret,
+    external_secrets_for,
+)
+from esoconf.schema import assert_valid
+
+pytestmark = pytest.mark.render
+
+
+@pytest.mark.parametrize("case", claimed("ES-DATA-1", DATA_SECRETS) + claimed("ES-FROM-1", DATAFROM_SECRETS))
+def test_external_secret_renders_as_given(case, tier, render, evidence):
+    item = case.item(tier.values(case.render).values)
+    es = assert_external_secret(render(case.render), item)
+    evidence(describe_external_secret(es))
+
+
+@pytest.mark.claim("ES-VAR-1")
+@pytest.mark.xfail(strict=True, reason="chart defect: with both data and dataFrom only data renders; dataFrom "
+                                       "is dropped silently")
+def test_data_and_datafrom_together_both_render(tier, render):
+    case = BOTH_DATA_AND_DATAFROM
+    assert_external_secret(render(case.render), case.item(tier.values(case.render).values))
+
+
+@pytest.mark.claim("ES-VAR-2")
+@pytest.mark.xfail(strict=True, reason="chart defect: an entry with neither data nor dataFrom renders "
+                                       "`dataFrom: null`, which the ExternalSecret CRD rejects (webhook disabled)")
+def test_entry_without_data_or_datafrom_renders_no_invalid_external_secret(tier, render):
+    case = NEITHER_DATA_NOR_DATAFROM
+    rendered = render(case.render)
+    found = external_secrets_for(rendered, case.item(tier.values(case.render).values))
+    assert len(found) == 1, f"the entry rendered {len(found)} ExternalSecrets, expected one"
+    assert_valid(tier.schemas("external-secrets").check_all(found), rendered.values_file)
+
+
+@pytest.mark.claim("ES-VAR-3")
+@pytest.mark.xfail(strict=True, reason="chart defect: the ExternalSecret is named <name>-externalsecrets, so two "
+                                       "entries using one store in one namespace collide")
+def test_two_entries_with_one_store_in_one_namespace_render_two_external_secrets(tier, render):
+    rendered = render(SAME_STORE_SAME_NAMESPACE[0].render)
+    items = [case.item(tier.values(case.render).values) for case in SAME_STORE_SAME_NAMESPACE]
+    for item in items:
+        assert_external_secret(rendered, item)
+    assert_unique_names(rendered, "ExternalSecret", namespace=items[0]["namespace"])
+
+
+@pytest.mark.claim("ES-VAR-4")
+@pytest.mark.xfail(strict=True, reason="chart defect: refreshInterval is rendered unquoted, so \"0\" (no refresh) "
+                                       "becomes the integer 0, which the CRD rejects")
+def test_refresh_interval_zero_stays_a_duration_string(tier, render):
+    case = REFRESH_ZERO
+    assert_external_secret(render(case.render), case.item(tier.values(case.render).values))

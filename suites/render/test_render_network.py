@@ -1,0 +1,70 @@
+"""Prerequisites / Network and Istio Requirements, and Troubleshooting item 2 (ESO side)."""
+
+from __future__ import annotations
+
+import pytest
+from render_cases import (
+    DOC_CASES,
+    DOC_TROUBLESHOOTING_LABELS,
+    VARIATIONS,
+    VAULT_BIG_BANG,
+)
+
+from esoconf.contracts import (
+    EGRESS_POLICY,
+    VAULT_INGRESS_LABEL,
+    VAULT_PORT,
+    assert_labels,
+    assert_policy_shape,
+    assert_selects,
+    eso_pods,
+    expected_egress_policy,
+    policy_admits,
+    vault_server_pods,
+)
+
+pytestmark = pytest.mark.render
+
+
+@pytest.mark.claim("NET-1")
+@pytest.mark.parametrize("case", DOC_CASES, ids=str)
+def test_allow_egress_vault_lets_eso_pods_reach_vault_pods_on_8200(case, tier, render, evidence):
+    rendered = render(case)
+    policy = rendered.one("NetworkPolicy", EGRESS_POLICY, namespace=rendered.namespace)
+    assert_policy_shape(policy, expected_egress_policy(rendered.namespace))
+    for pod in eso_pods(rendered):
+        assert_selects(policy["spec"]["podSelector"], pod, EGRESS_POLICY)
+    vault = render(VAULT_BIG_BANG) if "vault" in tier.charts else None
+    for server in vault_server_pods(vault):
+        assert policy_admits(policy, "egress", server, VAULT_PORT), \
+            f"{EGRESS_POLICY} does not admit {server.what} (labels {dict(server.labels)}) on TCP {VAULT_PORT}"
+    evidence(f"{EGRESS_POLICY} in {rendered.namespace}: ESO pods -> ns vault pods app.kubernetes.io/name=vault, "
+             f"TCP {VAULT_PORT} only")
+
+
+@pytest.mark.claim("NET-1")
+def test_allow_egress_vault_is_absent_without_network_policies(render, evidence):
+    rendered = render(VARIATIONS)
+    assert not rendered.find("NetworkPolicy", EGRESS_POLICY), \
+        f"{EGRESS_POLICY} rendered although networkPolicies.enabled is false ({rendered.values_file})"
+    evidence(f"networkPolicies.enabled=false renders no {EGRESS_POLICY}")
+
+
+@pytest.mark.claim("LBL-1")
+@pytest.mark.parametrize("case", DOC_CASES, ids=str)
+def test_eso_pods_carry_vault_ingress_label_by_default(case, render, evidence):
+    pods = eso_pods(render(case))
+    for pod in pods:
+        assert_labels(pod, VAULT_INGRESS_LABEL)
+    evidence(f"{', '.join(p.what for p in pods)} pod template has vault-ingress: \"true\" without podLabels values")
+
+
+@pytest.mark.claim("LBL-2")
+@pytest.mark.parametrize("case", (DOC_TROUBLESHOOTING_LABELS, VARIATIONS), ids=str)
+def test_pod_labels_snippet_reaches_the_pod_template(case, tier, render, evidence):
+    values = tier.values(case)
+    wanted = values.values["upstream"]["podLabels"]
+    for pod in eso_pods(render(case)):
+        assert_labels(pod, wanted)
+    notes = "; ".join(str(n) for n in values.notes) or "no translation"
+    evidence(f"upstream.podLabels {wanted} on the ESO pod template ({notes})")

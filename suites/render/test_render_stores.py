@@ -1,0 +1,40 @@
+"""Authentication Method: Token / Kubernetes: the ClusterSecretStore the doc's values promise."""
+
+from __future__ import annotations
+
+import pytest
+from render_cases import DEFAULT_MOUNT_STORE, KUBERNETES_STORES, REFERENT_STORE, TOKEN_STORES, claimed
+
+from esoconf.contracts import DEFAULT_MOUNT_PATH, assert_vault_store, describe_store, is_referent, store_of
+
+pytestmark = pytest.mark.render
+
+REFERENT = ("a token store without auth.namespace is rendered as a referent ClusterSecretStore: ESO never "
+            "validates it (no Vault call; Ready=True regardless) and looks the token Secret up in each "
+            "ExternalSecret's namespace; the chart accepts it silently")
+
+
+@pytest.mark.parametrize("case", claimed("TOK-1", TOKEN_STORES) + claimed("K8S-1", KUBERNETES_STORES))
+def test_store_renders_provider_and_auth_as_given(case, tier, render, evidence):
+    item = case.item(tier.values(case.render).values)
+    store = assert_vault_store(render(case.render), item)
+    evidence(describe_store(store))
+
+
+@pytest.mark.claim("TOK-2")
+@pytest.mark.parametrize("case", (TOKEN_STORES[0], pytest.param(
+    REFERENT_STORE, marks=pytest.mark.xfail(strict=True, reason=REFERENT))), ids=str)
+def test_token_store_names_the_secret_namespace_so_eso_validates_it(case, tier, render, evidence):
+    store = store_of(render(case.render), case.item(tier.values(case.render).values))
+    assert not is_referent(store), f"{describe_store(store)}: referent store, never validated by ESO"
+    evidence(f"{describe_store(store)} (not referent: ESO validates it)")
+
+
+@pytest.mark.claim("K8S-2")
+def test_kubernetes_mount_path_defaults_to_kubernetes(tier, render, evidence):
+    case = DEFAULT_MOUNT_STORE
+    store = store_of(render(case.render), case.item(tier.values(case.render).values))
+    mount = store["spec"]["provider"]["vault"]["auth"]["kubernetes"].get("mountPath")
+    assert mount == DEFAULT_MOUNT_PATH, f"{describe_store(store)}: mountPath omitted renders {mount!r}, " \
+                                        f"not the default {DEFAULT_MOUNT_PATH!r}"
+    evidence(describe_store(store))

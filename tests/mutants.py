@@ -1,0 +1,157 @@
+"""Mutants of the fixture charts: each one text edit that breaks (or fixes) one documented thing.
+
+``breaks`` is the set of claim ids whose verdict must become failing (fail/error/xpass) when the render
+tier runs against the mutant; every other claim must keep its reference verdict. A mutant that "fixes"
+a known chart defect kills the strict expected failure of that claim (xpass).
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+# Imported here, before any in-process pytester run, so pytester's sys.modules snapshot keeps them: their
+# caches (compiled schema validators, renders of unchanged charts) then live across the runs.
+import esoconf.contracts  # noqa: F401
+import esoconf.render  # noqa: F401
+import esoconf.schema  # noqa: F401
+
+FIXTURES = Path(__file__).resolve().parent / "fixtures"
+CHARTS = {"external-secrets": FIXTURES / "charts" / "external-secrets", "vault": FIXTURES / "charts" / "vault"}
+
+
+@dataclass(frozen=True)
+class Edit:
+    file: str  # relative to the chart directory
+    old: str
+    new: str
+
+
+@dataclass(frozen=True)
+class Mutant:
+    id: str
+    package: str
+    edits: tuple[Edit, ...]
+    breaks: frozenset[str]
+
+    def __str__(self) -> str:
+        return self.id
+
+
+def mutant(id: str, package: str, file: str, old: str, new: str, *breaks: str) -> Mutant:
+    return Mutant(id, package, (Edit(file, old, new),), frozenset(breaks))
+
+
+def apply(m: Mutant, dest: Path) -> Path:
+    """Copy the fixture chart to ``dest`` and apply the edits; each ``old`` must occur exactly once."""
+    chart = dest / m.package
+    shutil.copytree(CHARTS[m.package], chart)
+    for edit in m.edits:
+        path = chart / edit.file
+        text = path.read_text(encoding="utf-8")
+        count = text.count(edit.old)
+        if count != 1:
+            raise AssertionError(f"mutant {m.id}: {edit.old!r} occurs {count} times in {edit.file}, expected once "
+                                 f"(fixture changed: update tests/mutants.py)")
+        path.write_text(text.replace(edit.old, edit.new), encoding="utf-8")
+    return chart
+
+
+ESO, VAULT = "external-secrets", "vault"
+NP = "templates/networkpolicies/allow-egress-vault.yaml"
+STORE = "templates/secret-store.yaml"
+ES = "templates/external-secrets.yaml"
+VAULT_NP = "templates/networkpolicies/allow-ingress-custom-app.yaml"
+VAULT_AP = "templates/istio/authorization-policies.yaml"
+
+MUTANTS: tuple[Mutant, ...] = (
+    # allow-egress-vault
+    mutant("egress-port-8201", ESO, NP, "port: 8200", "port: 8201", "NET-1"),
+    mutant("egress-vault-pod-selector", ESO, NP, "app.kubernetes.io/name: vault",
+           "app.kubernetes.io/name: vault-server", "NET-1"),
+    mutant("egress-ignores-networkPolicies-switch", ESO, NP, "{{- if .Values.networkPolicies.enabled }}",
+           "{{- if true }}", "NET-1"),
+    # ESO pod labels
+    mutant("default-label-misspelled", ESO, "values.yaml", 'vault-ingress: "true"', 'vault-ingres: "true"', "LBL-1"),
+    Mutant("podLabels-key-renamed", ESO, (
+        Edit("templates/deployment.yaml", "$u.podLabels", "$u.defaultPodLabels"),
+        Edit("values.yaml", "  podLabels:\n", "  defaultPodLabels:\n")), frozenset({"LBL-2"})),
+    # ClusterSecretStore
+    mutant("token-key-hardcoded", ESO, STORE, "key: {{ $auth.key | quote }}", 'key: "token"', "TOK-1"),
+    mutant("token-namespace-dropped", ESO, STORE, "namespace: {{ $auth.namespace | quote }}", "", "TOK-1", "TOK-2"),
+    mutant("kubernetes-role-hardcoded", ESO, STORE, "role: {{ $auth.role | quote }}", 'role: "eso-role"', "K8S-1"),
+    mutant("kubernetes-mountPath-default", ESO, STORE, 'default "kubernetes"', 'default "k8s"', "K8S-2"),
+    mutant("store-apiVersion-unserved", ESO, STORE, "apiVersion: external-secrets.io/v1",
+           "apiVersion: external-secrets.io/v1beta1", "SCH-1"),
+    # ExternalSecret
+    mutant("store-kind", ESO, ES, "kind: ClusterSecretStore", "kind: SecretStore", "ES-DATA-1", "ES-FROM-1"),
+    mutant("dropped-data-entry", ESO, ES, "toYaml $item.secrets.data ", "toYaml (rest $item.secrets.data) ",
+           "ES-DATA-1"),
+    mutant("release-namespace", ESO, ES, "namespace: {{ $item.namespace }}", "namespace: {{ $.Release.Namespace }}",
+           "ES-DATA-1", "ES-FROM-1"),
+    # fixed defects: the strict expected failures notice
+    mutant("refreshInterval-quoted", ESO, ES, '{{ $item.refreshInterval | default "1m" }}',
+           '{{ $item.refreshInterval | default "1m" | quote }}', "ES-VAR-4"),
+    mutant("data-and-dataFrom-both", ESO, ES,
+           '{{- else if kindIs "invalid" $item.secrets.dataFrom }}\n  dataFrom: null\n  {{- else }}',
+           '{{- end }}\n  {{- if kindIs "invalid" $item.secrets.dataFrom }}\n  {{- else }}', "ES-VAR-1", "ES-VAR-2"),
+    mutant("unique-externalsecret-names", ESO, ES, "name: {{ $item.name }}-externalsecrets",
+           "name: {{ $item.name }}-{{ $item.secrets.targetName }}", "ES-VAR-3"),
+    # schemas
+    mutant("misspelled-field", ESO, "templates/deployment.yaml", "revisionHistoryLimit:", "revisionHistoryLimt:",
+           "SCH-1"),
+    mutant("istio-apiVersion-without-schema", ESO, "templates/istio/peerauthentication.yaml",
+           "apiVersion: security.istio.io/v1", "apiVersion: security.istio.io/v2alpha1", "SCH-2"),
+    # the Vault package
+    mutant("vault-ingress-port", VAULT, VAULT_NP, "port: 8200", "port: 8300", "VLT-NP-1"),
+    mutant("vault-ingress-label", VAULT, VAULT_NP, 'vault-ingress: "true"', 'vault-egress: "true"', "VLT-NP-1"),
+    mutant("vault-custom-policies-ignored", VAULT, VAULT_AP, ".Values.istio.authorizationPolicies.custom",
+           ".Values.istio.authorizationPolicies.extra", "VLT-AP-1"),
+    mutant("vault-deny-all-is-deny-nothing", VAULT, VAULT_AP, "spec: {}", "spec: {action: DENY}", "VLT-AP-2"),
+)
+
+
+SUITE = Path(__file__).resolve().parent.parent / "suites" / "render"
+FIXTURE_DOC = FIXTURES / "docs" / "VAULT_INTEGRATION.md"
+FAILING = {"fail", "error", "xpass"}
+
+
+def run_render_tier(pytester: Any, workdir: Path, helm: Path, chart: Path = CHARTS[ESO],
+                    vault_chart: Path | None = CHARTS[VAULT], doc: Path = FIXTURE_DOC, *extra: str) -> RunResult:
+    """The render tier in-process; returns pytest's result and the per-claim verdicts of --report-json."""
+    report = workdir / "claims.json"
+    args = [str(SUITE), "--chart", str(chart), "--doc", str(doc), "--helm", str(helm),
+            "--artifacts-dir", str(workdir / "artifacts"), "--report-json", str(report),
+            "-p", "no:cacheprovider", "-q", "--assert=plain", *extra]
+    if vault_chart is not None:
+        args += ["--vault-chart", str(vault_chart)]
+    result = pytester.runpytest_inprocess(*args)
+    verdicts = {r["id"]: r["verdict"] for r in json.loads(report.read_text())} if report.is_file() else {}
+    return RunResult(result, verdicts)
+
+
+@dataclass
+class RunResult:
+    pytest: Any
+    verdicts: dict[str, str]
+
+    @property
+    def failing(self) -> set[str]:
+        return {claim for claim, verdict in self.verdicts.items() if verdict in FAILING}
+
+
+def helm_binary() -> Path:
+    """helm for the self-tests (--helm/ESOCONF_HELM, PATH, .tools/bin); skips loudly when there is none."""
+    import os
+
+    import pytest
+
+    from esoconf.tools import ToolError, find_tool
+
+    try:
+        return find_tool("helm", os.environ.get("ESOCONF_HELM")).path
+    except ToolError as exc:
+        pytest.skip(f"render self-tests need helm: {exc}")

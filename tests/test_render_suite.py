@@ -1,0 +1,109 @@
+"""The render tier itself, run through pytester: the reference fixture passes, bad input is one line,
+helm errors are shown, and each (chart, values) pair is rendered once."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from mutants import CHARTS, ESO, FIXTURES, VAULT, Edit, Mutant, apply, helm_binary, run_render_tier
+
+from esoconf.claims import load_claims
+from esoconf.render import Renderer
+
+# the doc claims known not to hold for the reference (and the real) charts: strict expected failures
+EXPECTED_XFAIL = {"ES-VAR-1", "ES-VAR-2", "ES-VAR-3", "ES-VAR-4", "TOK-2", "VLT-AP-2"}
+
+
+@pytest.fixture(scope="module")
+def helm() -> Path:
+    return helm_binary()
+
+
+def test_reference_chart_passes_every_claim(suite: pytest.Pytester, tmp_path: Path, helm: Path) -> None:
+    run = run_render_tier(suite, tmp_path, helm)
+    assert run.pytest.ret == 0, run.pytest.stdout.str()[-3000:]
+    assert set(run.verdicts) == set(load_claims()), "every claim in manifests/claims.yaml has a verdict"
+    assert {c for c, v in run.verdicts.items() if v == "xfail"} == EXPECTED_XFAIL
+    assert {c for c, v in run.verdicts.items() if v not in ("pass", "xfail")} == set()
+
+
+def test_without_vault_chart_the_vault_claims_are_skipped(suite: pytest.Pytester, tmp_path: Path,
+                                                         helm: Path) -> None:
+    run = run_render_tier(suite, tmp_path, helm, CHARTS[ESO], None)
+    skipped = {c for c, v in run.verdicts.items() if v == "skip"}
+    assert {"VLT-NP-1", "VLT-AP-1"} <= skipped
+    assert not run.failing
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    pytest.param(["--doc", str(FIXTURES / "docs" / "VAULT_INTEGRATION.md")], "the render tier needs --chart",
+                 id="no-chart"),
+    pytest.param(["--chart", str(CHARTS[ESO]), "--vault-chart", str(CHARTS[ESO])],
+                 "is not the Big Bang vault package", id="vault-chart-is-eso"),
+    pytest.param(["--chart", str(CHARTS[VAULT])], "is not the Big Bang external-secrets package",
+                 id="chart-is-vault"),
+    pytest.param(["--chart", str(CHARTS[ESO]), "--doc", str(FIXTURES / "docs" / "broken" / "no-yaml.md")],
+                 "no ```yaml code blocks", id="doc-without-yaml"),
+    pytest.param(["--chart", str(CHARTS[ESO]), "--doc", str(FIXTURES / "docs" / "broken" / "bad-yaml.md")],
+                 "does not parse", id="doc-bad-yaml"),
+    pytest.param(["--chart", str(CHARTS[ESO]), "--doc", str(FIXTURES / "docs" / "broken" / "renamed-section.md")],
+                 "doc changed: section 'Authentication Method: Kubernetes' not found",
+                 id="doc-renamed-section"),
+])
+def test_bad_input_is_one_line(args: list[str], message: str, suite: pytest.Pytester, tmp_path: Path,
+                               helm: Path) -> None:
+    suite_dir = Path(__file__).resolve().parent.parent / "suites" / "render"
+    result = suite.runpytest_inprocess(str(suite_dir), "--helm", str(helm), "--artifacts-dir", str(tmp_path), *args)
+    errors = [line for line in result.stderr.lines if line.startswith("ERROR:")]
+    assert result.ret == 3, result.stdout.str()[-2000:] + result.stderr.str()[-2000:]
+    assert len(errors) == 1 and message in errors[0], result.stderr.str()
+    assert "Traceback" not in result.stderr.str() + result.stdout.str()
+
+
+def test_chart_that_fails_to_render_shows_helm_error_and_values_file(suite: pytest.Pytester, tmp_path: Path,
+                                                                   helm: Path) -> None:
+    broken = Mutant("template-syntax-error", ESO, (Edit("templates/secret-store.yaml", "{{- range $store :=",
+                                                        "{{- range $store := oops"),), frozenset())
+    chart = apply(broken, tmp_path / "charts")
+    run = run_render_tier(suite, tmp_path, helm, chart, None, FIXTURES / "docs" / "VAULT_INTEGRATION.md", "-x")
+    output = run.pytest.stdout.str()
+    assert "helm could not render" in output and "with values file" in output, output[-3000:]
+    assert "parse error" in output or "function \"oops\" not defined" in output, output[-3000:]
+
+
+def test_each_chart_and_values_pair_is_rendered_once(tmp_path: Path, helm: Path) -> None:
+    renderer = Renderer(helm, tmp_path)
+    values = {"networkPolicies": {"enabled": True}}
+    first = renderer.render(CHARTS[VAULT], "vault", values)
+    again = renderer.render(CHARTS[VAULT], "vault", dict(values))
+    other = Renderer(helm, tmp_path).render(CHARTS[VAULT], "vault", {"networkPolicies": {"enabled": False}})
+    assert first is again and first is not other
+    assert renderer.renders <= 1  # 0 when an earlier test in this process rendered the same pair
+    assert first.find("NetworkPolicy") and not other.find("NetworkPolicy")
+    assert (first.release, first.namespace) == ("vault-vault", "vault")
+
+
+def test_git_chart_reference_is_cloned_at_its_tag(tmp_path: Path) -> None:
+    from esoconf.charts import chart_info, check_package, git_clone
+    from esoconf.runner import run
+
+    repo = tmp_path / "repo"
+    apply(Mutant("copy", ESO, (), frozenset()), repo)
+    (repo / "external-secrets").rename(repo / "chart")
+    git = ["git", "-C", str(repo), "-c", "user.email=t@example.com", "-c", "user.name=t"]
+    for args in (["init", "-q"], ["add", "."], ["commit", "-qm", "chart"], ["tag", "1.3.1-bb.1"]):
+        run([*git, *args])
+    chart = git_clone(f"file://{repo}", "1.3.1-bb.1", tmp_path / "cache" / "clone")
+    check_package(chart_info(chart), "--chart")
+    assert chart.name == "chart"
+
+
+def test_unreachable_git_chart_is_one_line(tmp_path: Path) -> None:
+    from esoconf.charts import resolve_chart
+    from esoconf.config import ConfigError
+
+    with pytest.raises(ConfigError, match=r"^--chart https://127\.0\.0\.1:9/eso\.git: git clone of '1\.0' failed "
+                                          r"\(.*\); check the URL") as caught:
+        resolve_chart("https://127.0.0.1:9/eso.git", "1.0", cache_dir=tmp_path)
+    assert "\n" not in str(caught.value)
