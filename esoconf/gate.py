@@ -13,6 +13,8 @@ monkeypatching :func:`e2e_blockers`.
 
 from __future__ import annotations
 
+from collections.abc import Generator
+
 import pytest
 
 from . import config as cfg
@@ -60,9 +62,19 @@ def selected_tiers(items: list[pytest.Item]) -> set[str]:
     return {tier for item in items for tier in ("render", "e2e") if item.get_closest_marker(tier)}
 
 
+_COLLECTED = pytest.StashKey[bool]()
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_collection_modifyitems(config: pytest.Config) -> Generator[None, None, None]:
+    yield  # raises if a modifyitems hook failed (e.g. a render-tier usage error)
+    config.stash[_COLLECTED] = True
+
+
 def pytest_collection_finish(session: pytest.Session) -> None:
     config = session.config
-    if config.option.collectonly:
+    # pytest calls this hook even when collection failed; that failure (a usage error) must win
+    if config.option.collectonly or not config.stash.get(_COLLECTED, False):
         return
     tiers = selected_tiers(session.items)
     if "e2e" in tiers:

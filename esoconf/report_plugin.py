@@ -293,6 +293,8 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     if hasattr(config, "workerinput") or STATE_KEY not in config.stash:
         return
     state = config.stash[STATE_KEY]
+    if config.option.collectonly:
+        return
     if not any(item.get_closest_marker(m) for item in session.items for m in ("render", "e2e", "claim")) \
             and exitstatus in (0, 1):
         return  # the suite's own self-tests: no conformance verdict to give

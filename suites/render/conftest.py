@@ -84,8 +84,26 @@ def _build_tier(config: pytest.Config) -> RenderTier:
     return RenderTier(doc, charts, renderer, version)
 
 
-def pytest_configure(config: pytest.Config) -> None:
-    if config.getoption("help", False):
+def _explicitly_asked(config: pytest.Config) -> bool:
+    """The user asked for the render tier by marker (-m render) or by path (suites/render)."""
+    here = Path(__file__).parent.resolve()
+    paths = [Path(arg.split("::")[0]).resolve() for arg in config.args]
+    return "render" in (config.option.markexpr or "") or any(p == here or here in p.parents for p in paths)
+
+
+@pytest.hookimpl(trylast=True)  # after -m/-k deselection: only what will run counts
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Build the tier once, and only when render tests are selected (collecting never needs a chart).
+
+    A run that did not ask for the render tier (plain ``pytest``) and has no --chart deselects it,
+    like the live tier; asking for it (``-m render``, ``suites/render``) without --chart is a usage error.
+    """
+    selected = [item for item in items if item.get_closest_marker("render")]
+    if not selected or config.option.collectonly or TIER_KEY in config.stash:
+        return
+    if not get_config(config).chart and not _explicitly_asked(config):
+        items[:] = [item for item in items if not item.get_closest_marker("render")]
+        config.hook.pytest_deselected(items=selected)
         return
     try:
         config.stash[TIER_KEY] = _build_tier(config)

@@ -39,7 +39,9 @@ def run_suites(
         shutil.copy(path, suite.path / path.name)
     fakes = str(PROJECT_ROOT / "tests" / "live")
     suite.makeconftest(textwrap.dedent(CONFTEST).format(fakes=fakes, version=version, tweak=tweak))
-    return suite.runpytest("-m", "e2e", "-p", "no:esoconf.gate", "--doc", str(DOC), "-rxXfs", *args)
+    # importlib mode: the copies share basenames with suites/e2e, which may already be imported in-process
+    return suite.runpytest("-m", "e2e", "-p", "no:esoconf.gate", "--import-mode=importlib", "--doc", str(DOC),
+                           "-rxXfs", *args)
 
 
 def test_the_full_matrix_reaches_the_predicted_verdicts(suite: pytest.Pytester) -> None:
