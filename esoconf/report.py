@@ -34,7 +34,6 @@ from enum import IntEnum
 from pathlib import Path
 from typing import Any
 
-import jsonschema
 import yaml
 
 from .redact import REDACT, write_redacted
@@ -359,6 +358,8 @@ def load_report(path: str | Path) -> Report:
     if isinstance(data, dict) and data.get("schema_version") != SCHEMA_VERSION:
         raise ReportError(f"{path}: schema_version {data.get('schema_version')!r} is not {SCHEMA_VERSION}; "
                           f"render it with the suite version that wrote it")
+    import jsonschema  # only when a report is loaded (keeps plugin start-up light)
+
     try:
         jsonschema.validate(data, REPORT_SCHEMA)
     except jsonschema.ValidationError as exc:

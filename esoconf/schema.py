@@ -19,7 +19,7 @@ import hashlib
 import json
 import re
 import tarfile
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from functools import cache
 from importlib import resources
@@ -158,14 +158,36 @@ def _crd_texts(chart: Path) -> list[str]:
     return texts
 
 
+LazyCrd = Crd | Callable[[], Crd]
+_DOCUMENT_SEPARATOR = re.compile(r"(?m)^---[ \t]*$")
+_CRD_GROUP = re.compile(r"(?m)^  group:[ \t]*[\"']?([\w.\-]+)")
+_CRD_KIND = re.compile(r"(?ms)^  names:[ \t]*$.*?^    kind:[ \t]*[\"']?(\w+)")
+
+
+def _parse_crd(document: str) -> Crd:
+    crds = crds_from_objects([yaml.load(document, Loader=_Loader) or {}])
+    return next(iter(crds.values()))
+
+
 @cache
-def _crds_from_text(text: str) -> dict[tuple[str, str], Crd]:
-    return crds_from_objects(doc for doc in yaml.load_all(text, Loader=_Loader) if isinstance(doc, dict))
+def _crds_from_text(text: str) -> dict[tuple[str, str], LazyCrd]:
+    """Index the CRDs of a file by (group, kind) and parse each only when an object of its kind is checked
+    (the ESO bundle is 1.4 MB of YAML; a render uses two or three of its twenty CRDs)."""
+    found: dict[tuple[str, str], LazyCrd] = {}
+    for document in _DOCUMENT_SEPARATOR.split(text):
+        if "CustomResourceDefinition" not in document:
+            continue
+        group, kind = _CRD_GROUP.search(document), _CRD_KIND.search(document)
+        if group and kind:
+            found[(group[1], kind[1])] = cache(lambda document=document: _parse_crd(document))
+        else:  # unusual layout: parse now
+            found.update(crds_from_objects(yaml.load_all(document, Loader=_Loader)))
+    return found
 
 
-def chart_crds(chart: Path) -> dict[tuple[str, str], Crd]:
-    """The CRDs shipped in the chart's ``crds/`` folder (parsed once per distinct file content)."""
-    found: dict[tuple[str, str], Crd] = {}
+def chart_crds(chart: Path) -> dict[tuple[str, str], LazyCrd]:
+    """The CRDs shipped in the chart's ``crds/`` folder (indexed once per distinct file content)."""
+    found: dict[tuple[str, str], LazyCrd] = {}
     for text in _crd_texts(chart):
         found.update(_crds_from_text(text))
     return found
@@ -294,7 +316,7 @@ def _messages(validator: Any, obj: Mapping[str, Any]) -> tuple[str, ...]:
 @dataclass
 class SchemaSet:
     kubernetes_version: str
-    crds: dict[tuple[str, str], Crd] = field(default_factory=dict)
+    crds: dict[tuple[str, str], LazyCrd] = field(default_factory=dict)
     _results: dict[str, Finding] = field(default_factory=dict, repr=False)
 
     @classmethod
@@ -318,6 +340,8 @@ class SchemaSet:
         ident = object_id(obj)
         group, _, version = api_version.rpartition("/")
         crd = self.crds.get((group, kind))
+        if callable(crd):
+            crd = self.crds[(group, kind)] = crd()
         if crd is not None:
             source = f"CRD {crd.name}"
             info = crd.versions.get(version)

@@ -60,6 +60,19 @@ def _candidates(name: str, explicit: str | None, tools_dir: Path) -> list[tuple[
     return found
 
 
+_VERSIONS_SEEN: dict[tuple[str, str, int, int], tuple[int, int, int] | None] = {}
+
+
+def _binary_version(name: str, path: Path) -> tuple[int, int, int] | None:
+    """The version a binary prints, asked once per process for each (path, size, mtime)."""
+    stat = path.stat()
+    key = (name, str(path.resolve()), stat.st_size, stat.st_mtime_ns)
+    if key not in _VERSIONS_SEEN:
+        out = run([str(path), *VERSION_ARGS[name]], timeout=20)
+        _VERSIONS_SEEN[key] = parse_version(out.stdout + out.stderr)
+    return _VERSIONS_SEEN[key]
+
+
 def find_tool(name: str, explicit: str | None = None, *, tools_dir: Path = TOOLS_DIR,
               versions: dict[str, Any] | None = None) -> Tool:
     """Return the first candidate that runs and meets the pinned minimum; else one-line ToolError."""
@@ -73,11 +86,10 @@ def find_tool(name: str, explicit: str | None = None, *, tools_dir: Path = TOOLS
             problems.append(f"{path} does not exist")
             continue
         try:
-            out = run([str(path), *VERSION_ARGS[name]], timeout=20)
+            version = _binary_version(name, path)
         except CommandError as exc:
             problems.append(f"{path} does not run ({exc.note or f'exit code {exc.returncode}'})")
             continue
-        version = parse_version(out.stdout + out.stderr)
         if version is None:
             problems.append(f"{path} printed no version")
             continue
