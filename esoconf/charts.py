@@ -43,7 +43,8 @@ def _slug(ref: str, version: str) -> str:
 
 def _first_line(exc: CommandError) -> str:
     lines = [line.strip() for line in (exc.stderr_tail or exc.note or "").splitlines() if line.strip()]
-    return lines[-1] if lines else f"exit code {exc.returncode}"
+    errors = [line for line in lines if line.lower().startswith(("fatal:", "error:"))]
+    return (errors or lines or [f"exit code {exc.returncode}"])[0 if errors else -1]
 
 
 def git_clone(url: str, version: str, dest: Path, option: str = "--chart") -> Path:

@@ -24,7 +24,7 @@ from typing import Any
 from .. import doctor
 from ..adapter import deep_merge
 from ..charts import chart_info, resolve_chart
-from ..config import Config, ConfigError
+from ..config import Config, ConfigError, default_doc_for
 from ..doc import load_doc
 from ..redact import REDACT
 from ..report import EnvironmentNotReady
@@ -445,6 +445,20 @@ def setup(
     helm_env = doctor.helm_env()
     helm = find_tool("helm", config.helm).path
     kubectl = find_tool("kubectl", config.kubectl).path
+    # inputs first (charts, then the doc, which may live in the chart's git clone): fail before any cluster work
+    cache = artifacts / "cache"
+    eso_chart = _chart(config, versions, "external_secrets", cache, helm, helm_env)
+    vault_chart = _chart(config, versions, "vault", cache, helm, helm_env)
+    if not config.doc:
+        found = default_doc_for(str(eso_chart))
+        if found is not None:  # shared with the suites' doc_shapes fixture through the config
+            config.values["doc"], config.sources["doc"] = str(found), "chart repo"
+    if not config.doc:
+        raise PlatformUnavailable(
+            "live platform needs the doc under test: pass --doc VAULT_INTEGRATION.md "
+            "(or a --chart inside the package repo)"
+        )
+    doc = load_doc(config.doc)
     kind_env: KindEnvironment | None = None
     with phases.phase("cluster"):
         if config.kubeconfig:
@@ -461,12 +475,6 @@ def setup(
             phases.note("cluster", kind_env.up().reason)
             access = ClusterAccess(kind_env.kubeconfig, None, kubectl, helm, helm_env)
     kube = Kube.connect(str(access.kubeconfig), access.context, access.kubectl_cmd(), timeouts)
-    doc = load_doc(config.doc) if config.doc else None
-    if doc is None:
-        raise PlatformUnavailable(
-            "live platform needs the doc under test: pass --doc VAULT_INTEGRATION.md "
-            "(or a local --chart inside the package repo)"
-        )
     images = image_set(
         config.images, versions, config.eso_image if config.source("eso_image") != "versions.yaml" else None
     )
@@ -482,9 +490,6 @@ def setup(
                 )
             for archive in image_archives(config.image_archive_dir):
                 kind_env.load_archive(archive)
-    cache = artifacts / "cache"
-    eso_chart = _chart(config, versions, "external_secrets", cache, helm, helm_env)
-    vault_chart = _chart(config, versions, "vault", cache, helm, helm_env)
     istio = IstioComponent(
         version=str(versions["charts"]["istio"]["version"]), repo=str(versions["charts"]["istio"]["repo"])
     )

@@ -16,7 +16,7 @@ import pytest
 
 from esoconf.adapter import PackageValues
 from esoconf.charts import ChartInfo, chart_info, check_package, resolve_chart
-from esoconf.config import ConfigError
+from esoconf.config import ConfigError, default_doc_for
 from esoconf.contracts import NamedItem, RenderCase
 from esoconf.doc import VaultDoc, load_doc
 from esoconf.plugin import get_config
@@ -62,10 +62,6 @@ def _build_tier(config: pytest.Config) -> RenderTier:
     if not resolved.chart:
         raise ConfigError("the render tier needs --chart (the Big Bang ESO package: a chart directory, .tgz, "
                           "oci:// reference or git URL with --chart-version)")
-    if not resolved.doc:
-        raise ConfigError(f"the render tier needs --doc VAULT_INTEGRATION.md (none found next to --chart "
-                          f"{resolved.chart}; it looks for docs/VAULT_INTEGRATION.md in the package repo)")
-    doc = load_doc(resolved.doc)
     helm = find_helm(resolved.helm)
     workdir = Path(resolved.artifacts_dir or "artifacts") / "render"
     workdir.mkdir(parents=True, exist_ok=True)
@@ -80,6 +76,11 @@ def _build_tier(config: pytest.Config) -> RenderTier:
             info = chart_info(path, option)
             check_package(info, option)
             charts[package] = info
+    doc_path = resolved.doc or default_doc_for(str(charts["external-secrets"].path))  # e.g. in a git clone
+    if not doc_path:
+        raise ConfigError(f"the render tier needs --doc VAULT_INTEGRATION.md (none found next to --chart "
+                          f"{resolved.chart}; it looks for docs/VAULT_INTEGRATION.md in the package repo)")
+    doc = load_doc(doc_path)
     version = str(resolved.kubernetes_version or resolved.versions["kubernetes"]["version"])
     return RenderTier(doc, charts, renderer, version)
 
