@@ -74,6 +74,13 @@ MUTANTS: tuple[Mutant, ...] = (
            "app.kubernetes.io/name: vault-server", "NET-1"),
     mutant("egress-ignores-networkPolicies-switch", ESO, NP, "{{- if .Values.networkPolicies.enabled }}",
            "{{- if true }}", "NET-1"),
+    mutant("egress-vault-namespace", ESO, NP, "kubernetes.io/metadata.name: vault",
+           "kubernetes.io/metadata.name: vault-system", "NET-1"),
+    mutant("egress-selects-other-pods", ESO, NP, "app.kubernetes.io/name: external-secrets",
+           "app.kubernetes.io/name: external-secrets-webhook", "NET-1"),
+    mutant("egress-protocol-udp", ESO, NP, "protocol: TCP", "protocol: UDP", "NET-1"),
+    mutant("egress-in-default-namespace", ESO, NP, "namespace: {{ .Release.Namespace }}", "namespace: default",
+           "NET-1"),
     # ESO pod labels
     mutant("default-label-misspelled", ESO, "values.yaml", 'vault-ingress: "true"', 'vault-ingres: "true"', "LBL-1"),
     Mutant("podLabels-key-renamed", ESO, (
@@ -81,6 +88,11 @@ MUTANTS: tuple[Mutant, ...] = (
         Edit("values.yaml", "  podLabels:\n", "  defaultPodLabels:\n")), frozenset({"LBL-2"})),
     # ClusterSecretStore
     mutant("token-key-hardcoded", ESO, STORE, "key: {{ $auth.key | quote }}", 'key: "token"', "TOK-1"),
+    mutant("token-secret-name-hardcoded", ESO, STORE, "name: {{ $auth.secretName | quote }}", 'name: "vault-token"',
+           "TOK-1"),
+    mutant("vault-path-dropped", ESO, STORE, "path: {{ $src.path | quote }}", 'path: "secret"', "TOK-1", "K8S-1"),
+    mutant("serviceAccountRef-namespace-hardcoded", ESO, STORE,
+           "namespace: {{ $auth.serviceAccountRef.namespace | quote }}", 'namespace: "external-secrets"', "K8S-1"),
     mutant("token-namespace-dropped", ESO, STORE, "namespace: {{ $auth.namespace | quote }}", "", "TOK-1", "TOK-2"),
     mutant("kubernetes-role-hardcoded", ESO, STORE, "role: {{ $auth.role | quote }}", 'role: "eso-role"', "K8S-1"),
     mutant("kubernetes-mountPath-default", ESO, STORE, 'default "kubernetes"', 'default "k8s"', "K8S-2"),
@@ -90,6 +102,12 @@ MUTANTS: tuple[Mutant, ...] = (
     mutant("store-kind", ESO, ES, "kind: ClusterSecretStore", "kind: SecretStore", "ES-DATA-1", "ES-FROM-1"),
     mutant("dropped-data-entry", ESO, ES, "toYaml $item.secrets.data ", "toYaml (rest $item.secrets.data) ",
            "ES-DATA-1"),
+    mutant("target-name-hardcoded", ESO, ES, '{{ $item.secrets.targetName | default "default-k8s" }}',
+           "default-k8s", "ES-DATA-1", "ES-FROM-1"),
+    mutant("creationPolicy-hardcoded", ESO, ES, '{{ $item.secrets.targetPolicy | default "Owner" }}', "Owner",
+           "ES-DATA-1", "ES-FROM-1"),
+    mutant("dropped-extract", ESO, ES, "toYaml $item.secrets.dataFrom ", "toYaml (rest $item.secrets.dataFrom) ",
+           "ES-FROM-1"),
     mutant("release-namespace", ESO, ES, "namespace: {{ $item.namespace }}", "namespace: {{ $.Release.Namespace }}",
            "ES-DATA-1", "ES-FROM-1"),
     # fixed defects: the strict expected failures notice
