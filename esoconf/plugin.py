@@ -57,6 +57,13 @@ def pytest_configure(config: pytest.Config) -> None:
         resolved = cfg.resolve(_cli_values(config))
         if resolved.chart:
             cfg.check_chart_ref(resolved.chart, resolved.chart_version, "--chart")
+            if not cfg.is_remote_chart(resolved.chart) and not resolved.chart_version:
+                from pathlib import Path
+
+                from .charts import chart_info
+
+                resolved.values["chart_version"] = chart_info(Path(resolved.chart)).version  # for header, JUnit
+                resolved.sources["chart_version"] = "Chart.yaml"
         if resolved.vault_chart:
             cfg.check_chart_ref(resolved.vault_chart, resolved.vault_chart_version, "--vault-chart")
         if resolved.doc is None and resolved.chart:
