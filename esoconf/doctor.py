@@ -118,6 +118,11 @@ def check_kind(ctx: Context) -> CheckResult:
 def check_docker(ctx: Context) -> CheckResult:
     if not ctx.uses_kind:
         return CheckResult("docker", True, "not needed: --kubeconfig names an existing cluster")
+    return check_docker_engine(ctx)
+
+
+def check_docker_engine(ctx: Context, blocks: tuple[str, ...] = LIVE_WITH_KIND) -> CheckResult:
+    """A reachable Docker engine (kind, and the quick `vault` tier's testcontainers, need one)."""
     fix = (
         "start a Docker engine (e.g. `sudo systemctl start docker`, or set DOCKER_HOST), or run against "
         "an existing cluster with --kubeconfig"
@@ -129,11 +134,11 @@ def check_docker(ctx: Context) -> CheckResult:
             False,
             "no docker CLI on PATH (kind needs a Docker engine)",
             "install Docker Engine (https://docs.docker.com/engine/install/) " + fix[len("start") :],
-            LIVE_WITH_KIND,
+            blocks,
         )
     out = _probe(
         ctx,
-        CheckResult("docker", False, "docker CLI found, engine unreachable", fix, LIVE_WITH_KIND),
+        CheckResult("docker", False, "docker CLI found, engine unreachable", fix, blocks),
         [cli, "info", "--format", "{{.ServerVersion}}"],
         timeout=15,
     )
@@ -316,6 +321,13 @@ def tier_verdicts(results: Sequence[CheckResult]) -> dict[str, str]:
 def e2e_blockers(config: cfg.Config, probes: Probes | None = None) -> str:
     """Why the live tier cannot run here ("" when it can); used by the pytest gate."""
     return tier_verdicts(run_checks(Context(config, probes or Probes())))["e2e"]
+
+
+def vault_blockers(config: cfg.Config, probes: Probes | None = None) -> str:
+    """Why the quick `vault` tier (testcontainers Vault, no kind, no helm) cannot run here ("" when it can).
+    It needs a Docker engine even when --kubeconfig names a cluster."""
+    result = check_docker_engine(Context(config, probes or Probes()), ("vault",))
+    return "" if result.ok else f"{result.name}: {result.detail}"
 
 
 def format_table(results: Sequence[CheckResult]) -> str:

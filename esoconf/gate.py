@@ -6,6 +6,9 @@
 * When ``e2e`` tests are selected, the doctor's checks for the live tier run; if that tier cannot run
   here the session exits (non-zero, with the reason) instead of skipping: a release gate must never go
   green on skipped tests.
+* Items marked ``vault`` (the quick tier: a testcontainers Vault, no kind, no helm) are also marked ``e2e``
+  so the default run deselects them, but they need only a Docker engine: when every selected live item is
+  a ``vault`` item, only that is checked.
 
 ``--collect-only`` only collects: no tool or machine checks. Unit tests fake the doctor by
 monkeypatching :func:`e2e_blockers`.
@@ -25,6 +28,7 @@ from .tools import Tool, find_tool
 TOOLS_KEY = pytest.StashKey[dict[str, Tool]]()
 E2E_EXIT_CODE = int(Exit.ENVIRONMENT)  # 2: "the environment could not be brought up"
 TIERS_NEEDING_HELM = ("render", "e2e")
+VAULT_TIER = "vault"
 
 
 def e2e_blockers(config: cfg.Config) -> str:
@@ -58,8 +62,22 @@ def pytest_configure(config: pytest.Config) -> None:
             require_tool(config, name)
 
 
+
+
+def vault_blockers(config: cfg.Config) -> str:
+    """Why the quick `vault` tier cannot run here, "" when it can (needs a Docker engine only)."""
+    return doctor.vault_blockers(config)
+
+
 def selected_tiers(items: list[pytest.Item]) -> set[str]:
-    return {tier for item in items for tier in ("render", "e2e") if item.get_closest_marker(tier)}
+    """render / e2e / vault; a ``vault`` item counts as ``vault`` only, not as the full ``e2e`` tier."""
+    tiers: set[str] = set()
+    for item in items:
+        if item.get_closest_marker(VAULT_TIER):
+            tiers.add(VAULT_TIER)
+            continue
+        tiers |= {tier for tier in ("render", "e2e") if item.get_closest_marker(tier)}
+    return tiers
 
 
 _COLLECTED = pytest.StashKey[bool]()
@@ -81,5 +99,9 @@ def pytest_collection_finish(session: pytest.Session) -> None:
         reason = e2e_blockers(_resolved(config))
         if reason:
             pytest.exit(f"e2e tier cannot run here: {reason} (run `tox -e doctor`)", returncode=E2E_EXIT_CODE)
+    elif VAULT_TIER in tiers:
+        reason = vault_blockers(_resolved(config))
+        if reason:
+            pytest.exit(f"vault tier cannot run here: {reason} (run `tox -e doctor`)", returncode=E2E_EXIT_CODE)
     if tiers & set(TIERS_NEEDING_HELM):
         require_tool(config, "helm")

@@ -30,6 +30,7 @@ MARKERS = {
     "upgrade": "chart upgrade from --from-chart-version",
     "slow": "takes more than a minute",
     "serial": "changes shared state; runs in its own pass, never under xdist",
+    "vault": "quick Vault tier: seeding against a testcontainers Vault (Docker only; also marked e2e)",
     "claim(id)": "the VAULT_INTEGRATION.md claim id this test checks (see manifests/claims.yaml)",
 }
 

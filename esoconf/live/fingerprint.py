@@ -99,6 +99,13 @@ def configmap(fingerprints: Mapping[str, str], state: RunState) -> dict[str, Any
     }
 
 
+def recorded_run_id(configmap_obj: Mapping[str, Any] | None) -> str | None:
+    """The run that last seeded this cluster (None without the ConfigMap)."""
+    notes = ((configmap_obj or {}).get("metadata") or {}).get("annotations") or {}
+    value = notes.get(f"{_ANNOTATION}run-id")
+    return str(value) if value else None
+
+
 def run_state(configmap_obj: Mapping[str, Any] | None, run_id: str) -> RunState | None:
     """The state stored by this run (None when the ConfigMap is from another run or absent)."""
     notes = ((configmap_obj or {}).get("metadata") or {}).get("annotations") or {}

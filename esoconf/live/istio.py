@@ -1,5 +1,18 @@
 """Istio for the live tier: upstream ``base`` + ``istiod`` at the version Big Bang pins, native sidecars,
-mesh-wide STRICT mTLS and (hardened parity, default) the mesh-wide ``allow-nothing-policy``."""
+mesh-wide STRICT mTLS and (hardened parity, default) the mesh-wide ``allow-nothing-policy``.
+
+With the mesh-wide allow-nothing every *inbound* request to an injected workload is denied unless an ALLOW
+policy admits it. What needs inbound traffic here, and what admits it:
+- Vault :8200 from ESO: the doc's ``allow-external-secrets`` (rendered by the Vault package) plus the
+  package's ``default-authz-allow-all-in-ns``; that AP is exactly what the suites remove to see the denial.
+- ESO controller: nothing (webhook and cert-controller are off; no metrics scraping); the package's
+  ``allow-intranamespace`` is there anyway.
+- Test namespaces: only ESO objects, no inbound traffic; the canary namespace is outside the mesh.
+- Probes: kubelet HTTP probes are rewritten to pilot-agent's :15020 (not an Envoy inbound listener, no AP),
+  Vault's readiness probe is an exec of ``vault status`` on 127.0.0.1; istiod has no sidecar.
+- The test process reaches Vault by ``kubectl port-forward`` into the pod's loopback: not intercepted.
+So the platform adds no ALLOW policy of its own: anything it added would hide what the doc must provide.
+"""
 
 from __future__ import annotations
 

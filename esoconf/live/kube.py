@@ -36,6 +36,8 @@ KINDS: Mapping[str, KindInfo] = {
     "StatefulSet": KindInfo("apps/v1", True),
     "Job": KindInfo("batch/v1", True),
     "NetworkPolicy": KindInfo("networking.k8s.io/v1", True),
+    "ClusterRole": KindInfo("rbac.authorization.k8s.io/v1", False),
+    "ClusterRoleBinding": KindInfo("rbac.authorization.k8s.io/v1", False),
     "ClusterSecretStore": KindInfo("external-secrets.io/v1", False),
     "SecretStore": KindInfo("external-secrets.io/v1", True),
     "ExternalSecret": KindInfo("external-secrets.io/v1", True),

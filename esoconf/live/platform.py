@@ -24,7 +24,7 @@ from typing import Any
 from .. import doctor
 from ..adapter import deep_merge
 from ..charts import chart_info, resolve_chart
-from ..config import Config, ConfigError, default_doc_for
+from ..config import Config, ConfigError, default_doc_for, is_remote_chart
 from ..doc import load_doc
 from ..redact import REDACT
 from ..report import EnvironmentNotReady
@@ -213,6 +213,11 @@ def run_canary(kube: Kube, image: str, run_id: str, timeouts: Timeouts, attempts
             return parse_probe(kube.exec(namespace, "canary-client", probe_command(ip)))
 
         baseline = probe()
+        for _ in range(attempts - 1):  # the server answers one connection at a time (kubelet probes too)
+            if baseline:
+                break
+            time.sleep(2)
+            baseline = probe()
         after: list[bool | None] = []
         if baseline:
             kube.apply(deny)
@@ -224,6 +229,105 @@ def run_canary(kube: Kube, image: str, run_id: str, timeouts: Timeouts, attempts
         return canary_verdict(baseline, after)
     finally:
         kube.delete("Namespace", namespace)
+
+
+# --- chart sources (upgrade_eso) ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ChartSources:
+    """Where other releases of the ESO package come from (the upgrade test installs an older one)."""
+
+    configured: str | None  # --chart as given (may be local or remote)
+    pinned_git: str  # manifests/versions.yaml charts.external_secrets.git
+    fetch: Callable[[str, str | None], Path] = field(repr=False)  # remote ref + version -> local chart
+
+    def source(self, chart: str | None, version: str | None) -> tuple[str, str | None]:
+        """(chart ref, version) for ``upgrade_eso(chart=, version=)``; one-line ConfigError when ambiguous."""
+        if chart is None:
+            if not version:
+                raise ConfigError("upgrade_eso: give version= (a package release) or chart=")
+            remote = self.configured if self.configured and is_remote_chart(self.configured) else None
+            return remote or self.pinned_git, version
+        if is_remote_chart(chart):
+            if not version:
+                raise ConfigError(f"upgrade_eso: chart {chart} is remote: also give version=")
+            return chart, version
+        if version:
+            raise ConfigError(
+                f"upgrade_eso: chart {chart} is a local chart (one version); drop version= or give a remote chart"
+            )
+        return chart, None
+
+    def resolve(self, chart: str, version: str | None) -> Path:
+        return Path(chart).resolve() if version is None else self.fetch(chart, version)
+
+
+# --- leftovers of earlier runs (--clean-start) -----------------------------------------------------------
+
+# cluster-scoped objects the suites create (names carry the test namespace and the run id) and the
+# extra ALLOW policies they add next to Vault: a leftover ALLOW would let a negative case pass by accident
+LEFTOVER_KINDS: tuple[tuple[str, str | None], ...] = (
+    ("ClusterSecretStore", None),
+    ("ClusterRole", None),
+    ("ClusterRoleBinding", None),
+    ("AuthorizationPolicy", VAULT_NAMESPACE),
+)
+
+
+def _name(obj: Mapping[str, Any]) -> str:
+    return str((obj.get("metadata") or {}).get("name") or "")
+
+
+def _run_label(obj: Mapping[str, Any]) -> str | None:
+    labels = (obj.get("metadata") or {}).get("labels") or {}
+    return labels.get(RUN_LABEL)
+
+
+def leftovers(
+    namespaces: list[dict[str, Any]],
+    objects: Mapping[tuple[str, str | None], list[dict[str, Any]]],
+    current_run: str,
+    previous_runs: tuple[str, ...] = (),
+) -> list[tuple[str, str, str | None]]:
+    """(kind, name, namespace) of what earlier runs left: namespaces labelled with another run id, and
+    objects that carry another run's label, contain a leftover namespace's name, or end in ``-<run id>``
+    of a leftover run (``previous_runs``: e.g. the run recorded in the fingerprint ConfigMap)."""
+    old_namespaces = [ns for ns in namespaces if _run_label(ns) not in (None, current_run)]
+    names = {_name(ns) for ns in old_namespaces}
+    runs = {str(_run_label(ns)) for ns in old_namespaces} | {r for r in previous_runs if r and r != current_run}
+    found: list[tuple[str, str, str | None]] = [("Namespace", name, None) for name in sorted(names)]
+    for (kind, namespace), items in objects.items():
+        for obj in items:
+            name, label = _name(obj), _run_label(obj)
+            if label == current_run or (label is None and current_run in name):
+                continue
+            if (
+                label is not None
+                or any(ns in name for ns in names)
+                or any(name.endswith(f"-{run}") for run in runs)
+            ):
+                found.append((kind, name, namespace))
+    return found
+
+
+def _list_if_served(kube: Kube, kind: str, namespace: str | None) -> list[dict[str, Any]]:
+    """A fresh cluster has no ESO/Istio CRDs yet: nothing of that kind can be left over."""
+    try:
+        return kube.list(kind, namespace)
+    except Exception as exc:
+        if type(exc).__name__ == "ResourceNotFoundError" or getattr(exc, "status", None) == 404:
+            return []
+        raise
+
+
+def clean_start(kube: Kube, run_id: str, previous_run: str | None) -> list[tuple[str, str, str | None]]:
+    """Delete leftovers of earlier runs (see :func:`leftovers`); returns what was deleted."""
+    objects = {key: _list_if_served(kube, *key) for key in LEFTOVER_KINDS}
+    found = leftovers(kube.list("Namespace"), objects, run_id, (previous_run,) if previous_run else ())
+    for kind, name, namespace in found:
+        kube.delete(kind, name, namespace)
+    return found
 
 
 # --- the platform ------------------------------------------------------------------------------------------
@@ -246,6 +350,7 @@ class Platform:
     env: Env | None = field(default=None, repr=False)
     eso_component: EsoComponent | None = field(default=None, repr=False)
     vault_component: VaultComponent | None = field(default=None, repr=False)
+    charts: ChartSources | None = field(default=None, repr=False)
     _installed_values: dict[str, Any] = field(default_factory=dict, repr=False)
 
     def _need_env(self) -> Env:
@@ -310,10 +415,18 @@ class Platform:
         chart: str | None = None,
         version: str | None = None,
     ) -> None:
+        """Upgrade (or downgrade) the primary ESO release. No ``chart``/``version``: the candidate chart.
+        ``version`` alone: that release of the package (the remote ``--chart`` at that version, else the
+        pinned git repo at that tag); ``chart`` + ``version``: a remote chart at that version; ``chart``
+        alone: a local chart. Remote charts are fetched (cached) to a local path helm can install."""
         env = self._need_env()
         component = self.eso_component
         assert component is not None
-        ref = ChartRef(chart, version) if chart else component.chart_ref
+        ref = component.chart_ref
+        if chart is not None or version is not None:
+            if self.charts is None:
+                raise RuntimeError("Platform was built without chart sources; cannot switch the ESO chart")
+            ref = ChartRef(str(self.charts.resolve(*self.charts.source(chart, version))))
         values = deep_merge(component.values(env), values_override or {})
         component.helm_install(env, component.release, ref, values)
         component.ready(env)
@@ -523,9 +636,8 @@ def setup(
             component.ready(env)
 
     if config.clean_start and not attach:
-        for ns in kube.list("Namespace", labels=None):
-            if RUN_LABEL in ((ns.get("metadata") or {}).get("labels") or {}):
-                kube.delete("Namespace", ns["metadata"]["name"])
+        removed = clean_start(kube, run_id, fp.recorded_run_id(stored_cm))
+        phases.note("clean-start", f"deleted {len(removed)} leftover objects of earlier runs")
     bring_up(istio)
     canary_image = images["canary"]
     previous = fp.run_state(stored_cm, run_id) if attach else None
@@ -576,6 +688,13 @@ def setup(
         env=env,
         eso_component=eso_c,
         vault_component=vault_c,
+        charts=ChartSources(
+            config.chart,
+            str(versions["charts"]["external_secrets"]["git"]),
+            lambda ref, version: resolve_chart(
+                ref, version, cache_dir=cache, helm=helm, helm_env=helm_env, option="--from-chart-version"
+            ),
+        ),
         _installed_values=eso_c.values(env),
     )
     return Session(platform, kind_env, pf, installed_now, keep=bool(config.keep_cluster))

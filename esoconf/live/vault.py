@@ -3,7 +3,11 @@
 Seeding follows the doc plus the fixes the doc needs to work in-cluster (reference bigbang-charts.md §6):
 KV v2 enabled at ``kv`` (dev mode only has ``secret/``), a read policy (``default`` grants no KV read),
 Kubernetes auth with ``kubernetes_host=https://kubernetes.default.svc`` and no reviewer JWT (Vault's own
-service account reviews tokens through ``system:auth-delegator``), and a role with an audience (Vault 1.21+).
+service account reviews tokens through ``system:auth-delegator``), and a role bound to the ESO service account
+*without* an audience: the doc's kubernetes-auth store is rendered by the package chart, which cannot set
+``serviceAccountRef.audiences``, so ESO's TokenRequest carries the API server's default audience; a role
+``audience`` (e.g. ``vault``) would make Vault reject every login ("invalid audience"). Vault 1.21 only logs a
+warning for a role without an audience (vault-plugin-auth-kubernetes ``parseAndValidateJWT``).
 The doc-literal variants stay available in ``DOC_LITERAL`` for the failure-mode suite.
 
 Every value written and every token created is registered with ``REDACT`` before anything can print it.
@@ -97,8 +101,11 @@ class VaultSeeder:
         methods = self.client.sys.list_auth_methods()
         if _mount_entry(methods, mount) is None:
             self.client.sys.enable_auth_method("kubernetes", path=mount)
-        # no token_reviewer_jwt / CA: Vault runs in-cluster and uses its own service account
-        self.client.auth.kubernetes.configure(kubernetes_host=host, mount_point=mount)
+        # no token_reviewer_jwt / CA: with disable_local_ca_jwt=false (the API default, sent explicitly)
+        # Vault in a pod reads its own service account token and CA from the projected SA mount
+        self.client.auth.kubernetes.configure(
+            kubernetes_host=host, mount_point=mount, disable_local_ca_jwt=False
+        )
 
     @retry_transient()
     def write_role(
@@ -109,9 +116,10 @@ class VaultSeeder:
         sa_names: list[str],
         sa_namespaces: list[str],
         policies: list[str],
-        audience: str | None = "vault",
+        audience: str | None = None,
         ttl: str = "1h",
     ) -> None:
+        """``audience=None`` sends no ``audience`` (see the module docstring: the chart-rendered store has none)."""
         self.client.auth.kubernetes.create_role(
             name=name,
             bound_service_account_names=list(sa_names),
@@ -153,7 +161,7 @@ class RoleSpec:
     policies: tuple[str, ...]
     sa_names: tuple[str, ...] = ("external-secrets",)
     sa_namespaces: tuple[str, ...] = ("external-secrets",)
-    audience: str | None = "vault"
+    audience: str | None = None  # the chart-rendered store cannot send one (module docstring)
     ttl: str = "1h"
 
 
@@ -170,6 +178,8 @@ class SeedPlan:
     token_secret_name: str = "vault-token"
     token_secret_namespace: str = "external-secrets"
     token_secret_key: str = "token"
+    # the `vault-token` Secret's token outlives a long nightly run (dev mode's max TTL is 768h)
+    token_ttl: str = "24h"
 
 
 DEFAULT_PLAN = SeedPlan()
@@ -219,7 +229,7 @@ def seed(seeder: VaultSeeder, run_id: str, plan: SeedPlan | None = None) -> Seed
         audience=role.audience,
         ttl=role.ttl,
     )
-    token = seeder.create_token([plan.policy_name])
+    token = seeder.create_token([plan.policy_name], ttl=plan.token_ttl)
     return SeedResult(values, token, plan)
 
 

@@ -85,8 +85,19 @@ def test_istiod_values_use_the_profile_hub_and_native_sidecars() -> None:
     assert values["global"]["tag"] == "1.29.0" and values["global"]["imagePullSecrets"] == [
         "private-registry"
     ]
-    assert values["pilot"]["env"]["ENABLE_NATIVE_SIDECARS"] == "true"
+    assert values["env"]["ENABLE_NATIVE_SIDECARS"] == "true"
     assert "imagePullSecrets" not in istiod_values(image_set("upstream", VERSIONS))["global"]
+
+
+# keys of the istiod chart (>= 1.24) that we set; the pilot settings are top-level there (`pilot:` reaches
+# the Deployment only through the chart's legacy descope shim), so an unknown or `pilot:` key is a defect
+ISTIOD_KEYS_WE_SET = {"env", "resources", "meshConfig", "global"}
+
+
+def test_istiod_values_use_only_the_charts_top_level_keys() -> None:
+    values = istiod_values(image_set("upstream", VERSIONS))
+    assert set(values) <= ISTIOD_KEYS_WE_SET, sorted(set(values) - ISTIOD_KEYS_WE_SET)
+    assert values["meshConfig"]["accessLogFile"] == "/dev/stdout"
 
 
 @pytest.mark.parametrize(

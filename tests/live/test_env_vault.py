@@ -89,36 +89,33 @@ def test_policy_is_put_as_acl_policy(api: requests_mock.Mocker, seeder: VaultSee
     assert delete[:2] == ("DELETE", "/v1/sys/policies/acl/eso-read")
 
 
-def test_kubernetes_auth_is_enabled_and_configured_without_reviewer_jwt(
+def test_kubernetes_auth_is_enabled_and_configured_to_use_vaults_own_service_account(
     api: requests_mock.Mocker, seeder: VaultSeeder
 ) -> None:
     seeder.configure_kubernetes_auth()
     (enable, configure) = calls(api)
     assert enable[:2] == ("POST", "/v1/sys/auth/kubernetes") and enable[2]["type"] == "kubernetes"
     assert configure[:2] == ("POST", "/v1/auth/kubernetes/config")
-    assert configure[2]["kubernetes_host"] == "https://kubernetes.default.svc"
-    assert "token_reviewer_jwt" not in configure[2]
+    # no reviewer JWT and no CA: with disable_local_ca_jwt false Vault reads both from its pod's SA mount
+    assert configure[2] == {"kubernetes_host": "https://kubernetes.default.svc", "disable_local_ca_jwt": False}
 
 
-def test_role_binds_the_eso_service_account_with_an_audience(
+def test_role_binds_the_eso_service_account_without_an_audience(
     api: requests_mock.Mocker, seeder: VaultSeeder
 ) -> None:
+    """The chart-rendered store has no serviceAccountRef.audiences, so ESO's token carries the API server's
+    default audience; a role audience (e.g. "vault") would make Vault reject every login."""
     seeder.write_role(
         "eso-role", sa_names=["external-secrets"], sa_namespaces=["external-secrets"], policies=["eso-read"]
     )
     method, path, body = calls(api)[0]
     assert (method, path) == ("POST", "/v1/auth/kubernetes/role/eso-role")
-    assert_matches(
-        body,
-        {
-            "bound_service_account_names": ["external-secrets"],
-            "bound_service_account_namespaces": ["external-secrets"],
-            "policies": ["eso-read"],
-            "ttl": "1h",
-            "audience": "vault",
-        },
-        "role body",
-    )
+    assert body == {
+        "bound_service_account_names": ["external-secrets"],
+        "bound_service_account_namespaces": ["external-secrets"],
+        "policies": ["eso-read"],
+        "ttl": "1h",
+    }
 
 
 def test_doc_literal_role_has_only_the_default_policy(api: requests_mock.Mocker, seeder: VaultSeeder) -> None:
@@ -154,6 +151,8 @@ def test_seed_runs_the_documented_setup_in_order(api: requests_mock.Mocker, seed
         ("POST", "/v1/auth/kubernetes/role/eso-role"),
         ("POST", "/v1/auth/token/create"),
     ]
+    assert calls(api)[-1][2]["ttl"] == "24h", "the vault-token Secret must outlive a long run"
+    assert "audience" not in calls(api)[-2][2]
     assert set(result.values) == {"username", "password"}
     assert result.values["password"] not in repr(result) and result.token not in repr(result)
 
