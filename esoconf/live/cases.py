@@ -292,6 +292,7 @@ class TroubleshootingCase:
     claim_says: Outcome  # what the doc says the store does
     doc_wording: str | None = "doc-503"  # pattern of the doc's quoted symptom, judged separately
     primary_untouched: bool = True  # the primary install's synced secret must stay Ready meanwhile
+    needs_netpol: bool = False  # the verdict means something only where the CNI enforces NetworkPolicy
     note: str = ""
 
 
@@ -315,6 +316,7 @@ TROUBLESHOOTING_CASES: tuple[TroubleshootingCase, ...] = (
         pattern="unreachable",
         claim="TRB-2",
         claim_says="failure",
+        needs_netpol=True,
         note="second ESO install (controllerClass) without the label; primary untouched",
     ),
     TroubleshootingCase(
@@ -326,6 +328,7 @@ TROUBLESHOOTING_CASES: tuple[TroubleshootingCase, ...] = (
         claim="TRB-3",
         claim_says="failure",
         doc_wording=None,
+        needs_netpol=True,
         note="no ESO NetworkPolicy means no egress restriction at all",
     ),
 )

@@ -23,7 +23,15 @@ from esoconf.match import Contains, Matcher, Regex
 
 
 class Stage(StrEnum):
-    """Where a store fails: building the client (login, reading the token Secret) or validating it."""
+    """Where a store fails: building the client (login, reading the token Secret) or validating it.
+
+    Read from ESO v1.3.1 (``pkg/controllers/secretstore/common.go`` ``validateStore``,
+    ``providers/v1/vault``): ``NewClient`` for token auth only reads the Secret and calls ``SetToken`` (no
+    request), so a missing Secret or key fails here; Kubernetes auth logs in here, so a refused login
+    fails here. ``Validate`` then calls ``auth/token/lookup-self``: the Vault client checks the token for
+    non-printable characters before every request, so a CR/LF token, a revoked token, an Istio 403 or an
+    unreachable Vault (token auth) all fail at validation, wrapped ``invalid vault credentials: ...``.
+    """
 
     CLIENT = "client"  # NewClient: token Secret read, Kubernetes login
     VALIDATE = "validate"  # Validate: lookup-self against Vault

@@ -58,6 +58,9 @@ ES_REFRESH = "10s"  # ExternalSecret refresh in tests (chart default 1m)
 ES_REFRESH_SECONDS = 10
 NUDGE_SECONDS = 5.0  # while waiting for recovery, force a resync this often
 FORCE_SYNC_ANNOTATION = "force-sync"  # any annotation change re-enqueues; ESO's docs use this name
+VAULT_INGRESS_LABEL = "vault-ingress"  # the pod label Vault's ingress NetworkPolicy admits
+ESO_EGRESS_POLICY = "allow-egress-vault"  # the package's egress NetworkPolicy the doc names
+ESO_DENY_ALL_POLICY = "default-deny-all"  # the package's deny-all (networkPolicies.enabled)
 EXTRA_VAULT_KEY = "extra"  # a key the doc's `data` example does not pick, so data and dataFrom differ
 
 
@@ -203,10 +206,18 @@ def second_eso_values(
 ) -> dict[str, Any]:
     """Values of an isolated second ESO install *without* the ``vault-ingress`` pod label (eso-upstream §5).
 
-    Own name and controller class, no CRDs/webhook/cert-controller (cluster-wide names are fixed), scoped to
-    ``namespace`` (it never sees the primary's ClusterSecretStores), no chart stores or ExternalSecrets, no
-    ESO NetworkPolicies (egress unrestricted, so only Vault's ingress policy can block it). Helm deletes a
-    default map key only when it is set to null, hence ``vault-ingress: None``.
+    All under the package's ``upstream:`` key (the ESO subchart's alias): own fullname and controller
+    class, no CRDs/webhook/cert-controller (cluster-wide names are fixed), scoped to ``namespace`` with a
+    Role (``--namespace`` plus the cluster-store reconcilers off: it never sees the primary's
+    ClusterSecretStores), no leader election. The package's own stores, ExternalSecrets, NetworkPolicies
+    (egress unrestricted, so only Vault's ingress policy can block it), wait job and helm tests are off.
+    ``nameOverride`` stays ``external-secrets``: the package's selectors expect that name, and release
+    plus namespace already keep the two installs apart.
+
+    ``podLabels: null`` drops the whole map the package sets. Nulling only the key
+    (``podLabels: {vault-ingress: null}``) is not deleted by Helm for a subchart value set in the parent's
+    values: helm 4.1 renders ``vault-ingress: null`` into the pod template (checked with ``helm template``
+    on the 1.3.1-bb.1 package).
     """
     override = {
         "upstream": {
@@ -218,7 +229,7 @@ def second_eso_values(
             "scopedNamespace": namespace,
             "scopedRBAC": True,
             "leaderElect": False,
-            "podLabels": {"vault-ingress": None},
+            "podLabels": None,
         },
         "networkPolicies": {"enabled": False},
         "clusterSecretStoreConfiguration": {"enabled": False},
@@ -282,6 +293,20 @@ def event_texts(events: list[dict[str, Any]], reason: str | None = None) -> list
     return [str(e.get("message") or "") for e in events if reason is None or e.get("reason") == reason]
 
 
+def events_of(obj: Mapping[str, Any] | None, events: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The Events of this very object: ``involvedObject.uid`` must be its uid.
+
+    Events outlive their object (1 h by default) and are looked up by kind and name, so an earlier object
+    with the same name (a re-run with the same names, a recreated store) would otherwise lend its texts.
+    A ClusterSecretStore's Events are in the ``default`` namespace (client-go's recorder puts Events of
+    cluster-scoped objects there), which is why stores are looked up with namespace None (all namespaces).
+    """
+    uid = ((obj or {}).get("metadata") or {}).get("uid")
+    if not uid:
+        return []  # no object, no Events of it
+    return [e for e in events if (e.get("involvedObject") or {}).get("uid") in {uid, None, ""}]
+
+
 # --------------------------------------------------------------------------------------------------
 # observations and the upgrade sampler (pure)
 
@@ -316,6 +341,7 @@ def observe_expectation(
 ) -> tuple[Observation, bool]:
     """The observation of ``obj`` and whether it meets ``expect`` with a detail matching the pattern."""
     cond = condition(obj, "Ready")
+    events = events_of(obj, events)
     texts = event_texts(events, expect.event_reason) if expect.event_reason else []
     if expect.detail_in_message and cond:
         texts = [str(cond.get("message", "")), *texts]
@@ -483,6 +509,8 @@ class Scenario:
         vault_data = self._vault_values(item)
         if breakage is not Breakage.VAULT_KEY_MISSING:
             self.vault.write_secret(vault_key, vault_data, mount=self.mount)
+        mount = self.mount
+        self.cleanups.append(lambda: self.vault.delete_secret(vault_key, mount=mount))  # a fix may write it
         policy = self.unique("eso-read", tag)
         self.vault.write_policy(policy, self.policy_hcl(self.mount, f"{prefix}/*"))
         self.cleanups.append(lambda: self.vault.delete_policy(policy))
@@ -625,12 +653,10 @@ class Scenario:
     ) -> Observation:
         __tracebackhide__ = True
         last: list[Observation] = []
-        nudged = [self.clock.now()]
+        nudger = self._nudger(ref) if nudge else (lambda: None)
 
         def fetch() -> dict[str, Any]:
-            if nudge and self.clock.now() - nudged[0] >= NUDGE_SECONDS:
-                self.force_sync(ref)
-                nudged[0] = self.clock.now()
+            nudger()
             obs, met = self._observe(ref, expect, pattern_name)
             last[:] = [obs]
             return {**obs.as_state(), "met": met}
@@ -654,6 +680,23 @@ class Scenario:
             clock=self.clock,
         )
         return last[0]
+
+    def _nudger(self, ref: Ref) -> Callable[[], None]:
+        """A callable that forces a resync of ``ref`` at most every NUDGE_SECONDS (first call: none).
+
+        Both of ESO's reconcilers re-enqueue on any metadata change: the store controllers watch their
+        kind with no predicate, and the ExternalSecret controller's "should refresh" compares a hash of
+        labels and annotations (v1.3.1 ``secretstore_controller.go``, ``externalsecret_controller.go``).
+        Each resync of a store also records an Event; client-go allows about 25 per object before it
+        drops them, so nudges are spaced."""
+        nudged = [self.clock.now()]
+
+        def nudge() -> None:
+            if self.clock.now() - nudged[0] >= NUDGE_SECONDS:
+                self.force_sync(ref)
+                nudged[0] = self.clock.now()
+
+        return nudge
 
     def wait_store_ready(self, store: Ref, *, nudge: bool = False) -> Observation:
         """Ready=True/Valid. ``nudge``: after a fix, force a resync every few seconds (ESO's back-off after
@@ -752,6 +795,40 @@ class Scenario:
             f"{store} either Ready or Ready=False/{failure.reason} with detail /{pattern_name}/",
         )
 
+    def store_settles(self, store: Ref, stage: Stage, pattern_name: str | None) -> Observation:
+        """How a store settles after a shared-state change that takes a moment to apply (Istio pushes an
+        AuthorizationPolicy change to the sidecars within seconds): failed at ``stage`` with a detail
+        matching the pattern (``.ready`` False), or Ready through a whole hold window with ESO forced to
+        re-validate every few seconds (``.ready`` True). A first Ready alone decides nothing."""
+        __tracebackhide__ = True
+        failure = store_failure(self.eso_version, stage)
+        window = self.timeouts.negative_hold
+        nudge = self._nudger(store)
+        last: list[Observation] = []
+        ready_since: list[float | None] = [None]
+
+        def fetch() -> dict[str, Any]:
+            nudge()
+            obs, failed = self._observe(store, failure, pattern_name)
+            obs.ready = matches(obs.condition, STORE_READY.condition())
+            now = self.clock.now()
+            ready_since[0] = (ready_since[0] or now) if obs.ready else None
+            held = now - ready_since[0] if ready_since[0] is not None else 0.0
+            last[:] = [obs]
+            return {**obs.as_state(), "Ready for (s)": round(held, 1), "done": failed or held >= window}
+
+        wait_for(
+            fetch,
+            lambda s: s["done"],
+            timeout=self.timeouts.store_failure + window,
+            what=f"{store} either Ready for {window:g}s or Ready=False/{failure.reason} with detail "
+            f"/{pattern_name}/",
+            interval=self.interval,
+            transient=TRANSIENT,
+            clock=self.clock,
+        )
+        return last[0]
+
     def es_outcome(self, es: Ref, pattern_name: str | None) -> Observation:
         __tracebackhide__ = True
         return self._outcome(
@@ -784,7 +861,8 @@ class Scenario:
         if outcome.store == "failure":
             self.assert_never_ready(world.store)
         elif outcome.es == "failure":
-            self.assert_no_secret(world.target)
+            self.force_sync(world.es)
+            self.assert_no_secret(world.target, world.es)
 
     def wait_recovered(self, world: World) -> None:
         """After a fix (and a forced resync): store Ready, ExternalSecret synced, Secret holds the data."""
@@ -819,7 +897,7 @@ class Scenario:
         """The store now, with every Event text (for verdicts on wording)."""
         expect = ConditionExpectation("", "", Contains(""), None, True)
         obj = self.kube.get(store.kind, store.name, store.namespace)
-        events = self.kube.events(store.namespace, store.kind, store.name)
+        events = events_of(obj, self.kube.events(store.namespace, store.kind, store.name))
         obs, _ = observe_expectation(obj, events, str(store), expect, None)
         obs.texts += event_texts(events)
         if pattern_name:
@@ -842,25 +920,46 @@ class Scenario:
             clock=self.clock,
         )
 
-    def _ready_status(self, ref: Ref) -> str | None:
-        return (condition(self.kube.get(ref.kind, ref.name, ref.namespace), "Ready") or {}).get("status")
+    def _ready_status(self, ref: Ref) -> str:
+        """``True``/``False``/``Unknown``, ``no-condition`` (not reconciled yet) or ``absent``."""
+        obj = self.kube.get(ref.kind, ref.name, ref.namespace)
+        if obj is None:
+            return "absent"
+        return str((condition(obj, "Ready") or {}).get("status") or "no-condition")
 
     def assert_never_ready(self, ref: Ref, duration: float | None = None) -> None:
+        """``ref`` exists and is not Ready on every poll of the window; ESO is made to re-validate it at
+        the start (a forced resync), so the window judges a fresh validation, not a stale status."""
         __tracebackhide__ = True
+        if self.kube.get(ref.kind, ref.name, ref.namespace) is not None:  # absent: the hold says so
+            self.force_sync(ref)
         self._hold(
-            lambda: self._ready_status(ref), lambda s: s != "True", f"{ref} never becomes Ready", duration
+            lambda: self._ready_status(ref),
+            lambda s: s not in {"True", "absent"},
+            f"{ref} exists and never becomes Ready",
+            duration,
         )
 
-    def assert_stays_ready(self, ref: Ref, duration: float | None = None) -> None:
-        __tracebackhide__ = True
-        self._hold(lambda: self._ready_status(ref), lambda s: s == "True", f"{ref} stays Ready", duration)
-
-    def assert_no_secret(self, name: str, duration: float | None = None) -> None:
+    def assert_stays_ready(self, *refs: Ref, duration: float | None = None) -> None:
+        """Every one of ``refs`` is Ready on every poll of the window."""
         __tracebackhide__ = True
         self._hold(
-            lambda: self.kube.get("Secret", name, self.namespace),
-            lambda secret: secret is None,
-            f"no Secret {self.namespace}/{name} is created",
+            lambda: {str(ref): self._ready_status(ref) for ref in refs},
+            lambda states: all(s == "True" for s in states.values()),
+            f"{', '.join(map(str, refs))} stay Ready",
+            duration,
+        )
+
+    def assert_no_secret(self, name: str, es: Ref, duration: float | None = None) -> None:
+        """While ``es`` exists and is not Ready, no Secret ``name`` appears (for a window)."""
+        __tracebackhide__ = True
+        self._hold(
+            lambda: {
+                "ExternalSecret Ready": self._ready_status(es),
+                "Secret": "present" if self.kube.get("Secret", name, self.namespace) else "absent",
+            },
+            lambda s: s["Secret"] == "absent" and s["ExternalSecret Ready"] not in {"True", "absent"},
+            f"{es} exists, is not Ready, and no Secret {self.namespace}/{name} is created",
             duration,
         )
 
@@ -1011,8 +1110,9 @@ class Scenario:
             if not done:
                 self.platform.upgrade_eso()
 
-    def changed(self, change: Change) -> contextlib.AbstractContextManager[str | None]:
-        """The shared-state change of a Troubleshooting case; yields a controller class or None."""
+    def changed(self, change: Change) -> contextlib.AbstractContextManager[SharedChange]:
+        """The shared-state change of a Troubleshooting case, verified in effect on entry and verified
+        restored on exit; yields a :class:`SharedChange` (controller class, ``undo()`` in place)."""
         return {
             Change.REMOVE_AUTHZ_POLICY: self.authz_policy_removed,
             Change.NETWORK_POLICIES_DISABLED: self.network_policies_disabled,
@@ -1020,27 +1120,97 @@ class Scenario:
         }[change]()
 
     @contextlib.contextmanager
-    def _while(self, change: Callable[[], None], restore: Callable[[], None]) -> Iterator[str | None]:
+    def _while(
+        self, change: Callable[[], None], restore: Callable[[], None], controller: str | None = None
+    ) -> Iterator[SharedChange]:
         change()
+        handle = SharedChange(controller, restore)
         try:
-            yield None
+            yield handle
         finally:
-            restore()
+            handle.undo()
 
-    def authz_policy_removed(self) -> contextlib.AbstractContextManager[str | None]:
-        """The doc's ALLOW AuthorizationPolicy on Vault is removed, then restored."""
+    def vault_admits(self, source_namespace: str) -> list[str]:
+        """Names of the ALLOW AuthorizationPolicies in Vault's namespace that admit ``source_namespace``
+        on port 8200 (the doc's Prerequisites shape)."""
+        wanted = {
+            "spec": {
+                "action": "ALLOW",
+                "rules": [
+                    {
+                        "from": [{"source": {"namespaces": Contains(source_namespace)}}],
+                        "to": [{"operation": {"ports": Contains("8200")}}],
+                    }
+                ],
+            }
+        }
+        found = self.kube.list("AuthorizationPolicy", self.vault_namespace())
+        return [p["metadata"]["name"] for p in found if matches(p, wanted)]
+
+    def _until(self, fetch: Callable[[], Any], until: Callable[[Any], bool], what: str) -> None:
+        __tracebackhide__ = True
+        wait_for(
+            fetch,
+            until,
+            timeout=self.timeouts.delete,
+            what=what,
+            interval=self.interval,
+            transient=TRANSIENT,
+            clock=self.clock,
+        )
+
+    def authz_policy_removed(self) -> contextlib.AbstractContextManager[SharedChange]:
+        """The doc's ALLOW AuthorizationPolicy on Vault is removed (verified: no policy admits ESO's
+        namespace any more), then restored (verified: one does again)."""
         set_policy = self.platform.set_vault_authorization_policy
-        return self._while(lambda: set_policy(False), lambda: set_policy(True))
+        eso = self.platform.eso_namespace
 
-    def network_policies_disabled(self) -> contextlib.AbstractContextManager[str | None]:
-        """ESO upgraded with ``networkPolicies.enabled: false``, then back to the doc's values."""
+        def remove() -> None:
+            set_policy(False)
+            self._until(lambda: self.vault_admits(eso), lambda n: not n, f"no Vault ALLOW policy admits {eso}")
+
+        def restore() -> None:
+            set_policy(True)
+            self._until(lambda: self.vault_admits(eso), bool, f"a Vault ALLOW policy admits {eso} again")
+
+        return self._while(remove, restore)
+
+    def _eso_network_policies(self) -> list[str]:
+        return [p["metadata"]["name"] for p in self.kube.list("NetworkPolicy", self.platform.eso_namespace)]
+
+    def network_policies_disabled(self) -> contextlib.AbstractContextManager[SharedChange]:
+        """ESO upgraded with ``networkPolicies.enabled: false`` (verified: the package's egress and
+        deny-all policies are gone, else a Ready store would prove nothing), then back to the doc's
+        values (verified: ``allow-egress-vault`` is back)."""
         upgrade = self.platform.upgrade_eso
-        return self._while(lambda: upgrade({"networkPolicies": {"enabled": False}}), lambda: upgrade(None))
+        gone = {ESO_EGRESS_POLICY, ESO_DENY_ALL_POLICY}
+
+        def disable() -> None:
+            upgrade({"networkPolicies": {"enabled": False}})
+            self._until(
+                self._eso_network_policies,
+                lambda names: not gone & set(names),
+                f"NetworkPolicies {sorted(gone)} removed from {self.platform.eso_namespace}",
+            )
+
+        def restore() -> None:
+            upgrade(None)
+            self._until(
+                self._eso_network_policies,
+                lambda names: gone <= set(names),
+                f"NetworkPolicies {sorted(gone)} restored in {self.platform.eso_namespace}",
+            )
+
+        return self._while(disable, restore)
+
+    def second_eso_pods(self, release: str) -> list[dict[str, Any]]:
+        return self.kube.list("Pod", self.namespace, {"app.kubernetes.io/instance": release})
 
     @contextlib.contextmanager
-    def second_eso_without_label(self) -> Iterator[str | None]:
-        """A second ESO in this test's namespace, without the label; yields its controller class. Vault
-        admits this namespace through an extra ALLOW policy, so only the missing label can block it."""
+    def second_eso_without_label(self) -> Iterator[SharedChange]:
+        """A second ESO in this test's namespace, without the label (verified on its pods); yields its
+        controller class, and ``undo()`` adds the label to its pod template. Vault admits this namespace
+        through an extra ALLOW policy, so only the missing label can block it."""
         fullname = self.unique("eso-nolabel")
         values = second_eso_values(
             self.platform.eso_values(), fullname=fullname, controller_class=fullname, namespace=self.namespace
@@ -1054,9 +1224,40 @@ class Scenario:
         self.apply(allow)
         self.platform.install_eso(fullname, values, namespace=self.namespace)
         try:
-            yield fullname
+            pods = self.second_eso_pods(fullname)
+            labelled = [p["metadata"]["name"] for p in pods if _label(p, VAULT_INGRESS_LABEL) == "true"]
+            assert pods and not labelled, (
+                f"second ESO {fullname}: expected its pods without {VAULT_INGRESS_LABEL}=true, "
+                f"found {len(pods)} pod(s), labelled: {labelled}"
+            )
+            assert all(has_sidecar(p) for p in pods), f"second ESO {fullname} runs without istio-proxy"
+
+            def label() -> None:
+                patch = {"spec": {"template": {"metadata": {"labels": {VAULT_INGRESS_LABEL: "true"}}}}}
+                self.kube.patch("Deployment", fullname, self.namespace, patch)
+
+            yield SharedChange(fullname, label)
         finally:
             self.platform.uninstall_eso(fullname, namespace=self.namespace)
+
+
+@dataclass
+class SharedChange:
+    """A Troubleshooting change in effect: the controller class its stores must name (None: the
+    primary's), and ``undo()``, which removes the cause in place (once)."""
+
+    controller: str | None
+    revert: Callable[[], None] = field(repr=False)
+    undone: bool = False
+
+    def undo(self) -> None:
+        if not self.undone:
+            self.undone = True
+            self.revert()
+
+
+def _label(obj: Mapping[str, Any], key: str) -> str | None:
+    return ((obj.get("metadata") or {}).get("labels") or {}).get(key)
 
 
 def previous_chart(chart: str | None, versions: Mapping[str, Any]) -> str:

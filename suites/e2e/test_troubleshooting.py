@@ -1,8 +1,10 @@
 """Troubleshooting causes that change shared state (serial: own pass, never under xdist).
 
-Each case makes the change, watches a validated token store, restores, and judges the doc's claim:
-the behaviour research expects is asserted (a regression fails the gate); the doc's wording and
-cause claims get a verdict, known doc errors being strict expected failures.
+Each case makes the change (verified in effect), watches a validated token store settle, removes the
+cause in place and sees the same store recover (so the cause, not something else, made the difference),
+restores (verified), and judges the doc's claim: the behaviour research expects is asserted (a regression
+fails the gate); the doc's wording and cause claims get a verdict, known doc errors being strict
+expected failures.
 """
 
 from __future__ import annotations
@@ -21,25 +23,24 @@ pytestmark = [pytest.mark.e2e, pytest.mark.failure, pytest.mark.serial]
     "case", [pytest.param(c, id=c.id, marks=claim_marks(c.claim)) for c in TROUBLESHOOTING_CASES]
 )
 def test_failure(case: TroubleshootingCase, scenario: Scenario, request: pytest.FixtureRequest) -> None:  # noqa: F811
+    if case.needs_netpol:
+        scenario.platform.require_netpol_enforcement()
     primary = scenario.synced("token", "data")
-    with scenario.changed(case.change) as controller:
-        world = scenario.arrange("token", store_kind=SS if controller else CSS, controller=controller)
-        seen = scenario.store_outcome(world.store, Stage.VALIDATE, case.pattern)
+    with scenario.changed(case.change) as change:
+        world = scenario.arrange("token", store_kind=SS if change.controller else CSS, controller=change.controller)
+        seen = scenario.store_settles(world.store, Stage.VALIDATE, case.pattern)
         observed = "store-ready" if seen.ready else "store-failure"
-        assert observed == f"store-{case.store}", (
-            f"expected store-{case.store}, got {observed}: {seen.evidence}"
-        )
+        assert observed == f"store-{case.store}", f"expected store-{case.store}, got {observed}: {seen.evidence}"
         if not seen.ready:
             scenario.assert_never_ready(world.store)
         if case.primary_untouched:
-            scenario.assert_stays_ready(primary.es)
+            scenario.assert_stays_ready(primary.store, primary.es)
         texts = scenario.observe_store(world.store).texts
+        change.undo()  # the cause removed in place: the very same store recovers
+        scenario.wait_store_ready(world.store, nudge=True)
     scenario.wait_recovered(primary)  # restored: recovery by forced resync, not ESO's back-off
-    verdicts = [
-        judge_outcome(
-            case.claim, claimed=f"store-{case.claim_says}", observed=observed, evidence=seen.evidence
-        )
-    ]
+    claimed = f"store-{case.claim_says}"
+    verdicts = [judge_outcome(case.claim, claimed=claimed, observed=observed, evidence=seen.evidence)]
     if case.doc_wording:
         verdicts.append(judge_wording(case.claim, case.doc_wording, texts))
     settle(request.node, combine(verdicts))

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import pytest
 import yaml
 
 from esoconf.live.expectations import VersionRange, parse_version
@@ -78,13 +79,39 @@ def _key(kind: str, name: str, namespace: str | None) -> tuple[str, str, str]:
     return kind, namespace or "", name
 
 
+def _seconds(duration: str | int) -> float:
+    """``10s`` / ``1m`` / ``1h`` / ``1h0m0s`` -> seconds."""
+    if isinstance(duration, int | float):
+        return float(duration)
+    units = {"h": 3600, "m": 60, "s": 1}
+    return float(sum(int(n) * units[u] for n, u in re.findall(r"(\d+)([hms])", duration)))
+
+
+class NotFound(Exception):
+    """What the API answers for a missing object (the real client's ApiException carries status 404)."""
+
+    status = 404
+
+
+def merge_patch(target: Any, patch: Any) -> Any:
+    if not isinstance(patch, dict):
+        return copy.deepcopy(patch)
+    out = dict(target) if isinstance(target, dict) else {}
+    for key, value in patch.items():
+        if value is None:
+            out.pop(key, None)
+        else:
+            out[key] = merge_patch(out.get(key), value)
+    return out
+
+
 class FakeKube:
     namespace_label = "eso-conformance/run-id"
     CLUSTER_KINDS = {"ClusterSecretStore", "Namespace"}
 
     def __init__(self) -> None:
         self.objects: dict[tuple[str, str, str], dict[str, Any]] = {}
-        self.event_log: dict[tuple[str, str, str], list[dict[str, Any]]] = {}
+        self.event_list: list[dict[str, Any]] = []
         self.listeners: list[Any] = []
         self.calls: list[tuple[str, ...]] = []
         self.uid = 0
@@ -145,22 +172,50 @@ class FakeKube:
                     self.objects.pop(other_key)
 
     def patch(self, kind: str, name: str, namespace: str | None, patch: dict[str, Any]) -> dict[str, Any]:
+        """A JSON merge patch (RFC 7386: maps merge, null deletes, anything else replaces)."""
         key = _key(kind, name, None if kind in self.CLUSTER_KINDS else namespace)
         self.calls.append(("patch", *key))
-        obj = self.objects[key]
-        annotations = (patch.get("metadata") or {}).get("annotations") or {}
-        obj["metadata"].setdefault("annotations", {}).update(annotations)
+        if key not in self.objects:
+            raise NotFound(f"{kind} {namespace or ''}/{name} not found")
+        self.objects[key] = merge_patch(self.objects[key], patch)
         self._notify()
-        return copy.deepcopy(obj)
+        return copy.deepcopy(self.objects[key])
 
     def events(self, namespace: str | None, kind: str, name: str) -> list[dict[str, Any]]:
-        return copy.deepcopy(self.event_log.get(_key(kind, name, namespace), []))
+        """Like the real Kube: Events in ``namespace`` (None: every namespace) about kind/name."""
+        return [
+            copy.deepcopy(e)
+            for e in self.event_list
+            if (namespace is None or e["metadata"]["namespace"] == namespace)
+            and e["involvedObject"]["kind"] == kind
+            and e["involvedObject"]["name"] == name
+        ]
 
     def record_event(self, obj: dict[str, Any], event: dict[str, Any]) -> None:
-        key = _key(obj["kind"], obj["metadata"]["name"], obj["metadata"].get("namespace"))
-        log = self.event_log.setdefault(key, [])
-        if not log or log[-1]["message"] != event["message"]:
-            log.append({**event, "involvedObject": {"kind": key[0], "name": key[2], "namespace": key[1]}})
+        """client-go's recorder: the Event lives in the object's namespace, ``default`` for cluster-scoped
+        objects; a repeat of the last message of the same object only bumps its count."""
+        meta = obj["metadata"]
+        involved = {
+            "kind": obj["kind"],
+            "name": meta["name"],
+            "namespace": meta.get("namespace") or "",
+            "uid": meta["uid"],
+        }
+        mine = [e for e in self.event_list if e["involvedObject"] == involved]
+        if mine and mine[-1]["message"] == event["message"]:
+            mine[-1]["count"] += 1
+            return
+        self.event_list.append(
+            {
+                **event,
+                "metadata": {
+                    "name": f"{meta['name']}.{len(self.event_list):x}",
+                    "namespace": involved["namespace"] or "default",
+                },
+                "involvedObject": involved,
+                "count": 1,
+            }
+        )
 
     def logs(
         self, namespace: str, pod: str, container: str | None = None, previous: bool = False, tail: int = 200
@@ -276,26 +331,46 @@ class Install:
     release: str
     namespace: str
     controller_class: str
-    labelled: bool  # pods carry vault-ingress: "true"
+    scoped: bool = False  # scopedNamespace + scopedRBAC: only SecretStores of its own namespace
+
+
+VAULT_NETPOL = ("NetworkPolicy", "allow-ingress-to-vault-port-8200-from-custom-app-ingress", "vault")
+VAULT_STATS = "cluster.outbound|8200||vault-vault.vault.svc.cluster.local.upstream_rq_total"
 
 
 class FakeEso:
-    """ESO's decisions (eso-upstream.md §2-§4) over the fake state; texts from the recorded objects."""
+    """ESO's decisions (eso-upstream.md §2-§4) over the fake state; texts from the recorded objects.
 
-    def __init__(self, kube: FakeKube, vault: FakeVault, eso_version: str) -> None:
+    The network path is read from the fake cluster: an ALLOW AuthorizationPolicy in ``vault`` admitting
+    the install's namespace (a change reaches the sidecars ``propagation`` seconds later, like istiod's
+    push), and, where NetworkPolicy is enforced, Vault's ingress policy admitting only pods labelled
+    ``vault-ingress: "true"``. Every call that reaches Vault counts in the pod's Envoy stats."""
+
+    def __init__(self, kube: FakeKube, vault: FakeVault, eso_version: str, clock: FakeClock | None = None) -> None:
         self.kube, self.vault, self.eso_version = kube, vault, eso_version
-        self.authz_policy = True
-        self.network_policies = True
-        self.installs = [Install("external-secrets-external-secrets", ESO_NS, "default", True)]
+        self.clock = clock or FakeClock()
+        self.installs = [Install("external-secrets-external-secrets", ESO_NS, "default")]
         self.reconciles = 0
+        self.netpol_enforced = True
+        self.propagation = 3.0
+        self.sidecar_stats = True
+        self.requests: dict[str, int] = {}
+        self.schedule: dict[tuple[str, str, str], dict[str, Any]] = {}
+        self._mesh: dict[str, list[Any]] = {}  # namespace -> [effective, pending, pending since]
 
     # -- store ---------------------------------------------------------------------------------------
     def install_for(self, store: dict[str, Any]) -> Install | None:
         wanted = store["spec"].get("controller") or ""
         for install in self.installs:
-            if wanted in {"", install.controller_class}:
+            sees = not install.scoped or (
+                store["kind"] == "SecretStore" and store["metadata"].get("namespace") == install.namespace
+            )
+            if sees and wanted in {"", install.controller_class}:
                 return install
         return None
+
+    def pods(self, install: Install) -> list[dict[str, Any]]:
+        return self.kube.list("Pod", install.namespace, {"app.kubernetes.io/instance": install.release})
 
     def store_outcome(
         self, store: dict[str, Any], es_namespace: str | None = None
@@ -343,11 +418,33 @@ class FakeEso:
     def _network(self, install: Install | None) -> str | None:
         if install is None:
             return None
-        if not self.authz_policy:
+        if not self._admitted(install.namespace):
             return "istio-rbac-denied"
-        if not install.labelled:
+        pods = self.pods(install)
+        labelled = all((p["metadata"].get("labels") or {}).get("vault-ingress") == "true" for p in pods)
+        if self.netpol_enforced and self.kube.get(*VAULT_NETPOL[:2], VAULT_NETPOL[2]) and not labelled:
             return "connect-timeout"
+        for pod in pods:  # the call reached Vault through the pod's sidecar
+            name = pod["metadata"]["name"]
+            self.requests[name] = self.requests.get(name, 0) + 1
+            if self.sidecar_stats:
+                self.kube.stats[name] = f"{VAULT_STATS}: {self.requests[name]}\n"
         return None  # NetworkPolicies off only removes egress restrictions (bigbang-charts §1.3)
+
+    def _admitted(self, namespace: str) -> bool:
+        """Does an ALLOW policy on Vault admit ``namespace``, as the sidecars currently know it?"""
+        now = any(
+            namespace in (rule.get("from") or [{}])[0].get("source", {}).get("namespaces", [])
+            for ap in self.kube.list("AuthorizationPolicy", "vault")
+            if ap["spec"].get("action") == "ALLOW"
+            for rule in ap["spec"].get("rules") or []
+        )
+        seen = self._mesh.setdefault(namespace, [now, now, self.clock.t])
+        if now != seen[1]:
+            seen[1], seen[2] = now, self.clock.t
+        if self.clock.t - seen[2] >= self.propagation:
+            seen[0] = seen[1]
+        return bool(seen[0])
 
     def policies_for(self, store: dict[str, Any], es_namespace: str) -> list[str]:
         auth = store["spec"]["provider"]["vault"]["auth"]
@@ -364,30 +461,58 @@ class FakeEso:
     # -- reconcile -----------------------------------------------------------------------------------
     def reconcile(self) -> None:
         self.reconciles += 1
+        for deployment in self.kube.list("Deployment"):  # a pod template change rolls the pods
+            meta = deployment["metadata"]
+            for pod in self.kube.list("Pod", meta["namespace"], {"app.kubernetes.io/instance": meta["name"]}):
+                pod["metadata"]["labels"] = dict(deployment["spec"]["template"]["metadata"]["labels"])
+                self.kube.objects[_key("Pod", pod["metadata"]["name"], meta["namespace"])] = pod
         for kind in ("ClusterSecretStore", "SecretStore"):
             for store in self.kube.list(kind):
-                if self.install_for(store) is None:
+                if self.install_for(store) is None or not self._due(store):
                     continue
                 outcome, values = self.store_outcome(store)
                 self._write(store, recorded("store", outcome, self.eso_version, **values))
+                self._done(store, store["spec"].get("refreshInterval") or 300)
         for es in self.kube.list("ExternalSecret"):
-            self._sync(es)
+            if self._due(es) and self._sync(es):
+                self._done(es, _seconds(es["spec"].get("refreshInterval") or "1h"))
 
-    def _write(self, obj: dict[str, Any], record: dict[str, Any]) -> None:
+    # -- when ESO reconciles: on any change of the object (spec, labels, annotations: neither controller
+    # filters updates in v1.3.1), after refreshInterval when Ready, after an exponential back-off of
+    # 1 s doubling to 7 min when not (eso-upstream.md §2.1/§2.2). Nothing else wakes it up.
+    def _version(self, obj: dict[str, Any]) -> str:
+        meta = obj["metadata"]
+        return repr((meta.get("uid"), meta.get("labels"), meta.get("annotations"), obj.get("spec")))
+
+    def _due(self, obj: dict[str, Any]) -> bool:
+        state = self.schedule.get(_key(obj["kind"], obj["metadata"]["name"], obj["metadata"].get("namespace")))
+        return state is None or state["version"] != self._version(obj) or self.clock.t >= state["next"]
+
+    def _done(self, obj: dict[str, Any], interval: float) -> None:
+        key = _key(obj["kind"], obj["metadata"]["name"], obj["metadata"].get("namespace"))
+        live = self.kube.objects.get(key) or obj
+        ok = ((live.get("status") or {}).get("conditions") or [{}])[0].get("status") == "True"
+        state = self.schedule.setdefault(key, {"failures": 0})
+        state["failures"] = 0 if ok else state["failures"] + 1
+        state["version"] = self._version(obj)
+        state["next"] = self.clock.t + (interval if ok else min(2 ** (state["failures"] - 1), 420))
+
+    def _write(self, obj: dict[str, Any], record: dict[str, Any]) -> bool:
         key = _key(obj["kind"], obj["metadata"]["name"], obj["metadata"].get("namespace"))
         live = self.kube.objects.get(key)
         if live is None:
-            return
+            return False
         live["status"] = record["status"]
         for event in record["events"]:
             self.kube.record_event(live, event)
+        return True
 
-    def _sync(self, es: dict[str, Any]) -> None:
+    def _sync(self, es: dict[str, Any]) -> bool:
         ns = es["metadata"]["namespace"]
         ref = es["spec"]["secretStoreRef"]
         store = self.kube.get(ref["kind"], ref["name"], ns)
         if store is None or self.install_for(store) is None:
-            return
+            return False
         ready = (store.get("status") or {}).get("conditions", [{}])[0].get("status") == "True"
         values = {"store": ref["name"], "store_kind": ref["kind"], "index": "data[0] (key: ?)"}
         if not ready:
@@ -463,7 +588,7 @@ class FakeEso:
             },
             "data": {k: base64.b64encode(v.encode()).decode() for k, v in data.items()},
         }
-        self._write(es, recorded("es", "synced", self.eso_version, target=target))
+        return self._write(es, recorded("es", "synced", self.eso_version, target=target))
 
 
 # --------------------------------------------------------------------------------------------------
@@ -471,9 +596,13 @@ class FakeEso:
 
 
 def eso_pod(
-    name: str, namespace: str = ESO_NS, labelled: bool = True, sidecar: bool = True
+    name: str,
+    namespace: str = ESO_NS,
+    labelled: bool = True,
+    sidecar: bool = True,
+    release: str = "external-secrets-external-secrets",
 ) -> dict[str, Any]:
-    labels = {"app.kubernetes.io/name": "external-secrets"}
+    labels = {"app.kubernetes.io/name": "external-secrets", "app.kubernetes.io/instance": release}
     if labelled:
         labels["vault-ingress"] = "true"
     init = [{"name": "istio-proxy", "restartPolicy": "Always"}] if sidecar else []
@@ -485,10 +614,21 @@ def eso_pod(
     }
 
 
+def eso_network_policies() -> list[dict[str, Any]]:
+    """The package's policies that ``networkPolicies.enabled`` adds and removes (bigbang-charts.md §1.3)."""
+    return [obj for obj in platform_objects() if obj["metadata"]["namespace"] == ESO_NS]
+
+
 def platform_objects() -> list[dict[str, Any]]:
     """What the charts put in place for the doc's values (bigbang-charts.md §1.3, §2; the doc's override)."""
     np = "networking.k8s.io/v1"
     return [
+        {
+            "apiVersion": np,
+            "kind": "NetworkPolicy",
+            "metadata": {"name": "default-deny-all", "namespace": ESO_NS},
+            "spec": {"podSelector": {}, "policyTypes": ["Ingress", "Egress"], "ingress": [], "egress": []},
+        },
         {
             "apiVersion": np,
             "kind": "NetworkPolicy",
@@ -565,29 +705,40 @@ class FakePlatform:
     eso_release: str = "external-secrets-external-secrets"
     timeouts: Timeouts = field(default_factory=lambda: Timeouts(0.5))
     upgrades: list[dict[str, Any]] = field(default_factory=list)
+    eso_installs: list[dict[str, Any]] = field(default_factory=list)
     eso: FakeEso = field(init=False)
 
     def __post_init__(self) -> None:
-        self.eso = FakeEso(self.kube, self.vault, self.eso_version)
+        self.eso = FakeEso(self.kube, self.vault, self.eso_version, self.clock)
         self.clock.listeners.append(self.eso.reconcile)
         self.kube.apply(eso_pod("external-secrets-7d9f-abcde"))
         for obj in platform_objects():
             self.kube.apply(obj)
-        self.kube.stats["external-secrets-7d9f-abcde"] = (
-            "cluster.outbound|8200||vault-vault.vault.svc.cluster.local.upstream_cx_total: 7\n"
-            "cluster.outbound|8200||vault-vault.vault.svc.cluster.local.upstream_rq_total: 12\n"
-            "cluster.outbound|443||kubernetes.default.svc.cluster.local.upstream_rq_total: 99\n"
-        )
+
+    def require_netpol_enforcement(self) -> None:
+        if not self.eso.netpol_enforced:
+            pytest.fail("the CNI does not enforce NetworkPolicy (fake)", pytrace=False)
 
     def install_eso(self, release: str, values: dict[str, Any], *, namespace: str | None = None) -> None:
+        """Like helm: the values decide the pod labels (``podLabels: null`` drops the package's map)."""
         upstream = values.get("upstream") or {}
-        labelled = (upstream.get("podLabels") or {}).get("vault-ingress") == "true"
-        self.eso.installs.append(
-            Install(release, namespace or ESO_NS, upstream.get("controllerClass") or "default", labelled)
-        )
+        namespace = namespace or ESO_NS
+        self.eso_installs.append({"release": release, "namespace": namespace, "values": values})
+        pod = eso_pod(f"{release}-5f6d-xyz12", namespace, labelled=False, release=release)
+        pod["metadata"]["labels"].update(upstream.get("podLabels", {"vault-ingress": "true"}) or {})
+        self.kube.apply(pod)
+        template = {"metadata": {"labels": dict(pod["metadata"]["labels"])}}
+        deployment = {"kind": "Deployment", "metadata": {"name": release, "namespace": namespace}}
+        self.kube.apply({**deployment, "spec": {"template": template}})
+        scoped = bool(upstream.get("scopedRBAC") or upstream.get("scopedNamespace"))
+        self.eso.installs.append(Install(release, namespace, upstream.get("controllerClass") or "default", scoped))
 
     def uninstall_eso(self, release: str, *, namespace: str | None = None) -> None:
         self.eso.installs = [i for i in self.eso.installs if i.release != release]
+        for kind in ("Deployment", "Pod"):
+            for obj in self.kube.list(kind, namespace or ESO_NS, {"app.kubernetes.io/instance": release}):
+                self.kube.delete(kind, obj["metadata"]["name"], namespace or ESO_NS)
+        self.kube.delete("Deployment", release, namespace or ESO_NS)
 
     def upgrade_eso(
         self,
@@ -596,16 +747,28 @@ class FakePlatform:
         chart: str | None = None,
         version: str | None = None,
     ) -> None:
+        """Like helm upgrade: the package's NetworkPolicies follow ``networkPolicies.enabled``."""
         self.upgrades.append({"values": values_override, "chart": chart, "version": version})
-        self.eso.network_policies = ((values_override or {}).get("networkPolicies") or {}).get(
-            "enabled", True
-        )
+        enabled = ((values_override or {}).get("networkPolicies") or {}).get("enabled", True)
+        for policy in eso_network_policies():
+            if enabled:
+                self.kube.apply(policy)
+            else:
+                self.kube.delete("NetworkPolicy", policy["metadata"]["name"], ESO_NS)
 
     def eso_values(self) -> dict[str, Any]:
-        return {"upstream": {"podLabels": {"vault-ingress": "true"}}, "networkPolicies": {"enabled": True}}
+        return {
+            "upstream": {"podLabels": {"vault-ingress": "true"}, "log": {"level": "debug"}},
+            "networkPolicies": {"enabled": True},
+            "istio": {"enabled": True, "hardened": {"enabled": True}},
+        }
 
     def set_vault_authorization_policy(self, present: bool) -> None:
-        self.eso.authz_policy = present
+        policy = next(o for o in platform_objects() if o["kind"] == "AuthorizationPolicy")
+        if present:
+            self.kube.apply(policy)
+        else:
+            self.kube.delete("AuthorizationPolicy", policy["metadata"]["name"], "vault", wait=True)
 
     def eso_pods(self) -> list[dict[str, Any]]:
         return self.kube.list("Pod", ESO_NS, {"app.kubernetes.io/name": "external-secrets"})

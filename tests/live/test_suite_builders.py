@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import base64
+from pathlib import Path
 
 import pytest
+import yaml
+from mutants import helm_binary
 
 from esoconf.config import PROJECT_ROOT, load_versions
 from esoconf.live.cases import DocShapes
@@ -24,6 +27,7 @@ from esoconf.live.scenario import (
     secret_manifest,
     store_manifest,
 )
+from esoconf.runner import run
 from esoconf.schema import SchemaSet
 
 CHART = PROJECT_ROOT / "tests" / "fixtures" / "charts" / "external-secrets"
@@ -125,15 +129,30 @@ def test_second_install_drops_the_label_and_everything_cluster_wide() -> None:
     }
     values = second_eso_values(base, fullname="eso-b", controller_class="eso-b", namespace="e2e-x")
     up = values["upstream"]
-    assert up["podLabels"] == {"vault-ingress": None, "team": "x"}  # null deletes the chart default in helm
+    # the whole map is nulled: helm does not delete a nulled key of a subchart value set by the parent
+    assert up["podLabels"] is None
     assert (up["installCRDs"], up["webhook"], up["certController"]) == (
         False,
         {"create": False},
         {"create": False},
     )
     assert (up["controllerClass"], up["scopedNamespace"], up["scopedRBAC"]) == ("eso-b", "e2e-x", True)
+    assert (up["fullnameOverride"], up["leaderElect"]) == ("eso-b", False)
     assert up["image"] == {"tag": "v1"} and values["networkPolicies"] == {"enabled": False}
+    assert values["clusterSecretStoreConfiguration"] == values["externalSecretsConfiguration"] == {"enabled": False}
     assert base["upstream"]["podLabels"]["vault-ingress"] == "true"
+
+
+def test_second_install_renders_pods_without_the_label(tmp_path: Path) -> None:
+    """helm itself drops the package's pod label (the fixture chart sets ``vault-ingress: "true"``)."""
+    values = second_eso_values({}, fullname="eso-b", controller_class="eso-b", namespace="e2e-x")
+    path = tmp_path / "values.yaml"
+    path.write_text(yaml.safe_dump(values), encoding="utf-8")
+    home = {f"HELM_{d}_HOME": str(tmp_path / d.lower()) for d in ("CACHE", "CONFIG", "DATA")}
+    out = run([str(helm_binary()), "template", "eso-b", str(CHART), "-n", "e2e-x", "-f", str(path)], env=home)
+    deployment = next(d for d in yaml.safe_load_all(out.stdout) if d and d["kind"] == "Deployment")
+    labels = deployment["spec"]["template"]["metadata"]["labels"]
+    assert "vault-ingress" not in labels and labels["app.kubernetes.io/name"] == "external-secrets"
 
 
 def test_secret_data_diff_never_shows_values() -> None:

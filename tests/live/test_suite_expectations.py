@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+import yaml
 from fakes import RECORDED, recorded
 
 from esoconf.live.expectations import (
@@ -53,8 +54,8 @@ def test_version_parsing_and_ranges() -> None:
         parse_version("latest")
 
 
-def _obj(kind: str, record: dict) -> dict:
-    return {"kind": kind, "metadata": {"name": "x"}, "status": record["status"]}
+def _obj(kind: str, record: dict, uid: str = "uid-x") -> dict:
+    return {"kind": kind, "metadata": {"name": "x", "uid": uid}, "status": record["status"]}
 
 
 # (recorded store outcome, ESO version, stage, pattern that must match, patterns that must not)
@@ -137,6 +138,21 @@ def test_ready_store_meets_ready_not_failure() -> None:
     assert not observe_expectation(
         obj, record["events"], "css/x", store_failure("v1.3.1", Stage.VALIDATE), None
     )[1]
+
+
+@pytest.mark.parametrize(("incarnation", "met"), [("old", True), ("new", False)])
+def test_events_of_an_earlier_object_with_the_same_name_do_not_count(incarnation: str, met: bool) -> None:
+    record = yaml.safe_load((RECORDED / "events" / "css-recreated.yaml").read_text(encoding="utf-8"))
+    assert {e["metadata"]["namespace"] for e in record["events"]} == {"default"}  # cluster-scoped object
+    obj = _obj("ClusterSecretStore", record, uid=record["uids"][incarnation])
+    expect = store_failure("v1.3.1", Stage.VALIDATE)
+    assert observe_expectation(obj, record["events"], "css/x", expect, "non-printable")[1] is met
+
+
+def test_no_object_no_events() -> None:
+    record = yaml.safe_load((RECORDED / "events" / "css-recreated.yaml").read_text(encoding="utf-8"))
+    obs, met = observe_expectation(None, record["events"], "css/x", store_failure("v1.3.1", Stage.VALIDATE), None)
+    assert not met and obs.texts == []
 
 
 def test_every_recorded_file_is_used_and_says_where_it_comes_from() -> None:

@@ -9,10 +9,17 @@ import pytest
 from fakes import FakeClock, FakePlatform
 
 from esoconf.config import PROJECT_ROOT
-from esoconf.live.cases import Breakage, DocShapes
+from esoconf.live.cases import Breakage, Change, DocShapes
 from esoconf.live.expectations import Stage
-from esoconf.live.scenario import FORCE_SYNC_ANNOTATION, Sample, Scenario, judge_samples, sample_while
-from esoconf.wait import StateChanged, TerminalState, WaitTimeout
+from esoconf.live.scenario import (
+    FORCE_SYNC_ANNOTATION,
+    NUDGE_SECONDS,
+    Sample,
+    Scenario,
+    judge_samples,
+    sample_while,
+)
+from esoconf.wait import StateChanged, TerminalState, WaitTimeout, hold
 
 SHAPES = DocShapes.load(PROJECT_ROOT / "tests" / "fixtures" / "docs" / "VAULT_INTEGRATION.md")
 
@@ -66,10 +73,10 @@ def test_no_secret_hold_fails_when_a_secret_appears(scene: Scenario, platform: F
     world = scene.arrange("token", breakage=Breakage.VAULT_KEY_MISSING)
     scene.wait_store_ready(world.store)
     scene.apply_es(world)
-    scene.assert_no_secret(world.target, duration=5)
+    scene.assert_no_secret(world.target, world.es, duration=5)
     platform.vault.write_secret(world.vault_key, world.vault_data)
     with pytest.raises(StateChanged, match="no Secret .* is created"):
-        scene.assert_no_secret(world.target, duration=5)
+        scene.assert_no_secret(world.target, world.es, duration=5)
 
 
 def test_expected_failure_gives_up_early_when_ready(scene: Scenario) -> None:
@@ -178,3 +185,106 @@ def test_judge_samples_names_each_violation() -> None:
         "t=3.0s Secret s1 data changed or missing",
     ]
     assert judge_samples(samples[:1], {"s1": "d1"}) == []
+
+
+# --- reviewed against ESO v1.3.1: where Events live, back-off, shared-state changes -----------------
+
+
+def test_cluster_store_events_are_found_in_the_default_namespace(scene: Scenario, platform: FakePlatform) -> None:
+    world = scene.arrange("token", breakage=Breakage.TOKEN_TRAILING_NEWLINE)
+    seen = scene.expect_store_failure(world.store, Stage.VALIDATE, "non-printable")
+    assert platform.kube.events(scene.namespace, world.store.kind, world.store.name) == []
+    assert {e["metadata"]["namespace"] for e in platform.kube.events(None, world.store.kind, world.store.name)} == {
+        "default"
+    }
+    assert "non-printable" in (seen.matched or "")
+
+
+def test_events_of_a_deleted_store_with_the_same_name_are_ignored(scene: Scenario, platform: FakePlatform) -> None:
+    world = scene.arrange("token", breakage=Breakage.TOKEN_TRAILING_NEWLINE)
+    scene.expect_store_failure(world.store, Stage.VALIDATE, "non-printable")
+    platform.kube.delete(world.store.kind, world.store.name)
+    scene.recreate_token_secret(world, world.raw_token.strip())
+    platform.kube.apply({**world.store_manifest, "metadata": dict(world.store_manifest["metadata"])})
+    scene.wait_store_ready(world.store)
+    assert not scene.observe_store(world.store, "non-printable").matched  # the old store's Event stays behind
+
+
+@pytest.mark.parametrize("verb", ["never-ready", "no-secret"])
+def test_a_hold_over_an_object_that_does_not_exist_fails(scene: Scenario, verb: str) -> None:
+    world = scene.arrange("token", breakage=Breakage.VAULT_KEY_MISSING, apply_store=False)
+    with pytest.raises(StateChanged, match="exists"):
+        if verb == "never-ready":
+            scene.assert_never_ready(world.store, duration=5)
+        else:
+            scene.assert_no_secret(world.target, world.es, duration=5)
+
+
+def test_after_a_fix_only_a_forced_resync_beats_the_back_off(scene: Scenario, platform: FakePlatform) -> None:
+    world = scene.arrange("token", breakage=Breakage.TOKEN_TRAILING_NEWLINE)
+    scene.expect_store_failure(world.store, Stage.VALIDATE, "non-printable")
+    scene.assert_never_ready(world.store, duration=40)  # failures back off: 1, 2, 4 ... 32 s
+    scene.recreate_token_secret(world, world.raw_token.strip())  # ESO does not watch Secrets
+    started = platform.clock.t
+    scene.wait_store_ready(world.store, nudge=True)
+    assert platform.clock.t - started <= 2 * NUDGE_SECONDS
+
+
+def test_a_fix_is_not_seen_without_a_resync_while_backing_off(scene: Scenario, platform: FakePlatform) -> None:
+    world = scene.arrange("token", breakage=Breakage.TOKEN_TRAILING_NEWLINE)
+    scene.expect_store_failure(world.store, Stage.VALIDATE, "non-printable")
+    scene.assert_never_ready(world.store, duration=40)
+    scene.recreate_token_secret(world, world.raw_token.strip())
+    status = lambda: scene._ready_status(world.store)  # noqa: E731 - no forced resync here
+    hold(status, lambda s: s == "False", duration=10, what="not Ready yet", clock=platform.clock)
+
+
+def test_an_authorization_policy_change_takes_a_moment_to_apply(scene: Scenario, platform: FakePlatform) -> None:
+    platform.eso.propagation = 4.0
+    scene.synced("token", "data")  # the sidecars know the policy
+    with scene.changed(Change.REMOVE_AUTHZ_POLICY):
+        first = scene.arrange("token")
+        assert scene.store_outcome(first.store, Stage.VALIDATE, "istio-rbac-denied").ready  # too early to tell
+        second = scene.arrange("token")
+        seen = scene.store_settles(second.store, Stage.VALIDATE, "istio-rbac-denied")
+    assert not seen.ready and "RBAC: access denied" in (seen.matched or "")
+
+
+def test_a_store_settles_ready_only_after_a_window_of_revalidations(scene: Scenario, platform: FakePlatform) -> None:
+    world = scene.arrange("token")
+    started = platform.clock.t
+    assert scene.store_settles(world.store, Stage.VALIDATE, "istio-rbac-denied").ready
+    assert platform.clock.t - started >= platform.timeouts.negative_hold
+    assert sum(c[:2] == ("patch", "ClusterSecretStore") for c in platform.kube.calls) >= 2  # forced resyncs
+
+
+def test_the_authorization_policy_change_is_verified_and_restored(scene: Scenario, platform: FakePlatform) -> None:
+    eso = platform.eso_namespace
+    with scene.changed(Change.REMOVE_AUTHZ_POLICY) as change:
+        assert scene.vault_admits(eso) == [] and change.controller is None
+    assert scene.vault_admits(eso) == ["allow-external-secrets"]
+
+
+def test_second_eso_is_isolated_unlabelled_and_labelled_on_undo(scene: Scenario, platform: FakePlatform) -> None:
+    with scene.changed(Change.SECOND_ESO_WITHOUT_LABEL) as change:
+        install = platform.eso_installs[-1]
+        upstream = install["values"]["upstream"]
+        assert install["namespace"] == scene.namespace and change.controller == upstream["controllerClass"]
+        assert upstream["podLabels"] is None and upstream["scopedNamespace"] == scene.namespace
+        world = scene.arrange("token", store_kind="SecretStore", controller=change.controller)
+        assert not scene.store_settles(world.store, Stage.VALIDATE, "unreachable").ready
+        change.undo()
+        scene.wait_store_ready(world.store, nudge=True)
+        pods = scene.second_eso_pods(change.controller or "")
+        assert [p["metadata"]["labels"].get("vault-ingress") for p in pods] == ["true"]
+    assert scene.second_eso_pods(change.controller or "") == []  # uninstalled on the way out
+    assert scene.vault_admits(scene.namespace)  # the extra ALLOW policy goes with the test's cleanup
+    scene.cleanup()
+    assert not scene.vault_admits(scene.namespace)
+
+
+def test_cleanup_removes_the_vault_data_of_the_test(scene: Scenario, platform: FakePlatform) -> None:
+    world = scene.arrange("token")
+    assert ("kv", world.vault_key) in platform.vault.kv
+    scene.cleanup()
+    assert ("kv", world.vault_key) not in platform.vault.kv
