@@ -297,7 +297,7 @@ class FakeVault:
         sa_names: list[str],
         sa_namespaces: list[str],
         policies: list[str],
-        audience: str | None = "vault",
+        audience: str | None = None,
         ttl: str = "1h",
     ) -> None:
         self.roles[name] = FakeRole(mount, list(sa_names), list(sa_namespaces), list(policies), audience)
