@@ -26,7 +26,7 @@ from ..adapter import deep_merge
 from ..charts import chart_info, resolve_chart
 from ..config import Config, ConfigError, default_doc_for, is_remote_chart
 from ..doc import load_doc
-from ..redact import REDACT
+from ..redact import REDACT, write_redacted
 from ..report import EnvironmentNotReady
 from ..runner import run
 from ..tools import find_tool
@@ -548,10 +548,57 @@ def _chart(
     return resolve_chart(ref, version, cache_dir=cache, helm=helm, helm_env=helm_env, option=option)
 
 
+class ChartUnderTestFailed(AssertionError):
+    """The ESO chart under test did not install or become ready: a chart failure, not the environment's."""
+
+
+@dataclass
+class _SetupState:
+    """What setup has built so far, for the failure path (diagnostics, then cleanup)."""
+
+    kind: KindEnvironment | None = None
+    env: Env | None = None
+    components: list[HelmComponent] = field(default_factory=list)
+
+
 def setup(
     config: Config, run_id: str, timeouts: Timeouts, artifacts: Path, *, attach: bool = False
 ) -> Session:
-    """Build the platform. ``attach``: another xdist worker of this run built it; verify and connect."""
+    """Build the platform. ``attach``: another xdist worker of this run built it; verify and connect.
+
+    On failure: the components' logs go to ``artifacts/diagnostics/platform-setup/`` first, then a kind cluster
+    this run created is deleted (unless --keep-cluster or --keep-on-failure). A failure of the chart under test
+    is a chart failure (:class:`ChartUnderTestFailed`); anything else is the environment's
+    (:class:`PlatformUnavailable`, exit code 2).
+    """
+    state = _SetupState()
+    try:
+        return _setup(config, run_id, timeouts, artifacts, attach=attach, state=state)
+    except Exception as exc:
+        _setup_diagnostics(state, artifacts / "diagnostics" / "platform-setup")
+        if state.kind is not None and not config.keep_on_failure:
+            state.kind.down()  # only a cluster this run created and nobody asked to keep
+        if isinstance(exc, PlatformUnavailable | ChartUnderTestFailed | ConfigError):
+            raise
+        first = REDACT(str(exc)).strip().splitlines()[0] if str(exc).strip() else ""
+        raise PlatformUnavailable(f"platform setup failed: {type(exc).__name__}: {first} (diagnostics: "
+                                  f"{artifacts / 'diagnostics' / 'platform-setup'})") from exc
+
+
+def _setup_diagnostics(state: _SetupState, dest: Path) -> None:
+    if state.env is None:
+        return
+    for component in state.components:
+        try:
+            for name, text in component.logs(state.env).items():
+                write_redacted(dest / component.name / f"{name}.log", text)
+        except Exception as exc:  # best effort: never hide the setup failure itself
+            write_redacted(dest / component.name / "logs-missing.txt", f"{type(exc).__name__}: {exc}")
+
+
+def _setup(
+    config: Config, run_id: str, timeouts: Timeouts, artifacts: Path, *, attach: bool, state: _SetupState
+) -> Session:
     preflight(config)
     phases = Phases()
     versions = config.versions
@@ -585,13 +632,14 @@ def setup(
                 artifacts / "kind",
                 keep_cluster=bool(config.keep_cluster),
             )
+            state.kind = kind_env
             phases.note("cluster", kind_env.up().reason)
             access = ClusterAccess(kind_env.kubeconfig, None, kubectl, helm, helm_env)
     kube = Kube.connect(str(access.kubeconfig), access.context, access.kubectl_cmd(), timeouts)
     images = image_set(
         config.images, versions, config.eso_image if config.source("eso_image") != "versions.yaml" else None
     )
-    env = Env(access, kube, timeouts, images, artifacts, run_id)
+    env = state.env = Env(access, kube, timeouts, images, artifacts, run_id)
     with phases.phase("images"):
         if images.needs_pull_secret:
             username, password = registry_credentials(os.environ)
@@ -612,6 +660,7 @@ def setup(
     )
     eso_c = EsoComponent(chart_ref=ChartRef(str(eso_chart)), doc_values=doc_eso_values(doc))
     components: list[HelmComponent] = [istio, vault_c, eso_c]
+    state.components = components
     wanted = {c.name: c.fingerprint(env) for c in components}
     stored = fp.installed_fingerprints(kube.get("ConfigMap", fp.CONFIGMAP_NAME, fp.CONFIGMAP_NAMESPACE))
     stored_cm = kube.get("ConfigMap", fp.CONFIGMAP_NAME, fp.CONFIGMAP_NAMESPACE)
@@ -651,7 +700,11 @@ def setup(
         vault_f, eso_f = pool.submit(bring_up, vault_c), pool.submit(bring_up, eso_c)
         canary_f = pool.submit(_timed, phases, "canary", canary)
         vault_f.result()
-        eso_f.result()
+        try:
+            eso_f.result()
+        except Exception as exc:  # the chart under test, not the environment
+            raise ChartUnderTestFailed(f"the ESO chart under test did not install or become ready: "
+                                       f"{REDACT(str(exc)).strip()}") from exc
         verdict = canary_f.result()
     pf = PortForward(
         access.kubectl_cmd(),
