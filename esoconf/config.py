@@ -68,10 +68,12 @@ class Setting:
 SETTINGS: tuple[Setting, ...] = (
     Setting("profile", "profile file under manifests/profiles (local, nightly, release, airgap)", "local"),
     Setting("chart", "chart under test: a chart directory, a .tgz, an oci:// reference or a git URL "
-            "(the last two need --chart-version and network)", None, junit="chart"),
+            "(the last two need --chart-version and network), or `pinned` (the release in versions.yaml)",
+            None, junit="chart"),
     Setting("chart_version", "version/tag of --chart when it is an OCI reference or a git URL", None,
             junit="chart_version"),
-    Setting("vault_chart", "Big Bang Vault package chart (same forms as --chart); optional for render",
+    Setting("vault_chart", "Big Bang Vault package chart (same forms as --chart, `pinned` too); optional for "
+            "render, the pinned release for the live tier",
             None, junit="vault_chart"),
     Setting("vault_chart_version", "version/tag of --vault-chart when remote", None),
     Setting("doc", "VAULT_INTEGRATION.md under test (default: docs/VAULT_INTEGRATION.md in the package "
@@ -223,8 +225,23 @@ def resolve(cli: Mapping[str, Any], env: Mapping[str, str] | None = None,
         values[setting.name] = value
         sources[setting.name] = source
     versions = load_versions(versions_file)
+    _expand_pinned(values, sources, versions)
     _fill_version_defaults(values, sources, versions)
     return Config(values, sources, versions)
+
+
+PINNED = "pinned"
+PINNED_CHARTS = {"chart": "external_secrets", "vault_chart": "vault"}
+
+
+def _expand_pinned(values: dict[str, Any], sources: dict[str, str], versions: dict[str, Any]) -> None:
+    """``--chart pinned`` / ``--vault-chart pinned``: the public release pinned in versions.yaml (a git URL
+    and tag, fetched where the machine has network)."""
+    for setting, key in PINNED_CHARTS.items():
+        if values[setting] == PINNED:
+            pin = versions["charts"][key]
+            values[setting], values[f"{setting}_version"] = str(pin["git"]), str(pin["version"])
+            sources[f"{setting}_version"] = "versions.yaml"
 
 
 def _fill_version_defaults(values: dict[str, Any], sources: dict[str, str], versions: dict[str, Any]) -> None:

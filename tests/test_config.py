@@ -114,3 +114,11 @@ def test_default_doc_is_found_in_the_package_repo(tmp_path: Path) -> None:
 
     assert cfg.default_doc_for(str(tmp_path / "chart")) == tmp_path / "docs" / "VAULT_INTEGRATION.md"
     assert cfg.default_doc_for("oci://registry.example/charts/eso") is None
+
+
+@pytest.mark.parametrize("setting, package", [("chart", "external_secrets"), ("vault_chart", "vault")])
+def test_pinned_chart_is_the_release_in_versions_yaml(setting: str, package: str) -> None:
+    resolved = cfg.resolve({setting: "pinned"}, env={})
+    pin = cfg.load_versions()["charts"][package]
+    assert (getattr(resolved, setting), getattr(resolved, f"{setting}_version")) == (pin["git"], pin["version"])
+    assert resolved.source(f"{setting}_version") == "versions.yaml"
