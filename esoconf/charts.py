@@ -16,11 +16,11 @@ from typing import Any
 
 import yaml
 
+from . import yamlio
 from .config import ConfigError, is_remote_chart
 from .runner import CommandError, run
 
 FETCH_TIMEOUT = 300.0
-_Loader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
 @dataclass(frozen=True)
@@ -123,8 +123,8 @@ def chart_info(path: Path, option: str = "--chart") -> ChartInfo:
     if chart_text is None:
         raise ConfigError(f"{option} {path}: no Chart.yaml; point it at a chart directory or .tgz")
     try:
-        meta = yaml.load(chart_text, Loader=_Loader) or {}
-        values = yaml.load(values_text, Loader=_Loader) or {}
+        meta = yamlio.load(chart_text) or {}
+        values = yamlio.load(values_text) or {}
     except yaml.YAMLError as exc:
         raise ConfigError(f"{option} {path}: Chart.yaml/values.yaml is not valid YAML "
                           f"({str(exc).splitlines()[0]})") from None

@@ -22,7 +22,7 @@ from typing import Any
 
 from . import config as cfg
 from . import runner
-from .tools import Tool, find_tool
+from .tools import Tool, find_tool, helm_home_env
 
 TIERS = ("render", "e2e")
 PYTHON_MINIMUM = (3, 11)
@@ -224,8 +224,7 @@ def check_inotify(ctx: Context) -> CheckResult:
 
 def helm_env() -> dict[str, str]:
     """helm must not read or write the user's helm config: private cache/config/data under the temp dir."""
-    base = Path(tempfile.gettempdir()) / "esoconf-helm"
-    return {f"HELM_{part}_HOME": str(base / part.lower()) for part in ("CACHE", "CONFIG", "DATA")}
+    return helm_home_env(Path(tempfile.gettempdir()) / "esoconf-helm")
 
 
 def check_chart(ctx: Context) -> CheckResult:

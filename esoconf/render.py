@@ -24,8 +24,9 @@ from typing import Any
 
 import yaml
 
+from . import yamlio
 from .runner import CommandError, run
-from .tools import Tool, find_tool
+from .tools import Tool, find_tool, helm_home_env
 
 RELEASES: dict[str, tuple[str, str]] = {
     "external-secrets": ("external-secrets-external-secrets", "external-secrets"),
@@ -34,8 +35,6 @@ RELEASES: dict[str, tuple[str, str]] = {
 HELM_ERROR_LINES = 8
 RENDER_TIMEOUT = 120.0
 
-_Loader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-_Dumper: Any = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
 
 
 @functools.cache
@@ -113,7 +112,7 @@ CLUSTER_SCOPED = {"ClusterRole", "ClusterRoleBinding", "ClusterSecretStore", "Cl
 
 def parse_manifests(text: str) -> tuple[dict[str, Any], ...]:
     """Rendered YAML documents as dicts (empty documents and non-objects skipped)."""
-    return tuple(doc for doc in yaml.load_all(text, Loader=_Loader) if isinstance(doc, dict) and doc)
+    return tuple(doc for doc in yamlio.load_all(text) if isinstance(doc, dict) and doc)
 
 
 _CACHE: dict[tuple[str, str, str, str], Rendered | RenderError] = {}
@@ -132,9 +131,7 @@ class Renderer:
 
     @property
     def env(self) -> dict[str, str]:
-        home = self.workdir / "helm-home"
-        return {"HELM_CACHE_HOME": str(home / "cache"), "HELM_CONFIG_HOME": str(home / "config"),
-                "HELM_DATA_HOME": str(home / "data")}
+        return helm_home_env(self.workdir / "helm-home")
 
     def fingerprint(self, chart: Path) -> str:
         """The chart's content fingerprint, computed once per renderer (the chart does not change mid-session)."""
@@ -147,7 +144,7 @@ class Renderer:
         path = self.workdir / "values" / f"{release}-{values_hash(values)[:12]}.yaml"
         if not path.is_file():
             path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_text(yaml.dump(dict(values), Dumper=_Dumper, sort_keys=False), encoding="utf-8")
+            path.write_text(yamlio.dump(values), encoding="utf-8")
         return path
 
     def render(self, chart: Path, package: str, values: Mapping[str, Any]) -> Rendered:

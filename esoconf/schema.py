@@ -27,12 +27,11 @@ from pathlib import Path
 from typing import Any
 
 import jsonschema
-import yaml
 from referencing import Registry, Resource
 
+from . import yamlio
 from .render import object_id
 
-_Loader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 MAX_MESSAGES = 5
 KEEP_AS_IS = {"enum", "required", "default", "example", "x-kubernetes-list-map-keys"}
 
@@ -165,7 +164,7 @@ _CRD_KIND = re.compile(r"(?ms)^  names:[ \t]*$.*?^    kind:[ \t]*[\"']?(\w+)")
 
 
 def _parse_crd(document: str) -> Crd:
-    crds = crds_from_objects([yaml.load(document, Loader=_Loader) or {}])
+    crds = crds_from_objects([yamlio.load(document) or {}])
     return next(iter(crds.values()))
 
 
@@ -181,7 +180,7 @@ def _crds_from_text(text: str) -> dict[tuple[str, str], LazyCrd]:
         if group and kind:
             found[(group[1], kind[1])] = cache(lambda document=document: _parse_crd(document))
         else:  # unusual layout: parse now
-            found.update(crds_from_objects(yaml.load_all(document, Loader=_Loader)))
+            found.update(crds_from_objects(yamlio.load_all(document)))
     return found
 
 

@@ -105,3 +105,8 @@ def find_tool(name: str, explicit: str | None = None, *, tools_dir: Path = TOOLS
         f"package registry ships it; `python scripts/install-tools {name}` needs internet)")
     raise ToolError(f"{name} {pins['minimum']}+ is needed: {why}. Fix: {hint}, "
                     f"or pass {flag} /path/to/{name}")
+
+
+def helm_home_env(base: Path) -> dict[str, str]:
+    """helm must not read or write the user's helm config: private cache/config/data homes under ``base``."""
+    return {f"HELM_{part}_HOME": str(base / part.lower()) for part in ("CACHE", "CONFIG", "DATA")}
