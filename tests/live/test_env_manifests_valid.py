@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from mutants import CHARTS
 
 from esoconf.config import load_versions
 from esoconf.live import fingerprint as fp
@@ -15,7 +16,6 @@ from esoconf.live.istio import mesh_policies
 from esoconf.live.scenario import allow_policy_manifest, secret_manifest
 from esoconf.live.vault import doc_authorization_policy_objects, token_secret_manifest
 from esoconf.schema import SchemaSet
-from mutants import CHARTS
 
 DOC_POLICY = {
     "name": "allow-external-secrets",
