@@ -259,6 +259,18 @@ def _fill_version_defaults(values: dict[str, Any], sources: dict[str, str], vers
             sources[name] = "versions.yaml"
 
 
+def node_image_for(versions: Mapping[str, Any], kubernetes_version: str | None) -> str:
+    """The pinned kind node image of ``kubernetes_version`` (default: versions.yaml kubernetes.version)."""
+    pins = versions["kubernetes"]
+    wanted = str(kubernetes_version or pins["version"])
+    wanted = wanted if wanted.startswith("v") else f"v{wanted}"
+    images = pins["node_images"]
+    if wanted not in images:
+        raise ConfigError(f"--kubernetes-version {wanted}: no kind node image pinned for it; pinned: "
+                          f"{', '.join(images)} (add one to kubernetes.node_images in manifests/versions.yaml)")
+    return str(images[wanted])
+
+
 REMOTE_CHART = re.compile(r"^(oci://|https?://|git@|git\+|ssh://)")
 
 

@@ -96,7 +96,13 @@ def pytest_collection_finish(session: pytest.Session) -> None:
         return
     tiers = selected_tiers(session.items)
     if "e2e" in tiers:
-        reason = e2e_blockers(_resolved(config))
+        resolved = _resolved(config)
+        if not resolved.kubeconfig:  # kind: the Kubernetes version must have a pinned node image
+            try:
+                cfg.node_image_for(resolved.versions, resolved.kubernetes_version)
+            except cfg.ConfigError as exc:
+                raise pytest.UsageError(str(exc)) from None
+        reason = e2e_blockers(resolved)
         if reason:
             pytest.exit(f"e2e tier cannot run here: {reason} (run `tox -e doctor`)", returncode=E2E_EXIT_CODE)
     elif VAULT_TIER in tiers:

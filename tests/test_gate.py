@@ -113,3 +113,16 @@ def test_render_selected_with_too_old_helm_on_path_is_usage_error(
         ["ERROR: helm v3.14.0+ is needed: */old/helm is v3.9.0, older than the minimum*"]
     )
     assert not (suite.path / "render-test-ran").exists()
+
+
+def test_e2e_with_a_kubernetes_version_without_node_image_is_a_usage_error(
+    suite: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, usable_helm: Path
+) -> None:
+    suite.makepyfile(LIVE_TESTS)
+    monkeypatch.setattr(gate, "e2e_blockers", fake_doctor(""))
+
+    result = suite.runpytest_inprocess("-m", "e2e", "--kubernetes-version", "v1.20.0")
+
+    assert result.ret == Exit.USAGE
+    result.stderr.fnmatch_lines(["ERROR: --kubernetes-version v1.20.0: no kind node image pinned for it; pinned: *"])
+    assert not (suite.path / "live-test-ran").exists()

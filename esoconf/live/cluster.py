@@ -15,7 +15,7 @@ from typing import Any
 
 import yaml
 
-from ..config import MANIFESTS, ConfigError
+from ..config import MANIFESTS, ConfigError, node_image_for  # noqa: F401  (re-exported)
 from ..redact import REDACT
 from ..runner import Result, run
 from ..wait import Timeouts, wait_for
@@ -80,7 +80,7 @@ def kind_config(
 def check_node_image(ref: str) -> None:
     if "@sha256:" not in ref:
         raise ConfigError(
-            f"kind node image {ref!r} is not pinned by digest; pin kubernetes.node_image in "
+            f"kind node image {ref!r} is not pinned by digest; pin kubernetes.node_images in "
             f"manifests/versions.yaml as kindest/node:<tag>@sha256:<digest>"
         )
 

@@ -41,6 +41,7 @@ from .cluster import (
     helm_status,
     kind_cmd,
     load_yaml_documents,
+    node_image_for,
 )
 from .diagnostics import Diagnostics, PodLogs
 from .diagnostics import summary as diagnostics_summary
@@ -628,7 +629,7 @@ def _setup(
                 config.cluster_name,
                 find_tool("kind", config.kind).path,
                 kubectl,
-                versions["kubernetes"]["node_image"],
+                node_image_for(versions, config.kubernetes_version),
                 artifacts / "kind",
                 keep_cluster=bool(config.keep_cluster),
             )

@@ -8,7 +8,7 @@ import pytest
 
 from esoconf.config import ConfigError, load_versions
 from esoconf.live import fingerprint as fp
-from esoconf.live.cluster import PortMapping, check_node_image, decide_cluster, kind_config
+from esoconf.live.cluster import PortMapping, check_node_image, decide_cluster, kind_config, node_image_for
 from esoconf.live.images import (
     image_archives,
     image_failure,
@@ -250,7 +250,8 @@ def test_kind_config_pins_the_node_image_and_keeps_the_default_cni() -> None:
 
 
 def test_node_image_must_be_pinned_by_digest() -> None:
-    check_node_image(load_versions()["kubernetes"]["node_image"])
+    for image in load_versions()["kubernetes"]["node_images"].values():
+        check_node_image(image)
     with pytest.raises(ConfigError, match="not pinned by digest"):
         check_node_image("kindest/node:v1.33.4")
 
@@ -270,3 +271,14 @@ def test_cluster_is_deleted_only_when_this_run_created_it(
 ) -> None:
     decision = decide_cluster("eso-conformance", existing, keep_cluster=keep)
     assert (decision.create, decision.delete_at_end) == (create, delete)
+
+
+@pytest.mark.parametrize("asked, expected", [(None, "v1.33.4"), ("v1.32.8", "v1.32.8"), ("1.34.0", "v1.34.0")])
+def test_kubernetes_version_picks_its_pinned_node_image(asked: str | None, expected: str) -> None:
+    image = node_image_for(load_versions(), asked)
+    assert image.startswith(f"kindest/node:{expected}@sha256:")
+
+
+def test_kubernetes_version_without_a_pinned_node_image_is_one_line() -> None:
+    with pytest.raises(ConfigError, match=r"^--kubernetes-version v1.20.0: no kind node image pinned for it; pinned"):
+        node_image_for(load_versions(), "v1.20.0")
