@@ -65,7 +65,17 @@ def split_image(ref: str) -> tuple[str, str]:
     return name, tag
 
 
-def image_set(profile: str, versions: Mapping[str, Any], eso_image: str | None = None) -> ImageSet:
+# which images follow --vault-version / --istio-version (their tag is that version)
+VERSIONED_IMAGES = {"vault": ("vault",), "istio": ("istio_pilot", "istio_proxy")}
+
+
+def retag(ref: str, tag: str) -> str:
+    return f"{split_image(ref)[0]}:{tag}"
+
+
+def image_set(profile: str, versions: Mapping[str, Any], eso_image: str | None = None, *,
+              vault_version: str | None = None, istio_version: str | None = None) -> ImageSet:
+    """The images of a profile; ``vault_version``/``istio_version`` re-tag the Vault and Istio images."""
     if profile not in PROFILES:
         raise ConfigError(f"--images {profile!r}: choose one of {', '.join(PROFILES)}")
     column = "registry1" if profile == "registry1" else "upstream"
@@ -77,6 +87,10 @@ def image_set(profile: str, versions: Mapping[str, Any], eso_image: str | None =
     }
     if eso_image:
         images["external_secrets"] = eso_image
+    for component, version in (("vault", vault_version), ("istio", istio_version)):
+        for name in VERSIONED_IMAGES[component] if version else ():
+            if name in images:
+                images[name] = retag(images[name], str(version).removeprefix("v"))
     return ImageSet(profile, images)
 
 

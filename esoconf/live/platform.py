@@ -638,7 +638,11 @@ def _setup(
             access = ClusterAccess(kind_env.kubeconfig, None, kubectl, helm, helm_env)
     kube = Kube.connect(str(access.kubeconfig), access.context, access.kubectl_cmd(), timeouts)
     images = image_set(
-        config.images, versions, config.eso_image if config.source("eso_image") != "versions.yaml" else None
+        config.images,
+        versions,
+        config.eso_image if config.source("eso_image") != "versions.yaml" else None,
+        vault_version=config.vault_version,
+        istio_version=config.istio_version,
     )
     env = state.env = Env(access, kube, timeouts, images, artifacts, run_id)
     with phases.phase("images"):
@@ -652,8 +656,9 @@ def _setup(
                 )
             for archive in image_archives(config.image_archive_dir):
                 kind_env.load_archive(archive)
-    istio = IstioComponent(
-        version=str(versions["charts"]["istio"]["version"]), repo=str(versions["charts"]["istio"]["repo"])
+    istio = IstioComponent(  # --istio-version (default: versions.yaml) picks the charts and, above, the images
+        version=str(config.istio_version or versions["charts"]["istio"]["version"]),
+        repo=str(versions["charts"]["istio"]["repo"]),
     )
     vault_c = VaultComponent(
         chart_ref=ChartRef(str(vault_chart)),

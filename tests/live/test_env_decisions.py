@@ -282,3 +282,11 @@ def test_kubernetes_version_picks_its_pinned_node_image(asked: str | None, expec
 def test_kubernetes_version_without_a_pinned_node_image_is_one_line() -> None:
     with pytest.raises(ConfigError, match=r"^--kubernetes-version v1.20.0: no kind node image pinned for it; pinned"):
         node_image_for(load_versions(), "v1.20.0")
+
+
+def test_vault_and_istio_versions_retag_their_images() -> None:
+    versions = load_versions()
+    images = image_set("upstream", versions, vault_version="1.20.4", istio_version="v1.28.3")
+    assert images["vault"].endswith("/vault:1.20.4")
+    assert images["istio_pilot"].endswith("/pilot:1.28.3") and images["istio_proxy"].endswith("/proxyv2:1.28.3")
+    assert images["external_secrets"] == image_set("upstream", versions)["external_secrets"]
