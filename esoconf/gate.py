@@ -111,3 +111,14 @@ def pytest_collection_finish(session: pytest.Session) -> None:
             pytest.exit(f"vault tier cannot run here: {reason} (run `tox -e doctor`)", returncode=E2E_EXIT_CODE)
     if tiers & set(TIERS_NEEDING_HELM):
         require_tool(config, "helm")
+
+
+SERIAL_UNDER_XDIST = ("tests marked `serial` change shared state (an AuthorizationPolicy, the ESO release) and "
+                      "cannot run beside other tests: run them in their own pass without -n, e.g. "
+                      "`pytest suites/e2e -m 'e2e and serial'` after `-m 'e2e and not serial' -n 4`")
+
+
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    """A `serial` test on an xdist worker fails at once (never runs beside others, never silently skipped)."""
+    if item.get_closest_marker("serial") and hasattr(item.config, "workerinput"):
+        pytest.fail(SERIAL_UNDER_XDIST, pytrace=False)

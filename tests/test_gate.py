@@ -126,3 +126,32 @@ def test_e2e_with_a_kubernetes_version_without_node_image_is_a_usage_error(
     assert result.ret == Exit.USAGE
     result.stderr.fnmatch_lines(["ERROR: --kubernetes-version v1.20.0: no kind node image pinned for it; pinned: *"])
     assert not (suite.path / "live-test-ran").exists()
+
+
+SERIAL_TESTS = """
+import pytest
+
+@pytest.mark.serial
+def test_changes_shared_state():
+    pass
+
+def test_independent():
+    pass
+"""
+
+
+def test_serial_tests_refuse_to_run_under_xdist(suite: pytest.Pytester) -> None:
+    suite.makepyfile(SERIAL_TESTS)
+
+    result = suite.runpytest_subprocess("-n", "2", "-p", "no:pytest-kind")
+
+    result.assert_outcomes(passed=1, errors=1)
+    result.stdout.fnmatch_lines(["*tests marked `serial` change shared state*"])
+
+
+def test_serial_tests_run_in_their_own_pass(suite: pytest.Pytester) -> None:
+    suite.makepyfile(SERIAL_TESTS)
+
+    result = suite.runpytest_inprocess()
+
+    result.assert_outcomes(passed=2)
