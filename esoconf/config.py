@@ -40,6 +40,14 @@ def _bool(value: Any) -> bool:
     raise ValueError(f"expected true/false, got {value!r}")
 
 
+def _one_of(*choices: str) -> Callable[[Any], str]:
+    def parse(value: Any) -> str:
+        if str(value) not in choices:
+            raise ValueError(f"{value!r} is not one of {', '.join(choices)}")
+        return str(value)
+    return parse
+
+
 def _positive_float(value: Any) -> float:
     number = float(value)
     if number <= 0:
@@ -87,7 +95,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("kube_context", "context in --kubeconfig (default: its current context)", None),
     Setting("cluster_name", "kind cluster name (created or reused)", "eso-conformance"),
     Setting("images", "image set: registry1 (Iron Bank, needs credentials), upstream (public), airgap "
-            "(tarballs loaded into kind)", "upstream"),
+            "(tarballs loaded into kind)", "upstream", _one_of("registry1", "upstream", "airgap")),
     Setting("image_archive_dir", "folder of image tarballs for --images airgap", None),
     Setting("eso_image", "ESO controller image (default: from manifests/versions.yaml for --images)", None,
             junit="eso_image"),

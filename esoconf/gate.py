@@ -16,12 +16,14 @@ monkeypatching :func:`e2e_blockers`.
 
 from __future__ import annotations
 
-from collections.abc import Generator
+import os
+from collections.abc import Generator, Mapping
 
 import pytest
 
 from . import config as cfg
 from . import doctor
+from .live.images import image_archives, registry_credentials
 from .report import Exit
 from .tools import Tool, find_tool
 
@@ -89,6 +91,19 @@ def pytest_collection_modifyitems(config: pytest.Config) -> Generator[None, None
     config.stash[_COLLECTED] = True
 
 
+def check_live_inputs(resolved: cfg.Config, environ: Mapping[str, str]) -> None:
+    """What the live tier needs from the user, checked before anything runs (one line each)."""
+    if not resolved.kubeconfig:  # kind: the Kubernetes version must have a pinned node image
+        cfg.node_image_for(resolved.versions, resolved.kubernetes_version)
+    if resolved.images == "registry1":
+        registry_credentials(environ)
+    elif resolved.images == "airgap":
+        if resolved.kubeconfig:
+            raise cfg.ConfigError("--images airgap loads tarballs into kind; with --kubeconfig preload the images "
+                                  "and use --images upstream")
+        image_archives(resolved.image_archive_dir)
+
+
 def pytest_collection_finish(session: pytest.Session) -> None:
     config = session.config
     # pytest calls this hook even when collection failed; that failure (a usage error) must win
@@ -97,11 +112,10 @@ def pytest_collection_finish(session: pytest.Session) -> None:
     tiers = selected_tiers(session.items)
     if "e2e" in tiers:
         resolved = _resolved(config)
-        if not resolved.kubeconfig:  # kind: the Kubernetes version must have a pinned node image
-            try:
-                cfg.node_image_for(resolved.versions, resolved.kubernetes_version)
-            except cfg.ConfigError as exc:
-                raise pytest.UsageError(str(exc)) from None
+        try:
+            check_live_inputs(resolved, os.environ)
+        except cfg.ConfigError as exc:
+            raise pytest.UsageError(str(exc)) from None
         reason = e2e_blockers(resolved)
         if reason:
             pytest.exit(f"e2e tier cannot run here: {reason} (run `tox -e doctor`)", returncode=E2E_EXIT_CODE)

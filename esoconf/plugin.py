@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Generator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -59,8 +60,6 @@ def pytest_configure(config: pytest.Config) -> None:
         if resolved.chart:
             cfg.check_chart_ref(resolved.chart, resolved.chart_version, "--chart")
             if not cfg.is_remote_chart(resolved.chart) and not resolved.chart_version:
-                from pathlib import Path
-
                 from .charts import chart_info
 
                 resolved.values["chart_version"] = chart_info(Path(resolved.chart)).version  # for header, JUnit
@@ -76,23 +75,37 @@ def pytest_configure(config: pytest.Config) -> None:
             import os
 
             resolved.values["kubeconfig"] = os.environ.get("KUBECONFIG") or os.path.expanduser("~/.kube/config")
-            resolved.sources["kubeconfig"] = "KUBECONFIG"
+            resolved.sources["kubeconfig"] = "KUBECONFIG" if os.environ.get("KUBECONFIG") else "~/.kube/config"
         if resolved.kube_context:
-            check_kube_context(resolved.kubeconfig, resolved.kube_context)
+            check_kube_context(resolved.kubeconfig, resolved.kube_context, resolved.source("kubeconfig"))
+        _check_writable_folder("--artifacts-dir", resolved.artifacts_dir, resolved.artifacts_dir)
+        if resolved.report_json:
+            _check_writable_folder("--report-json", resolved.report_json, str(Path(resolved.report_json).parent))
     except cfg.ConfigError as exc:
         raise pytest.UsageError(str(exc)) from None
     config.stash[CONFIG_KEY] = resolved
     config.stash[VERDICTS_KEY] = []
 
 
-def check_kube_context(kubeconfig: str, context: str) -> None:
+def _check_writable_folder(option: str, given: str, folder: str) -> None:
+    try:
+        Path(folder).mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise cfg.ConfigError(f"{option} {given}: cannot create {folder} ({exc.strerror}); pick a writable "
+                              f"folder") from None
+
+
+def check_kube_context(kubeconfig: str, context: str, source: str = "option") -> None:
     import yaml
 
     try:
         with open(kubeconfig, encoding="utf-8") as handle:
             data = yaml.safe_load(handle) or {}
     except OSError as exc:
-        raise cfg.ConfigError(f"--kubeconfig {kubeconfig}: cannot read it ({exc.strerror})") from None
+        if source in ("option", "env", "profile"):
+            raise cfg.ConfigError(f"--kubeconfig {kubeconfig}: cannot read it ({exc.strerror})") from None
+        raise cfg.ConfigError(f"--kube-context {context}: no --kubeconfig given and {kubeconfig} cannot be read "
+                              f"({exc.strerror}); pass --kubeconfig") from None
     except yaml.YAMLError:
         raise cfg.ConfigError(f"--kubeconfig {kubeconfig}: not valid YAML") from None
     names = [c.get("name") for c in data.get("contexts") or []]

@@ -255,9 +255,10 @@ def _environment(config: pytest.Config, resolved: cfg.Config) -> dict[str, str]:
 
 def _problem(state: _State, exitstatus: int) -> tuple[str, str]:
     if exitstatus == pytest.ExitCode.USAGE_ERROR:
-        return "usage", "usage error (see the message above)"
+        return "usage", "usage error (see the ERROR line)"
     if exitstatus == pytest.ExitCode.NO_TESTS_COLLECTED:
-        return "usage", "no tests were collected: check the paths and the -m/-k selection"
+        return "usage", ("no tests were collected: check the paths and the -m/-k selection (the live tier "
+                          "is deselected unless asked for: -m e2e)")
     if exitstatus == pytest.ExitCode.INTERNAL_ERROR:
         return "usage", "pytest internal error (see the traceback above)"
     if state.interrupted:

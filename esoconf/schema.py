@@ -30,6 +30,7 @@ import jsonschema
 from referencing import Registry, Resource
 
 from . import yamlio
+from .config import ConfigError
 from .render import object_id
 
 MAX_MESSAGES = 5
@@ -259,7 +260,7 @@ def _schema_root() -> Any:
 def _minor(version: str) -> tuple[int, int]:
     match = re.match(r"v?(\d+)\.(\d+)", version)
     if not match:
-        raise ValueError(f"not a Kubernetes version: {version!r}")
+        raise ConfigError(f"--kubernetes-version {version!r}: not a Kubernetes version (e.g. v1.33.4)")
     return int(match[1]), int(match[2])
 
 
@@ -273,7 +274,9 @@ def kubernetes_schema_dir(version: str) -> str:
         if match and (int(match[1]), int(match[2])) <= wanted:
             candidates.append(((int(match[1]), int(match[2]), int(match[3])), entry.name))
     if not candidates:
-        raise ValueError(f"kubernetes-validate has no schemas for Kubernetes {version}")
+        oldest = min((e.name for e in _schema_root().iterdir() if e.name.endswith("-local-strict")), default="none")
+        raise ConfigError(f"--kubernetes-version {version}: no Kubernetes schemas that old (kubernetes-validate's "
+                          f"oldest is {oldest.removesuffix('-local-strict')}); pick a newer version")
     return max(candidates)[1]
 
 

@@ -131,6 +131,21 @@ CASES = [
         lambda s: ["--kubeconfig", f"{s.root}/none", "--kube-context", "x"],
         "ERROR: --kubeconfig */none: cannot read it (No such file or directory)",
     ),
+    Case(
+        "unknown-image-set",
+        lambda s: ["--images", "dockerhub"],
+        "ERROR: --images: 'dockerhub' is not one of registry1, upstream, airgap",
+    ),
+    Case(
+        "artifacts-dir-is-a-file",
+        lambda s: ["--artifacts-dir", s.file("notes.txt", "x")],
+        "ERROR: --artifacts-dir */notes.txt: cannot create */notes.txt (File exists); pick a writable folder",
+    ),
+    Case(
+        "report-json-in-unwritable-place",
+        lambda s: ["--report-json", f"{s.file('blocker', 'x')}/claims.json"],
+        "ERROR: --report-json */blocker/claims.json: cannot create */blocker (*); pick a writable folder",
+    ),
 ]
 
 
@@ -164,3 +179,15 @@ def test_bad_setting_from_environment_names_the_variable(
     result = suite.runpytest_inprocess()
 
     assert_one_line_usage_error(result, "ERROR: ESOCONF_KEEP_CLUSTER: expected true/false, got 'maybe'")
+
+
+def test_kube_context_without_kubeconfig_names_the_file_it_tried(
+    suite: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    suite.makepyfile("def test_nothing(): pass")
+    monkeypatch.setenv("KUBECONFIG", str(tmp_path / "absent"))
+
+    result = suite.runpytest_inprocess("--kube-context", "x")
+
+    assert_one_line_usage_error(result, "ERROR: --kube-context x: no --kubeconfig given and */absent cannot be "
+                                        "read (No such file or directory); pass --kubeconfig")

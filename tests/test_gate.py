@@ -155,3 +155,25 @@ def test_serial_tests_run_in_their_own_pass(suite: pytest.Pytester) -> None:
     result = suite.runpytest_inprocess()
 
     result.assert_outcomes(passed=2)
+
+
+
+@pytest.mark.parametrize("args, says", [
+    pytest.param(["--images", "registry1"], "ERROR: --images registry1 needs REGISTRY1_USERNAME and *",
+                 id="registry1-without-credentials"),
+    pytest.param(["--images", "airgap"], "ERROR: --images airgap needs --image-archive-dir*",
+                 id="airgap-without-archives"),
+])
+def test_live_inputs_are_checked_before_anything_runs(
+    suite: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, usable_helm: Path, args: list[str], says: str
+) -> None:
+    suite.makepyfile(LIVE_TESTS)
+    monkeypatch.setattr(gate, "e2e_blockers", fake_doctor(""))
+    for name in ("REGISTRY1_USERNAME", "REGISTRY1_PASSWORD"):
+        monkeypatch.delenv(name, raising=False)
+
+    result = suite.runpytest_inprocess("-m", "e2e", *args)
+
+    assert result.ret == Exit.USAGE
+    result.stderr.fnmatch_lines([says])
+    assert not (suite.path / "live-test-ran").exists()

@@ -50,6 +50,8 @@ def test_without_vault_chart_the_vault_claims_are_skipped(suite: pytest.Pytester
     pytest.param(["--chart", str(CHARTS[ESO]), "--doc", str(FIXTURES / "docs" / "broken" / "renamed-section.md")],
                  "doc changed: section 'Authentication Method: Kubernetes' not found",
                  id="doc-renamed-section"),
+    pytest.param(["--chart", str(CHARTS[ESO]), "--kubernetes-version", "v1.2.3"],
+                 "--kubernetes-version v1.2.3: no Kubernetes schemas that old", id="kubernetes-version-too-old"),
 ])
 def test_bad_input_is_one_line(args: list[str], message: str, suite: pytest.Pytester, tmp_path: Path,
                                helm: Path) -> None:

@@ -8,6 +8,7 @@ pure function here (unit-tested) and run through ``esoconf.runner``.
 
 from __future__ import annotations
 
+import tempfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -199,10 +200,15 @@ def helm_list(namespace: str) -> list[str]:
 
 
 def write_values(values: Mapping[str, Any], directory: Path, release: str) -> Path:
-    """Values go to helm through a file (kept under the artifacts dir: no secrets are ever in values)."""
+    """The values helm reads, in a private folder (they may hold a token: Vault's dev root token), and a
+    redacted copy under ``directory`` (the artifacts) for the record."""
+    text = yaml.safe_dump(dict(values), sort_keys=True)
     directory.mkdir(parents=True, exist_ok=True)
-    path = directory / f"{release}.values.yaml"
-    path.write_text(yaml.safe_dump(dict(values), sort_keys=True), encoding="utf-8")
+    (directory / f"{release}.values.yaml").write_text(REDACT(text), encoding="utf-8")
+    private = Path(tempfile.mkdtemp(prefix=f"esoconf-values-{release}-"))
+    path = private / "values.yaml"
+    path.write_text(text, encoding="utf-8")
+    path.chmod(0o600)
     return path
 
 

@@ -721,7 +721,6 @@ def _setup(
     ).start()
     import hvac
 
-    REDACT.add(DEV_ROOT_TOKEN)
     seeder = VaultSeeder(hvac.Client(url=pf.url, token=DEV_ROOT_TOKEN))
     with phases.phase("seeding"):
         if previous is not None:  # values of this run, read back (the first worker wrote them)

@@ -34,7 +34,10 @@ VAULT_RELEASE = "vault-vault"
 VAULT_SERVICE = "vault-vault"
 VAULT_PORT = 8200
 VAULT_URL_IN_CLUSTER = f"http://{VAULT_SERVICE}.{VAULT_NAMESPACE}.svc.cluster.local:{VAULT_PORT}"
-DEV_ROOT_TOKEN = "root"  # dev-mode root token (manifests/live/vault-values.yaml); registered with REDACT
+# dev-mode root token (manifests/live/vault-values.yaml). Distinctive (so redacting it mangles nothing else),
+# fixed (so a reused platform and every xdist worker know it) and redacted from the moment this is imported.
+DEV_ROOT_TOKEN = "eso-conformance-dev-root-token"
+REDACT.add(DEV_ROOT_TOKEN)
 KUBERNETES_HOST_IN_CLUSTER = "https://kubernetes.default.svc"
 SERVER_POD_SELECTOR = {"app.kubernetes.io/name": "vault", "component": "server"}
 

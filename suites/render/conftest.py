@@ -21,7 +21,7 @@ from esoconf.contracts import NamedItem, RenderCase
 from esoconf.doc import VaultDoc, load_doc
 from esoconf.plugin import get_config
 from esoconf.render import Rendered, Renderer, find_helm
-from esoconf.schema import SchemaSet
+from esoconf.schema import SchemaSet, kubernetes_schema_dir
 
 
 @dataclass
@@ -82,6 +82,7 @@ def _build_tier(config: pytest.Config) -> RenderTier:
                           f"{resolved.chart}; it looks for docs/VAULT_INTEGRATION.md in the package repo)")
     doc = load_doc(doc_path)
     version = str(resolved.kubernetes_version or resolved.versions["kubernetes"]["version"])
+    kubernetes_schema_dir(version)  # a version without schemas is a usage error, not a failed claim
     return RenderTier(doc, charts, renderer, version)
 
 
