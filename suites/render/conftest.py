@@ -127,13 +127,18 @@ def doc(tier: RenderTier) -> VaultDoc:
 @pytest.fixture(scope="session", autouse=True)
 def _render_everything_at_once(request: pytest.FixtureRequest, tier: RenderTier) -> None:
     """Render every case the selected tests use, in parallel, before the first test (each pair once)."""
-    jobs = []
+    cases: dict[str, RenderCase] = {}
+    modules = {id(item.module): item.module for item in request.session.items if isinstance(item, pytest.Function)}
+    for module in modules.values():  # cases a test module names directly (not as parameters)
+        cases.update({c.id: c for c in vars(module).values() if isinstance(c, RenderCase)})
     for item in request.session.items:
         callspec = getattr(item, "callspec", None)
         for param in (callspec.params.values() if callspec else ()):
             case = param.render if isinstance(param, NamedItem) else param
-            if isinstance(case, RenderCase) and case.package in tier.charts:
-                jobs.append((tier.charts[case.package].path, case.package, tier.values(case).values))
+            if isinstance(case, RenderCase):
+                cases[case.id] = case
+    jobs = [(tier.charts[c.package].path, c.package, tier.values(c).values)
+            for c in cases.values() if c.package in tier.charts]
     tier.renderer.prefetch(jobs, meanwhile=[lambda package=package: tier.schemas(package) for package in tier.charts])
 
 
