@@ -1,4 +1,4 @@
-"""Claims of VAULT_INTEGRATION.md under test, and the verdicts tests record against them.
+"""Claims of VAULT_INTEGRATION.md under test (verdicts are built from test reports by esoconf.report_plugin).
 
 A test names the claim it checks with ``@pytest.mark.claim("NET-1")``. The claim table itself lives
 in ``manifests/claims.yaml`` (id, title, doc section, how it is checked) so the README and reports are
@@ -16,7 +16,6 @@ import yaml
 from .config import MANIFESTS
 
 CLAIMS_FILE = MANIFESTS / "claims.yaml"
-VERDICTS = ("pass", "fail", "xfail", "xpass", "skip", "error")
 
 
 @dataclass(frozen=True)
@@ -34,13 +33,3 @@ def load_claims(path: Path = CLAIMS_FILE) -> dict[str, Claim]:
         return {}
     data = yaml.safe_load(path.read_text(encoding="utf-8")) or []
     return {item["id"]: Claim(**item) for item in data}
-
-
-@dataclass
-class Verdict:
-    claim: str
-    test: str
-    tier: str
-    verdict: str
-    evidence: str
-    duration: float = 0.0

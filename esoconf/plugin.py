@@ -11,7 +11,6 @@ from typing import Any
 import pytest
 
 from . import config as cfg
-from .claims import Verdict
 from .redact import REDACT
 from .wait import Timeouts
 
@@ -19,7 +18,6 @@ from .wait import Timeouts
 pytest_plugins = ["esoconf.gate", "esoconf.report_plugin"]
 
 CONFIG_KEY = pytest.StashKey[cfg.Config]()
-VERDICTS_KEY = pytest.StashKey[list[Verdict]]()
 
 MARKERS = {
     "render": "static tier: helm template + schemas + documented contracts (no cluster)",
@@ -84,7 +82,6 @@ def pytest_configure(config: pytest.Config) -> None:
     except cfg.ConfigError as exc:
         raise pytest.UsageError(str(exc)) from None
     config.stash[CONFIG_KEY] = resolved
-    config.stash[VERDICTS_KEY] = []
 
 
 def _check_writable_folder(option: str, given: str, folder: str) -> None:
@@ -164,30 +161,12 @@ def _evidence(report: pytest.TestReport) -> str:
     return REDACT(text.strip().splitlines()[-1] if text.strip() else report.outcome)[:300]
 
 
-def _verdict(report: pytest.TestReport) -> str:
-    if hasattr(report, "wasxfail"):
-        return "xfail" if report.skipped else "xpass"
-    if report.skipped:
-        return "skip"
-    if report.failed:
-        return "fail" if report.when == "call" else "error"
-    return "pass"
-
-
 @pytest.hookimpl(hookwrapper=True)
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[Any]) -> Generator[None, Any, None]:
     outcome = yield
     report: pytest.TestReport = outcome.get_result()
     previous: dict[str, pytest.TestReport] = item.stash.get(_REPORTS, {})
     item.stash[_REPORTS] = {**previous, report.when: report}
-    if report.when == "call" or (report.when == "setup" and not report.passed):
-        markers = list(item.iter_markers("claim"))
-        tier = "e2e" if item.get_closest_marker("e2e") else ("render" if item.get_closest_marker("render") else "unit")
-        for marker in markers:
-            for claim_id in marker.args:
-                item.config.stash[VERDICTS_KEY].append(Verdict(
-                    claim=claim_id, test=item.nodeid, tier=tier, verdict=_verdict(report),
-                    evidence=_evidence(report), duration=report.duration))
 
 
 _REPORTS = pytest.StashKey[dict[str, pytest.TestReport]]()

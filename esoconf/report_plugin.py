@@ -148,7 +148,6 @@ def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> 
     while (failed := _failed(reports)) and not getattr(failed, "esoconf_environment", False) \
             and attempts <= state.reruns:
         first_failure = first_failure or _evidence(failed)
-        _forget_verdicts(item)
         item._report_sections = []  # captured output of the failed attempt
         attempts += 1
         reports = runtestprotocol(item, nextitem=nextitem, log=False)
@@ -161,14 +160,6 @@ def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> 
         item.ihook.pytest_runtest_logreport(report=report)
     item.ihook.pytest_runtest_logfinish(nodeid=item.nodeid, location=item.location)
     return True
-
-
-def _forget_verdicts(item: pytest.Item) -> None:
-    """Drop the verdicts esoconf.plugin recorded for a failed attempt that is about to be rerun."""
-    from .plugin import VERDICTS_KEY
-
-    verdicts = item.config.stash.get(VERDICTS_KEY, [])
-    verdicts[:] = [v for v in verdicts if v.test != item.nodeid]
 
 
 def pytest_report_teststatus(report: pytest.TestReport, config: pytest.Config) -> Any:
