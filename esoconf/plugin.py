@@ -1,5 +1,5 @@
 """pytest plugin (entry point ``esoconf.plugin``): options, configuration, markers, report header,
-JUnit properties, claim verdicts and the live-tier gate."""
+JUnit properties and one-line claim evidence; the gate and the reports are its sibling plugins."""
 
 from __future__ import annotations
 

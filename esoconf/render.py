@@ -11,7 +11,6 @@ unchanged chart renders nothing). ``Renderer.renders`` counts the helm calls thi
 
 from __future__ import annotations
 
-import functools
 import hashlib
 import json
 import os
@@ -26,7 +25,7 @@ import yaml
 
 from . import yamlio
 from .runner import CommandError, run
-from .tools import Tool, find_tool, helm_home_env
+from .tools import helm_home_env
 
 RELEASES: dict[str, tuple[str, str]] = {
     "external-secrets": ("external-secrets-external-secrets", "external-secrets"),
@@ -35,12 +34,6 @@ RELEASES: dict[str, tuple[str, str]] = {
 HELM_ERROR_LINES = 8
 RENDER_TIMEOUT = 120.0
 
-
-
-@functools.cache
-def find_helm(explicit: str | None) -> Tool:
-    """helm for rendering, looked up (and version-checked) once per process."""
-    return find_tool("helm", explicit)
 
 
 class RenderError(AssertionError):

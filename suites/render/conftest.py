@@ -19,8 +19,9 @@ from esoconf.charts import ChartInfo, chart_info, check_package, resolve_chart
 from esoconf.config import ConfigError, default_doc_for
 from esoconf.contracts import NamedItem, RenderCase
 from esoconf.doc import VaultDoc, load_doc
+from esoconf.gate import require_tool
 from esoconf.plugin import get_config
-from esoconf.render import Rendered, Renderer, find_helm
+from esoconf.render import Rendered, Renderer
 from esoconf.schema import SchemaSet, kubernetes_schema_dir
 
 
@@ -62,7 +63,7 @@ def _build_tier(config: pytest.Config) -> RenderTier:
     if not resolved.chart:
         raise ConfigError("the render tier needs --chart (the Big Bang ESO package: a chart directory, .tgz, "
                           "oci:// reference or git URL with --chart-version)")
-    helm = find_helm(resolved.helm)
+    helm = require_tool(config, "helm")  # the session's helm, found once (one-line usage error if unusable)
     workdir = Path(resolved.artifacts_dir or "artifacts") / "render"
     workdir.mkdir(parents=True, exist_ok=True)
     renderer = Renderer(helm.path, Path(tempfile.mkdtemp(prefix="session-", dir=workdir)))
