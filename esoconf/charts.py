@@ -17,7 +17,7 @@ from typing import Any
 import yaml
 
 from . import yamlio
-from .config import ConfigError, is_remote_chart
+from .config import ConfigError, check_chart_ref, is_remote_chart
 from .runner import CommandError, run
 
 FETCH_TIMEOUT = 300.0
@@ -84,13 +84,10 @@ def helm_pull(ref: str, version: str, dest: Path, helm: str | Path, env: dict[st
 def resolve_chart(ref: str, version: str | None, *, cache_dir: Path, helm: str | Path = "helm",
                   helm_env: dict[str, str] | None = None, option: str = "--chart") -> Path:
     """A local path helm can template (directory or .tgz)."""
+    check_chart_ref(ref, version, option)
     if not is_remote_chart(ref):
-        path = Path(ref)
-        if not path.exists():
-            raise ConfigError(f"{option} {ref}: no such file or directory")
-        return path.resolve()
-    if not version:
-        raise ConfigError(f"{option} {ref} is remote: also give {option}-version (a chart version or git tag)")
+        return Path(ref).resolve()
+    assert version is not None  # checked above
     dest = cache_dir / "charts" / _slug(ref, version)
     if ref.startswith("oci://"):
         return helm_pull(ref, version, dest, helm, helm_env, option)
