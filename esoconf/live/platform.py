@@ -668,8 +668,8 @@ def _setup(
     components: list[HelmComponent] = [istio, vault_c, eso_c]
     state.components = components
     wanted = {c.name: c.fingerprint(env) for c in components}
-    stored = fp.installed_fingerprints(kube.get("ConfigMap", fp.CONFIGMAP_NAME, fp.CONFIGMAP_NAMESPACE))
     stored_cm = kube.get("ConfigMap", fp.CONFIGMAP_NAME, fp.CONFIGMAP_NAMESPACE)
+    stored = fp.installed_fingerprints(stored_cm)
     decisions = {
         d.component: d
         for d in fp.decide(
