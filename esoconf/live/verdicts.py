@@ -21,7 +21,7 @@ import pytest
 
 from esoconf.claims import CLAIMS_FILE, Claim, load_claims
 from esoconf.config import MANIFESTS
-from esoconf.redact import REDACT
+from esoconf.report import one_line
 
 from .expectations import pattern
 
@@ -58,14 +58,14 @@ def all_claims(render: Path = CLAIMS_FILE, live: Path = LIVE_CLAIMS_FILE) -> dic
     return {**shared, **only_live}
 
 
-def _short(text: str, limit: int = 240) -> str:
-    return REDACT(" ".join(str(text).split()))[:limit]
+def _evidence_line(text: str) -> str:
+    return one_line(str(text), 240)
 
 
 def judge_outcome(claim: str, *, claimed: str, observed: str, evidence: str) -> LiveVerdict:
     """The doc says the outcome is ``claimed``; the platform showed ``observed``."""
     status = Status.HOLDS if claimed == observed else Status.REFUTED
-    return LiveVerdict(claim, status, _short(f"doc: {claimed}; observed: {observed}; {evidence}"))
+    return LiveVerdict(claim, status, _evidence_line(f"doc: {claimed}; observed: {observed}; {evidence}"))
 
 
 def judge_wording(claim: str, wording: str, texts: Sequence[str]) -> LiveVerdict:
@@ -73,17 +73,17 @@ def judge_wording(claim: str, wording: str, texts: Sequence[str]) -> LiveVerdict
     compiled = pattern(wording)
     hit = next((t for t in texts if compiled.search(t)), None)
     if hit is not None:
-        return LiveVerdict(claim, Status.HOLDS, _short(f"doc wording appeared: {hit}"))
+        return LiveVerdict(claim, Status.HOLDS, _evidence_line(f"doc wording appeared: {hit}"))
     seen = texts[-1] if texts else "no Event or condition text at all"
     return LiveVerdict(
         claim,
         Status.REFUTED,
-        _short(f"doc wording /{compiled.pattern[:60]}/ did not appear; observed: {seen}"),
+        _evidence_line(f"doc wording /{compiled.pattern[:60]}/ did not appear; observed: {seen}"),
     )
 
 
 def not_applicable(claim: str, why: str) -> LiveVerdict:
-    return LiveVerdict(claim, Status.NOT_APPLICABLE, _short(why))
+    return LiveVerdict(claim, Status.NOT_APPLICABLE, _evidence_line(why))
 
 
 def combine(verdicts: Iterable[LiveVerdict]) -> LiveVerdict:
