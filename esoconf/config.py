@@ -91,6 +91,18 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("keep_cluster", "keep the kind cluster after the run", False, _bool, flag=True),
     Setting("keep_on_failure", "keep a failed test's namespace and objects for debugging", False, _bool,
             flag=True),
+    Setting("platform", "where the live tier runs: kind (created here), local (real ESO, kube-apiserver, "
+            "etcd and Vault as local processes, no Docker) or existing (--kubeconfig); default: existing with "
+            "--kubeconfig, else kind", None, _one_of("kind", "local", "existing"), junit="platform"),
+    Setting("eso_bin", "local platform: the ESO controller binary to run (default: the one built for "
+            "--eso-version by scripts/install-tools --set local)", None),
+    Setting("eso_version", "local platform: the ESO controller release to run (default: the chart's "
+            "appVersion)", None, junit="eso_version"),
+    Setting("vault_bin", "local platform and vault tier: the Vault server binary (default: `vault` on PATH, "
+            "else the OpenBao `bao` installed by scripts/install-tools)", None),
+    Setting("local_crds", "local platform: which CRDs to install: chart (the chart's crds/ and CRD "
+            "templates) or controller (deploy/crds/bundle.yaml of the controller's ESO release)", "chart",
+            _one_of("chart", "controller")),
     Setting("kubeconfig", "use an existing cluster from this kubeconfig instead of creating kind", None),
     Setting("kube_context", "context in --kubeconfig (default: its current context)", None),
     Setting("cluster_name", "kind cluster name (created or reused)", "eso-conformance"),
@@ -266,6 +278,10 @@ def _fill_version_defaults(values: dict[str, Any], sources: dict[str, str], vers
         if values[name] is None and value:
             values[name] = value
             sources[name] = "versions.yaml"
+    if values.get("platform") is None:  # the live platform: --kubeconfig means the user's own cluster
+        values["platform"] = "existing" if values.get("kubeconfig") else "kind"
+    elif values["platform"] == "existing" and not values.get("kubeconfig"):
+        raise ConfigError("--platform existing needs --kubeconfig (the cluster to test in)")
 
 
 def node_image_for(versions: Mapping[str, Any], kubernetes_version: str | None) -> str:

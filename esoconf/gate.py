@@ -34,7 +34,11 @@ VAULT_TIER = "vault"
 
 
 def e2e_blockers(config: cfg.Config) -> str:
-    """Why the live tier cannot run here, "" when it can (the doctor's e2e verdict)."""
+    """Why the live tier cannot run here on the configured platform, "" when it can."""
+    if config.platform == "local":
+        from .local.doctor import local_blockers
+
+        return local_blockers(config)
     return doctor.e2e_blockers(config)
 
 
@@ -93,7 +97,7 @@ def pytest_collection_modifyitems(config: pytest.Config) -> Generator[None, None
 
 def check_live_inputs(resolved: cfg.Config, environ: Mapping[str, str]) -> None:
     """What the live tier needs from the user, checked before anything runs (one line each)."""
-    if not resolved.kubeconfig:  # kind: the Kubernetes version must have a pinned node image
+    if resolved.platform == "kind":  # kind: the Kubernetes version must have a pinned node image
         cfg.node_image_for(resolved.versions, resolved.kubernetes_version)
     if resolved.images == "registry1":
         registry_credentials(environ)

@@ -31,6 +31,8 @@ MARKERS = {
     "serial": "changes shared state; runs in its own pass, never under xdist",
     "vault": "quick Vault tier: seeding against a testcontainers Vault (Docker only; also marked e2e)",
     "claim(id)": "the VAULT_INTEGRATION.md claim id this test checks (see manifests/claims.yaml)",
+    "needs(*capabilities)": "live platform capabilities the case needs (network-policy, mesh, pods, "
+    "vault-package, previous-release); a platform without one reports the case not verified, with the reason",
 }
 
 

@@ -99,15 +99,27 @@ class VaultSeeder:
 
     @retry_transient()
     def configure_kubernetes_auth(
-        self, mount: str = "kubernetes", host: str = KUBERNETES_HOST_IN_CLUSTER
+        self,
+        mount: str = "kubernetes",
+        host: str = KUBERNETES_HOST_IN_CLUSTER,
+        ca_cert: str | None = None,
+        reviewer_jwt: str | None = None,
     ) -> None:
         methods = self.client.sys.list_auth_methods()
         if _mount_entry(methods, mount) is None:
             self.client.sys.enable_auth_method("kubernetes", path=mount)
-        # no token_reviewer_jwt / CA: with disable_local_ca_jwt=false (the API default, sent explicitly)
-        # Vault in a pod reads its own service account token and CA from the projected SA mount
+        if ca_cert is None:
+            # in a pod: no token_reviewer_jwt / CA; with disable_local_ca_jwt=false (the API default, sent
+            # explicitly) Vault reads its own service account token and CA from the projected SA mount
+            self.client.auth.kubernetes.configure(kubernetes_host=host, mount_point=mount, disable_local_ca_jwt=False)
+            return
+        # outside a pod (a local process, a container): the API server's CA and a reviewer JWT are given
         self.client.auth.kubernetes.configure(
-            kubernetes_host=host, mount_point=mount, disable_local_ca_jwt=False
+            kubernetes_host=host,
+            kubernetes_ca_cert=ca_cert,
+            token_reviewer_jwt=reviewer_jwt,
+            mount_point=mount,
+            disable_local_ca_jwt=True,
         )
 
     @retry_transient()
@@ -183,6 +195,11 @@ class SeedPlan:
     token_secret_key: str = "token"
     # the `vault-token` Secret's token outlives a long nightly run (dev mode's max TTL is 768h)
     token_ttl: str = "24h"
+    # kubernetes auth config: in-cluster Vault needs none of these; a Vault outside the cluster needs the API
+    # server's address and CA, and a reviewer JWT (a ServiceAccount bound to system:auth-delegator)
+    kubernetes_host: str = KUBERNETES_HOST_IN_CLUSTER
+    kubernetes_ca_cert: str | None = field(default=None, repr=False)
+    token_reviewer_jwt: str | None = field(default=None, repr=False)
 
 
 DEFAULT_PLAN = SeedPlan()
@@ -221,7 +238,9 @@ def seed(seeder: VaultSeeder, run_id: str, plan: SeedPlan | None = None) -> Seed
     values = random_secret_values(run_id)
     seeder.write_secret(plan.secret_path, values, mount=plan.mount)
     seeder.write_policy(plan.policy_name, read_policy_hcl(plan.mount, plan.policy_glob))
-    seeder.configure_kubernetes_auth(plan.auth_mount)
+    seeder.configure_kubernetes_auth(
+        plan.auth_mount, plan.kubernetes_host, plan.kubernetes_ca_cert, plan.token_reviewer_jwt
+    )
     role = plan.role
     seeder.write_role(
         role.name,

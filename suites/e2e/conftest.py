@@ -17,12 +17,16 @@ from typing import Any
 import pytest
 from filelock import FileLock
 
+from esoconf.config import ConfigError
+from esoconf.live import capabilities
 from esoconf.live import platform as live
 from esoconf.live.diagnostics import safe_name
 from esoconf.plugin import get_config, item_failed
+from esoconf.report import EnvironmentNotReady
 from esoconf.wait import Timeouts
 
 PHASES_KEY = pytest.StashKey[dict[str, float]]()
+FAILED_KEY = pytest.StashKey[bool]()
 NAMESPACE_KEY = pytest.StashKey[str]()
 SECTION = "eso-conformance diagnostics"
 
@@ -48,8 +52,12 @@ def run_id() -> str:
 
 
 @pytest.fixture(scope="session")
-def platform(pytestconfig: pytest.Config, run_id: str, timeouts: Timeouts) -> Iterator[live.Platform]:
+def platform(pytestconfig: pytest.Config, run_id: str, timeouts: Timeouts) -> Iterator[Any]:
+    """The live platform of this run: kind or an existing cluster (``live.setup``), or local processes."""
     config = get_config(pytestconfig)
+    if config.platform == "local":
+        yield from _local_platform(pytestconfig, config, run_id, timeouts)
+        return
     shared = _shared_dir(pytestconfig)
     ready = shared / f"eso-conformance-{run_id}.json"
     with FileLock(str(shared / f"eso-conformance-{run_id}.lock")):
@@ -67,8 +75,43 @@ def platform(pytestconfig: pytest.Config, run_id: str, timeouts: Timeouts) -> It
         ready.unlink(missing_ok=True)
 
 
+def _local_platform(pytestconfig: pytest.Config, config: Any, run_id: str, timeouts: Timeouts) -> Iterator[Any]:
+    from esoconf.local.bringup import LocalChartFailed, setup_local
+
+    if _is_worker(pytestconfig):
+        pytest.exit("the local platform runs in one process: run it without -n", returncode=3)
+    try:
+        local = setup_local(config, run_id, timeouts, _artifacts(pytestconfig))
+    except (EnvironmentNotReady, ConfigError) as exc:
+        pytest.exit(str(exc), returncode=2 if isinstance(exc, EnvironmentNotReady) else 3)
+    except LocalChartFailed as exc:
+        pytest.exit(str(exc), returncode=1)
+    pytestconfig.stash[PHASES_KEY] = dict(local.phases.durations)
+    try:
+        yield local
+    finally:
+        local.close(keep=bool(config.keep_on_failure) and pytestconfig.stash.get(FAILED_KEY, False))
+
+
+@pytest.fixture(autouse=True)
+def _platform_can_check(request: pytest.FixtureRequest) -> None:
+    """A case whose ``needs`` marker names a capability the platform lacks is not verified here (a skip with
+    the reason; under --gate it fails the gate). A platform process that died fails the test as the
+    environment's fault, naming the process."""
+    needed = [c for m in request.node.iter_markers("needs") for c in m.args]
+    if "platform" not in request.fixturenames:
+        return
+    platform = request.getfixturevalue("platform")
+    reason = capabilities.not_verified(platform, needed)
+    if reason:
+        pytest.skip(reason)
+    check = getattr(platform, "check_alive", None)
+    if check is not None:
+        check()
+
+
 @pytest.fixture
-def namespace(request: pytest.FixtureRequest, platform: live.Platform, run_id: str) -> Iterator[str]:
+def namespace(request: pytest.FixtureRequest, platform: Any, run_id: str) -> Iterator[str]:
     """``e2e-<case>-<random>``, labelled with the run id, Istio injection on; deleted after the test unless
     it failed and --keep-on-failure is set."""
     name = live.namespace_name(request.node.originalname or request.node.name)
@@ -88,9 +131,10 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[Any]) -> 
     report: pytest.TestReport = outcome.get_result()
     if report.when != "call" or not report.failed:
         return
+    item.config.stash[FAILED_KEY] = True
     funcargs = getattr(item, "funcargs", {})
     platform = funcargs.get("platform")
-    if not isinstance(platform, live.Platform):
+    if not hasattr(platform, "collect_diagnostics"):
         return
     test_namespace = item.stash.get(NAMESPACE_KEY, None)
     dest = _artifacts(item.config) / "diagnostics" / safe_name(item.nodeid)

@@ -13,6 +13,7 @@ pytestmark = [pytest.mark.e2e, pytest.mark.smoke]
 
 
 @pytest.mark.claim("LBL-1")
+@pytest.mark.needs("pods")
 def test_eso_pods_carry_vault_ingress_label(scenario: Scenario) -> None:  # noqa: F811
     assert scenario.run_doc_label_check() == "true", "the doc's own kubectl check must print true"
     for pod in scenario.platform.eso_pods():
@@ -48,6 +49,7 @@ def test_allow_egress_vault_exists(scenario: Scenario) -> None:  # noqa: F811
 
 
 @pytest.mark.claim("VLT-NP-1")
+@pytest.mark.needs("vault-package")
 def test_vault_ingress_networkpolicy_exists(scenario: Scenario) -> None:  # noqa: F811
     policy = scenario.kube.get("NetworkPolicy", VAULT_INGRESS_NETWORKPOLICY, scenario.vault_namespace())
     assert policy is not None, f"Vault's NetworkPolicy {VAULT_INGRESS_NETWORKPOLICY} is missing"
@@ -66,6 +68,7 @@ def test_vault_ingress_networkpolicy_exists(scenario: Scenario) -> None:  # noqa
 
 
 @pytest.mark.claim("VLT-AP-1")
+@pytest.mark.needs("vault-package", "mesh")
 def test_vault_allow_authorization_policy_exists(scenario: Scenario) -> None:  # noqa: F811
     eso, vault = scenario.platform.eso_namespace, scenario.vault_namespace()
     present = [p["metadata"]["name"] for p in scenario.kube.list("AuthorizationPolicy", vault)]
@@ -75,6 +78,7 @@ def test_vault_allow_authorization_policy_exists(scenario: Scenario) -> None:  #
 
 
 @pytest.mark.claim("MESH-1")
+@pytest.mark.needs("mesh", "pods")
 def test_eso_reaches_vault_through_mesh(scenario: Scenario) -> None:  # noqa: F811
     pods = scenario.platform.eso_pods()
     assert pods and all(has_sidecar(p) for p in pods), "every ESO pod runs an istio-proxy sidecar"

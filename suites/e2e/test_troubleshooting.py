@@ -16,7 +16,12 @@ from esoconf.live.expectations import Stage
 from esoconf.live.scenario import CSS, SS, Scenario, doc_shapes, scenario  # noqa: F401  (fixtures)
 from esoconf.live.verdicts import claim_marks, combine, judge_outcome, judge_wording, settle
 
-pytestmark = [pytest.mark.e2e, pytest.mark.failure, pytest.mark.serial]
+pytestmark = [
+    pytest.mark.e2e,
+    pytest.mark.failure,
+    pytest.mark.serial,
+    pytest.mark.needs("network-policy", "mesh", "vault-package"),
+]
 
 
 @pytest.mark.parametrize(

@@ -18,7 +18,13 @@ from esoconf.live.scenario import (  # noqa: F401  (doc_shapes, scenario: fixtur
     scenario,
 )
 
-pytestmark = [pytest.mark.e2e, pytest.mark.upgrade, pytest.mark.slow, pytest.mark.serial]
+pytestmark = [
+    pytest.mark.e2e,
+    pytest.mark.upgrade,
+    pytest.mark.slow,
+    pytest.mark.serial,
+    pytest.mark.needs("previous-release"),
+]
 
 
 @pytest.mark.parametrize("matrix", [pytest.param(SYNC_CASES, id="sync-matrix")])

@@ -1,0 +1,186 @@
+"""The `local` platform: bring-up, the platform surface the case layer uses, diagnostics, shutdown.
+
+Start order: etcd -> kube-apiserver -> kube-controller-manager (and, meanwhile, the Vault dev server) ->
+CRDs -> the ESO release's identity -> Vault seeding (kubernetes auth against this API server with a
+reviewer ServiceAccount bound to ``system:auth-delegator``, as the Vault package does in a cluster) ->
+the ESO controller. Every process runs in a private run folder and is stopped by PID at the end.
+"""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import shutil
+import tempfile
+from collections.abc import Mapping
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from esoconf.adapter import deep_merge
+from esoconf.redact import REDACT, write_redacted
+from esoconf.wait import Timeouts
+
+from ..live import capabilities as caps
+from ..live.kube import Kube
+from ..live.vault import SeedResult, VaultSeeder
+from .kubeapi import ControlPlane
+from .processes import Supervisor, log_tail
+from .release import LocalRelease, Tools, bring_up_release, controller_process_name, tear_down_release
+from .vault_server import VaultServerInfo
+
+PLATFORM = "local"
+NO_CNI = "the local platform has no kubelet and no CNI: NetworkPolicies are stored, never enforced"
+NO_MESH = "the local platform has no Istio mesh (no sidecars, no AuthorizationPolicy enforcement)"
+CAPABILITY_GAPS = {
+    caps.NETWORK_POLICY: NO_CNI,
+    caps.MESH: NO_MESH,
+    caps.PODS: "the local platform runs the ESO controller as a process, not as pods of its Deployment",
+    caps.VAULT_PACKAGE: "the local platform runs a Vault dev server, not the Big Bang Vault package",
+    caps.PREVIOUS_RELEASE: "the local platform has one ESO controller build; an upgrade needs the previous "
+    "release's binary and chart",
+}
+REVIEWER = ("vault", "vault-token-reviewer")  # namespace, ServiceAccount
+
+
+class NotOnThisPlatform(RuntimeError):
+    """A platform verb that needs a capability the local platform lacks."""
+
+
+@dataclass
+class LocalPlatform:
+    """What the case layer sees of the local platform (the same surface as the kind platform)."""
+
+    kube: Kube
+    vault: VaultSeeder
+    vault_url: str
+    eso_namespace: str
+    eso_release: str
+    eso_version: str
+    run_id: str
+    timeouts: Timeouts
+    supervisor: Supervisor = field(repr=False)
+    plane: ControlPlane = field(repr=False)
+    tools: Tools = field(repr=False)
+    vault_info: VaultServerInfo = field(repr=False)
+    primary: LocalRelease = field(repr=False)
+    eso_binary: Path = field(repr=False)
+    seed: SeedResult | None = None
+    phases: Any = None
+    evidence: list[str] = field(default_factory=list)
+    name: str = PLATFORM
+    capabilities: frozenset[str] = frozenset()
+    netpol_enforced: bool = False
+    netpol_detail: str = NO_CNI
+    env: None = None
+    extra: dict[str, LocalRelease] = field(default_factory=dict, repr=False)
+
+    capability_gaps: dict[str, str] = field(default_factory=lambda: dict(CAPABILITY_GAPS), repr=False)
+
+    # ---- capabilities -----------------------------------------------------------------------------
+    def require_netpol_enforcement(self) -> None:
+        import pytest
+
+        pytest.skip(f"not verified on platform {self.name}: {NO_CNI}")
+
+    def check_alive(self) -> None:
+        self.supervisor.check_alive()
+
+    # ---- the ESO releases -------------------------------------------------------------------------
+    def eso_values(self) -> dict[str, Any]:
+        return copy.deepcopy(self.primary.values)
+
+    def eso_pods(self) -> list[dict[str, Any]]:
+        return []  # the controller is a process here, not a pod
+
+    def _release(self, release: str, namespace: str, values: Mapping[str, Any], chart: Path | None = None,
+                 binary: Path | None = None) -> LocalRelease:
+        return bring_up_release(
+            self.supervisor,
+            self.tools,
+            binary=binary or self.eso_binary,
+            chart=chart or self.primary.chart,
+            release=release,
+            namespace=namespace,
+            values=values,
+            server=self.plane.url,
+            ca=self.plane.pki.ca_cert,
+            timeout=self.timeouts.pod_ready,
+        )
+
+    def install_eso(self, release: str, values: dict[str, Any], *, namespace: str | None = None) -> None:
+        """A second ESO release (e.g. another controllerClass): its own identity and controller process."""
+        namespace = namespace or self.eso_namespace
+        self.extra[f"{namespace}/{release}"] = self._release(release, namespace, values)
+
+    def uninstall_eso(self, release: str, *, namespace: str | None = None) -> None:
+        local = self.extra.pop(f"{namespace or self.eso_namespace}/{release}", None)
+        if local is not None:
+            tear_down_release(self.supervisor, self.tools, local)
+
+    def upgrade_eso(self, values_override: dict[str, Any] | None = None, *, chart: str | None = None,
+                    version: str | None = None, binary: Path | None = None) -> None:
+        """Re-render the primary release and restart its controller (another chart/binary if given)."""
+        if version is not None and binary is None:
+            raise NotOnThisPlatform(f"upgrade to ESO release {version}: the local platform needs that "
+                                    f"release's controller binary (--eso-bin) and chart (--chart)")
+        values = deep_merge(self.primary.values, values_override or {})
+        self.supervisor.stop(controller_process_name(self.eso_namespace, self.eso_release))
+        self.primary = self._release(self.eso_release, self.eso_namespace, values,
+                                     Path(chart) if chart else None, binary)
+
+    def set_vault_authorization_policy(self, present: bool) -> None:
+        raise NotOnThisPlatform(NO_MESH)
+
+    # ---- diagnostics and shutdown -----------------------------------------------------------------
+    def collect_diagnostics(self, test_namespace: str | None, dest: Path) -> str:
+        """Process log tails (redacted copies), the test namespace's stores/ExternalSecrets and every Event
+        of the namespaces involved (ClusterSecretStore Events land in ``default``)."""
+        from ..live.diagnostics import conditions_lines, event_lines, to_yaml
+
+        lines: list[str] = []
+        for name, managed in self.supervisor.processes.items():
+            write_redacted(dest / "logs" / f"{name}.log", log_tail(managed.log, 400))
+        if not self.supervisor.processes:
+            lines.append("no platform process running")
+        for kind, ns in (("ClusterSecretStore", None), ("SecretStore", test_namespace),
+                         ("ExternalSecret", test_namespace)):
+            if kind != "ClusterSecretStore" and not test_namespace:
+                continue
+            for obj in self.kube.list(kind, ns):
+                write_redacted(dest / "objects" / f"{kind}-{obj['metadata']['name']}.yaml", to_yaml(obj))
+                lines += conditions_lines(obj)
+        for ns in {"default", self.eso_namespace, *([test_namespace] if test_namespace else [])}:
+            events = self.kube.list("Event", ns)
+            text = "\n".join(event_lines(events))
+            write_redacted(dest / "events" / f"{ns}.txt", text)
+            lines += [f"event {ns}: {line}" for line in event_lines(events)[-5:]]
+        controller = controller_process_name(self.eso_namespace, self.eso_release)
+        if controller in self.supervisor.processes:
+            tail = log_tail(self.supervisor.processes[controller].log, 5)
+            lines += [f"controller log: {line}" for line in tail.splitlines()]
+        return REDACT("\n".join(lines))
+
+    def close(self, keep: bool = False) -> None:
+        self.supervisor.stop_all()
+        if not keep:
+            shutil.rmtree(self.supervisor.run_dir, ignore_errors=True)
+
+
+def private_run_dir() -> Path:
+    """A fresh folder only this user can read: keys, tokens and the dev server's log live here."""
+    path = Path(tempfile.mkdtemp(prefix="esoconf-local-"))
+    path.chmod(0o700)
+    return path
+
+
+def parallel(*jobs: Any) -> list[Any]:
+    """Run the callables at once; the first exception wins (after all have finished)."""
+    with ThreadPoolExecutor(max_workers=len(jobs)) as pool:
+        futures = [pool.submit(job) for job in jobs]
+        return [f.result() for f in futures]
+
+
+def replace_plan(plan: Any, **changes: Any) -> Any:
+    return dataclasses.replace(plan, **changes)

@@ -1,0 +1,207 @@
+"""Local processes of the `local` platform: started on loopback, watched, stopped by PID.
+
+Every process gets its own log file in the run folder (kept as diagnostics), is started in its own process
+group, and is stopped in reverse start order with SIGTERM then SIGKILL: at the end of the run, on failure,
+on Ctrl-C (pytest unwinds the fixtures) and, as a last resort, at interpreter exit. A process that exits
+while the run needs it is named with the tail of its log (:class:`ProcessDied`, an environment failure).
+"""
+
+from __future__ import annotations
+
+import atexit
+import contextlib
+import os
+import shlex
+import signal
+import socket
+import subprocess
+import time
+import weakref
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from esoconf.redact import REDACT
+from esoconf.report import EnvironmentNotReady
+from esoconf.runner import tail
+from esoconf.wait import Clock, WaitTimeout, wait_for
+
+LOG_TAIL_LINES = 8
+STOP_GRACE_SECONDS = 5.0
+
+
+class ProcessDied(EnvironmentNotReady):
+    """A platform process exited (or never became ready): names it, its exit code and its log tail."""
+
+
+class PortInUse(EnvironmentNotReady):
+    """A fixed port the platform was told to use is taken."""
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    """A TCP port free on ``host`` right now (the kernel picks it)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind((host, 0))
+        return int(sock.getsockname()[1])
+
+
+def require_free(port: int, host: str = "127.0.0.1", who: str = "") -> int:
+    """``port`` if nothing listens on it, else one line naming it (and who wanted it)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        try:
+            sock.bind((host, port))
+        except OSError:
+            raise PortInUse(f"port {host}:{port}{' for ' + who if who else ''} is already in use: stop what "
+                            f"listens there (ss -ltnp 'sport = :{port}') or leave the port unset") from None
+    return port
+
+
+def log_tail(path: Path, lines: int = LOG_TAIL_LINES) -> str:
+    try:
+        text = path.read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return ""
+    return REDACT(tail(text, lines))
+
+
+@dataclass
+class Managed:
+    """One running process of the platform."""
+
+    name: str
+    argv: tuple[str, ...]
+    log: Path
+    popen: subprocess.Popen[bytes] = field(repr=False)
+    started: float = field(default_factory=time.monotonic)
+
+    @property
+    def pid(self) -> int:
+        return self.popen.pid
+
+    def alive(self) -> bool:
+        return self.popen.poll() is None
+
+    def died(self, doing: str = "") -> ProcessDied:
+        code = self.popen.poll()
+        status = f"exited with code {code}" if code is not None else "is running but not ready"
+        body = log_tail(self.log).replace("\n", " | ")
+        return ProcessDied(f"{self.name} {status}{' ' + doing if doing else ''} (log {self.log}): {body}")
+
+    def stop(self, grace: float = STOP_GRACE_SECONDS) -> int | None:
+        """SIGTERM its process group, wait up to ``grace`` seconds, then SIGKILL; returns the exit code."""
+        if self.popen.poll() is None:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(self.popen.pid, signal.SIGTERM)
+            try:
+                self.popen.wait(timeout=grace)
+            except subprocess.TimeoutExpired:
+                with contextlib.suppress(ProcessLookupError, PermissionError):
+                    os.killpg(self.popen.pid, signal.SIGKILL)
+                self.popen.wait(timeout=grace)
+        return self.popen.returncode
+
+
+_LIVE: weakref.WeakSet[Supervisor] = weakref.WeakSet()
+
+
+def _stop_all_at_exit() -> None:  # the last resort: no orphan process outlives the interpreter
+    for supervisor in list(_LIVE):
+        supervisor.stop_all()
+
+
+atexit.register(_stop_all_at_exit)
+
+
+class Supervisor:
+    """Starts the platform's processes, checks they stay up, stops them all (reverse order)."""
+
+    def __init__(self, run_dir: Path, *, clock: Clock | None = None) -> None:
+        self.run_dir = run_dir
+        self.logs = run_dir / "logs"
+        self.logs.mkdir(parents=True, exist_ok=True)
+        self.clock = clock or Clock()
+        self.processes: dict[str, Managed] = {}
+        _LIVE.add(self)
+
+    def start(
+        self,
+        name: str,
+        argv: Sequence[str | Path],
+        *,
+        ready: Callable[[], object],
+        timeout: float,
+        env: Mapping[str, str] | None = None,
+        what: str = "",
+        interval: float = 0.2,
+    ) -> Managed:
+        """Start ``argv`` as ``name`` and wait until ``ready()`` returns something truthy.
+
+        The wait fails fast when the process exits; the error names it, its exit code and its log tail."""
+        if name in self.processes and self.processes[name].alive():
+            raise RuntimeError(f"{name} is already running (pid {self.processes[name].pid})")
+        args = tuple(str(a) for a in argv)
+        log = self.logs / f"{name}.log"
+        handle = log.open("ab")
+        handle.write(f"# {REDACT(shlex.join(args))}\n".encode())
+        handle.flush()
+        try:
+            popen = subprocess.Popen(  # noqa: S603 - our own argv
+                args,
+                stdin=subprocess.DEVNULL,
+                stdout=handle,
+                stderr=subprocess.STDOUT,
+                env={**os.environ, **(env or {})},
+                cwd=self.run_dir,
+                start_new_session=True,
+            )
+        except OSError as exc:
+            raise ProcessDied(f"{name}: cannot start {args[0]}: {exc.strerror or exc}") from None
+        finally:
+            handle.close()
+        managed = Managed(name, args, log, popen)
+        self.processes[name] = managed
+
+        def probe() -> object:
+            try:
+                return ready()
+            except Exception as exc:  # noqa: BLE001 - not ready yet; shown as the last state
+                return f"not ready: {type(exc).__name__}: {exc}"
+
+        def done(state: object) -> bool:
+            return bool(state) and not (isinstance(state, str) and state.startswith("not ready"))
+
+        try:
+            wait_for(
+                probe,
+                done,
+                timeout=timeout,
+                what=what or f"{name} ready",
+                interval=interval,
+                fail_if=lambda _: "the process exited" if not managed.alive() else None,
+                clock=self.clock,
+            )
+        except AssertionError as exc:
+            first = str(exc).splitlines()[0]
+            detail = "" if not managed.alive() else f"within {timeout:g}s ({first})"
+            raise managed.died(detail) from (exc if isinstance(exc, WaitTimeout) else None)
+        return managed
+
+    def check_alive(self) -> None:
+        """Raise :class:`ProcessDied` for the first platform process that is no longer running."""
+        for managed in self.processes.values():
+            if not managed.alive():
+                raise managed.died("during the run")
+
+    def stop(self, name: str) -> int | None:
+        managed = self.processes.pop(name, None)
+        return managed.stop() if managed else None
+
+    def stop_all(self) -> dict[str, int | None]:
+        codes: dict[str, int | None] = {}
+        for name in reversed(list(self.processes)):
+            with contextlib.suppress(Exception):
+                codes[name] = self.stop(name)
+        return codes
+
+    def pids(self) -> dict[str, int]:
+        return {name: m.pid for name, m in self.processes.items() if m.alive()}
