@@ -163,7 +163,7 @@ def find_local_binaries(
         resolved_eso = str(manifest.get("version", eso_version)) if manifest is not None else eso_version
 
     vault_product = "openbao"
-    on_path = shutil.which("vault", path=environ.get("PATH", ""))
+    on_path = shutil.which("vault", path=environ.get("PATH", os.defpath))
     if vault_bin:
         if _executable(Path(vault_bin)):
             text = _version_and_output(Path(vault_bin), VERSION_ARGS["vault"])[1]
