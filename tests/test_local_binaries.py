@@ -150,7 +150,17 @@ def test_nothing_installed_is_one_line_naming_the_install_command(root: Path, tm
     for missing in ("kube-apiserver v1.34.4", "etcd v3.5.1", "kube-controller-manager v1.34.4", "eso v1.3.1",
                     "openbao v2.7.2"):
         assert missing in message
-    assert "--eso-bin PATH" in message
+    assert "--eso-bin PATH" in message and "KUBEBUILDER_ASSETS" in message and "`vault` on PATH" in message
+
+
+def test_only_eso_missing_names_only_its_alternative(full_cache: Path, root: Path, tmp_path: Path) -> None:
+    with pytest.raises(ToolError) as err:
+        find_local_binaries("v1.3.1", environ=env(full_cache, tmp_path), root=root)
+
+    assert str(err.value).endswith(
+        f"--eso-version v1.3.1` (builds/fetches them into {full_cache}; ESOCONF_TOOLS_CACHE names another cache), "
+        "or pass --eso-bin PATH for an ESO that cannot be built here"
+    )
 
 
 def test_a_cache_folder_without_its_manifest_does_not_count(full_cache: Path, root: Path, tmp_path: Path) -> None:
