@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import importlib.machinery
+import importlib.util
 import os
 import stat
 import textwrap
 from collections.abc import Callable
 from pathlib import Path
+from types import ModuleType
 
 import pytest
 
 FakeTool = Callable[..., Path]
+INSTALL_TOOLS = Path(__file__).resolve().parent.parent / "scripts" / "install-tools"
 
 
 @pytest.fixture
@@ -42,3 +46,14 @@ def suite(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> pytest.
     # an environment variable, not an ini file: path-valued options can move pytest's rootdir/ini search
     monkeypatch.setenv("PYTEST_ADDOPTS", "-p no:pytest-kind -p no:cacheprovider --strict-markers")
     return pytester
+
+
+@pytest.fixture(scope="module")
+def installer() -> ModuleType:
+    """scripts/install-tools loaded as a module."""
+    loader = importlib.machinery.SourceFileLoader("install_tools", str(INSTALL_TOOLS))
+    spec = importlib.util.spec_from_loader("install_tools", loader)
+    assert spec is not None
+    module = importlib.util.module_from_spec(spec)
+    loader.exec_module(module)
+    return module

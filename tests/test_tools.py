@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.machinery
-import importlib.util
 import io
 import tarfile
 import zipfile
@@ -18,7 +16,6 @@ from esoconf import config as cfg
 from esoconf.tools import ToolError, find_tool
 
 FakeTool = Callable[..., Path]
-INSTALL_TOOLS = cfg.PROJECT_ROOT / "scripts" / "install-tools"
 
 
 @pytest.fixture
@@ -91,16 +88,6 @@ def test_binary_that_fails_is_reported(fake_tool: FakeTool, on_path: Path, tmp_p
 
 
 # ------------------------------------------------------------------------------------------ install-tools
-
-
-@pytest.fixture(scope="module")
-def installer() -> ModuleType:
-    loader = importlib.machinery.SourceFileLoader("install_tools", str(INSTALL_TOOLS))
-    spec = importlib.util.spec_from_loader("install_tools", loader)
-    assert spec is not None
-    module = importlib.util.module_from_spec(spec)
-    loader.exec_module(module)
-    return module
 
 
 @pytest.fixture

@@ -163,7 +163,7 @@ def find_local_binaries(
         resolved_eso = str(manifest.get("version", eso_version)) if manifest is not None else eso_version
 
     vault_product = "openbao"
-    on_path = shutil.which("vault", path=environ.get("PATH", ""))
+    on_path = shutil.which("vault", path=environ.get("PATH", os.defpath))
     if vault_bin:
         if _executable(Path(vault_bin)):
             text = _version_and_output(Path(vault_bin), VERSION_ARGS["vault"])[1]
@@ -178,10 +178,16 @@ def find_local_binaries(
         sources["vault"] = sources.pop("openbao")
 
     if problems:
+        missing = {problem.split()[0] for problem in problems}
+        instead = [hint for names, hint in (
+            ({"eso"}, "pass --eso-bin PATH for an ESO that cannot be built here"),
+            ({"kube-apiserver", "etcd", "kube-controller-manager"},
+             f"set {ENVTEST} to an envtest folder (kube-apiserver, etcd)"),
+            ({"openbao", "vault"}, "put `vault` on PATH"),
+        ) if names & missing]
         raise ToolError(
             f"local platform binaries missing: {'; '.join(problems)}. Fix: run `{install_command(eso_version)}` "
-            f"(builds/fetches them into {cache}; set {CACHE_ENV} to use another cache), or pass --eso-bin PATH "
-            f"for an ESO that cannot be built here, or set {ENVTEST} to an envtest folder (kube-apiserver, etcd)"
+            f"(builds/fetches them into {cache}; {CACHE_ENV} names another cache), or {', or '.join(instead)}"
         )
     return LocalBinaries(
         etcd=found["etcd"],
