@@ -23,6 +23,7 @@ import pytest
 
 from . import config as cfg
 from . import doctor
+from .live import capabilities
 from .live.images import image_archives, registry_credentials
 from .report import Exit
 from .tools import Tool, find_tool
@@ -137,6 +138,13 @@ SERIAL_UNDER_XDIST = ("tests marked `serial` change shared state (an Authorizati
 
 
 def pytest_runtest_setup(item: pytest.Item) -> None:
-    """A `serial` test on an xdist worker fails at once (never runs beside others, never silently skipped)."""
+    """A case needing a capability the platform lacks is not verified (a skip with the reason, before any
+    fixture builds anything); a `serial` test on an xdist worker fails at once (never runs beside others,
+    never silently skipped)."""
+    needed = capabilities.item_needs(item)
+    if needed:
+        reason = capabilities.not_verified(_resolved(item.config).platform, needed)
+        if reason:
+            pytest.skip(reason)
     if item.get_closest_marker("serial") and hasattr(item.config, "workerinput"):
         pytest.fail(SERIAL_UNDER_XDIST, pytrace=False)

@@ -7,7 +7,7 @@ and under ``--gate`` an unverified claim fails the gate).
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 NETWORK_POLICY = "network-policy"  # a CNI that enforces NetworkPolicy (kind: proven by the canary)
@@ -17,25 +17,42 @@ VAULT_PACKAGE = "vault-package"  # the Big Bang Vault package is installed (its 
 PREVIOUS_RELEASE = "previous-release"  # an earlier ESO release can be installed for the upgrade sampler
 
 KNOWN = (NETWORK_POLICY, MESH, PODS, VAULT_PACKAGE, PREVIOUS_RELEASE)
-# kind and existing clusters have all of them (NetworkPolicy enforcement is checked by the canary at run time)
-CLUSTER = frozenset(KNOWN)
+
+# What each platform lacks, and why (known before anything starts, so a case it cannot check is reported
+# without building the platform). kind and existing clusters lack nothing up front; whether the CNI really
+# enforces NetworkPolicy is proven by the canary at run time (require_netpol_enforcement).
+GAPS: Mapping[str, Mapping[str, str]] = {
+    "kind": {},
+    "existing": {},
+    "local": {
+        NETWORK_POLICY: "the local platform has no kubelet and no CNI: NetworkPolicies are stored, never enforced",
+        MESH: "the local platform has no Istio mesh (no sidecars, no AuthorizationPolicy enforcement)",
+        PODS: "the local platform runs the ESO controller as a process, not as pods of its Deployment",
+        VAULT_PACKAGE: "the local platform runs a Vault dev server, not the Big Bang Vault package",
+        PREVIOUS_RELEASE: "the local platform has one ESO controller build; an upgrade needs the previous "
+        "release's controller binary and chart",
+    },
+}
 
 
-def capabilities_of(platform: Any) -> frozenset[str]:
-    return frozenset(getattr(platform, "capabilities", CLUSTER))
+def capabilities_of(platform: str) -> frozenset[str]:
+    return frozenset(c for c in KNOWN if c not in GAPS[platform])
 
 
-def missing(platform: Any, needed: Iterable[str]) -> str:
-    """"" when the platform has every capability in ``needed``, else the reason (one line)."""
+def missing(platform: str, needed: Iterable[str]) -> str:
+    """"" when ``platform`` has every capability in ``needed``, else the reason (one line)."""
+    needed = list(needed)
     unknown = sorted(set(needed) - set(KNOWN))
     if unknown:
         raise ValueError(f"unknown capability {', '.join(unknown)}; known: {', '.join(KNOWN)}")
-    explain = getattr(platform, "capability_gaps", {})
-    gaps = [explain.get(c, f"no {c}") for c in needed if c not in capabilities_of(platform)]
-    return "; ".join(gaps)
+    return "; ".join(GAPS[platform][c] for c in needed if c in GAPS[platform])
 
 
-def not_verified(platform: Any, needed: Iterable[str]) -> str:
-    """The skip reason for a case the platform cannot check ("" when it can)."""
+def not_verified(platform: str, needed: Iterable[str]) -> str:
+    """The skip reason for a case ``platform`` cannot check ("" when it can)."""
     why = missing(platform, needed)
-    return f"not verified on platform {getattr(platform, 'name', 'kind')}: {why}" if why else ""
+    return f"not verified on platform {platform}: {why}" if why else ""
+
+
+def item_needs(item: Any) -> list[str]:
+    return [c for mark in item.iter_markers("needs") for c in mark.args]

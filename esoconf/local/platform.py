@@ -31,16 +31,9 @@ from .release import LocalRelease, Tools, bring_up_release, controller_process_n
 from .vault_server import VaultServerInfo
 
 PLATFORM = "local"
-NO_CNI = "the local platform has no kubelet and no CNI: NetworkPolicies are stored, never enforced"
-NO_MESH = "the local platform has no Istio mesh (no sidecars, no AuthorizationPolicy enforcement)"
-CAPABILITY_GAPS = {
-    caps.NETWORK_POLICY: NO_CNI,
-    caps.MESH: NO_MESH,
-    caps.PODS: "the local platform runs the ESO controller as a process, not as pods of its Deployment",
-    caps.VAULT_PACKAGE: "the local platform runs a Vault dev server, not the Big Bang Vault package",
-    caps.PREVIOUS_RELEASE: "the local platform has one ESO controller build; an upgrade needs the previous "
-    "release's binary and chart",
-}
+CAPABILITY_GAPS = caps.GAPS[PLATFORM]
+NO_CNI = CAPABILITY_GAPS[caps.NETWORK_POLICY]
+NO_MESH = CAPABILITY_GAPS[caps.MESH]
 REVIEWER = ("vault", "vault-token-reviewer")  # namespace, ServiceAccount
 
 
@@ -70,13 +63,11 @@ class LocalPlatform:
     phases: Any = None
     evidence: list[str] = field(default_factory=list)
     name: str = PLATFORM
-    capabilities: frozenset[str] = frozenset()
+    capabilities: frozenset[str] = caps.capabilities_of(PLATFORM)
     netpol_enforced: bool = False
     netpol_detail: str = NO_CNI
     env: None = None
     extra: dict[str, LocalRelease] = field(default_factory=dict, repr=False)
-
-    capability_gaps: dict[str, str] = field(default_factory=lambda: dict(CAPABILITY_GAPS), repr=False)
 
     # ---- capabilities -----------------------------------------------------------------------------
     def require_netpol_enforcement(self) -> None:

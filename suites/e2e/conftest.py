@@ -18,7 +18,6 @@ import pytest
 from filelock import FileLock
 
 from esoconf.config import ConfigError
-from esoconf.live import capabilities
 from esoconf.live import platform as live
 from esoconf.live.diagnostics import safe_name
 from esoconf.plugin import get_config, item_failed
@@ -78,8 +77,6 @@ def platform(pytestconfig: pytest.Config, run_id: str, timeouts: Timeouts) -> It
 def _local_platform(pytestconfig: pytest.Config, config: Any, run_id: str, timeouts: Timeouts) -> Iterator[Any]:
     from esoconf.local.bringup import LocalChartFailed, setup_local
 
-    if _is_worker(pytestconfig):
-        pytest.exit("the local platform runs in one process: run it without -n", returncode=3)
     try:
         local = setup_local(config, run_id, timeouts, _artifacts(pytestconfig))
     except (EnvironmentNotReady, ConfigError) as exc:
@@ -94,20 +91,13 @@ def _local_platform(pytestconfig: pytest.Config, config: Any, run_id: str, timeo
 
 
 @pytest.fixture(autouse=True)
-def _platform_can_check(request: pytest.FixtureRequest) -> None:
-    """A case whose ``needs`` marker names a capability the platform lacks is not verified here (a skip with
-    the reason; under --gate it fails the gate). A platform process that died fails the test as the
-    environment's fault, naming the process."""
-    needed = [c for m in request.node.iter_markers("needs") for c in m.args]
-    if "platform" not in request.fixturenames:
-        return
-    platform = request.getfixturevalue("platform")
-    reason = capabilities.not_verified(platform, needed)
-    if reason:
-        pytest.skip(reason)
-    check = getattr(platform, "check_alive", None)
-    if check is not None:
-        check()
+def _platform_alive(request: pytest.FixtureRequest) -> None:
+    """A platform process that died fails the test as the environment's fault, naming the process (the
+    capabilities a case needs are checked before any fixture, in esoconf.gate)."""
+    if "platform" in request.fixturenames:
+        check = getattr(request.getfixturevalue("platform"), "check_alive", None)
+        if check is not None:
+            check()
 
 
 @pytest.fixture
