@@ -267,17 +267,26 @@ def digest(data: Mapping[str, str]) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
-def outbound_requests(stats: str, host: str, port: int) -> int:
-    """Requests (or connections) Envoy sent to ``host:port``, from ``pilot-agent request GET stats``."""
-    total = 0
-    for line in stats.splitlines():
-        name, _, value = line.partition(":")
-        if f"outbound|{port}||{host}." in name and name.endswith(
-            (".upstream_rq_total", ".upstream_cx_total")
-        ):
+# Istio's own metrics (the proxy keeps them whatever its stats matcher says; Envoy's per-cluster
+# `cluster.outbound|...` stats are dropped by Istio >= 1.x's default inclusion list)
+MESH_METRICS = ("istio_requests_total", "istio_tcp_connections_opened_total")
+_PROM_SAMPLE = re.compile(r"^(?P<name>[a-zA-Z_:][a-zA-Z0-9_:]*)\{(?P<labels>.*)\}\s+(?P<value>\S+)")
+_PROM_LABEL = re.compile(r'(?P<key>[a-zA-Z_][a-zA-Z0-9_]*)="(?P<value>(?:[^"\\]|\\.)*)"')
+
+
+def mesh_requests(prometheus: str, host: str) -> int:
+    """Requests (HTTP) plus connections (TCP) this sidecar reported sending to the service ``host``, from
+    ``pilot-agent request GET stats/prometheus`` (``reporter="source"``: counted by the client side)."""
+    total = 0.0
+    for line in prometheus.splitlines():
+        sample = _PROM_SAMPLE.match(line)
+        if sample is None or sample["name"] not in MESH_METRICS:
+            continue
+        labels = {m["key"]: m["value"] for m in _PROM_LABEL.finditer(sample["labels"])}
+        if labels.get("reporter") == "source" and labels.get("destination_service") == host:
             with contextlib.suppress(ValueError):
-                total = max(total, int(value.strip()))
-    return total
+                total += float(sample["value"])
+    return int(total)
 
 
 def has_sidecar(pod: Mapping[str, Any]) -> bool:
@@ -1083,14 +1092,14 @@ class Scenario:
         return parts[1] if len(parts) > 2 and parts[2] == "svc" else "vault"
 
     def mesh_requests_to_vault(self, pod: Mapping[str, Any]) -> int:
-        host, port = self.vault_host()
+        host, _ = self.vault_host()
         stats = self.kube.exec(
             pod["metadata"]["namespace"],
             pod["metadata"]["name"],
-            ["pilot-agent", "request", "GET", "stats"],
+            ["pilot-agent", "request", "GET", "stats/prometheus"],
             container="istio-proxy",
         )
-        return outbound_requests(stats, host, port)
+        return mesh_requests(stats, host)
 
     # ---- shared-state changes (serial tests) ------------------------------------------------------
     @contextlib.contextmanager
