@@ -195,6 +195,42 @@ def test_canary_retries_a_baseline_that_collided_with_the_servers_single_connect
     assert kube.applied.count("NetworkPolicy") == 1
 
 
+class PullFailingCanaryKube(CanaryKube):
+    """The canary's busybox cannot be pulled; deleting the namespace fails too."""
+
+    def list(self, kind: str, namespace: str | None = None, labels: Any = None) -> list[dict[str, Any]]:
+        waiting = {"reason": "ImagePullBackOff", "message": "Back-off pulling image busybox"}
+        container = {"name": "c", "image": "busybox", "state": {"waiting": waiting}}
+        status = {"phase": "Pending", "containerStatuses": [container]}
+        return [{"metadata": {"name": n}, "status": status} for n in ("canary-client", "canary-server")]
+
+    def delete(self, kind: str, name: str, namespace: str | None = None, *, wait: bool = False) -> None:
+        raise ConnectionError("API server went away")
+
+
+def test_a_canary_that_cannot_run_is_inconclusive_not_a_platform_failure() -> None:
+    kube = PullFailingCanaryKube([])
+    verdict = live.run_canary(kube, "busybox", "r1", Timeouts())  # type: ignore[arg-type]
+    assert not verdict.enforced
+    assert verdict.detail.startswith("canary inconclusive: TerminalState: canary pods Ready: gave up early")
+    assert verdict.detail.endswith("ImagePullBackOff for image busybox: Back-off pulling image busybox")
+    platform = live.Platform(
+        kube=None,  # type: ignore[arg-type]
+        vault=None,  # type: ignore[arg-type]
+        vault_url="",
+        eso_namespace="",
+        eso_release="",
+        eso_version="",
+        run_id="r1",
+        timeouts=Timeouts(),
+        netpol_enforced=verdict.enforced,
+        netpol_detail=verdict.detail,
+    )
+    with pytest.raises(pytest.fail.Exception) as info:  # the tests that need NetworkPolicy say why
+        platform.require_netpol_enforcement()
+    assert str(info.value) == f"{live.NETPOL_UNVERIFIED}: {verdict.detail}"
+
+
 def test_vault_blockers_need_a_docker_engine_even_with_a_kubeconfig(tmp_path: Path) -> None:
     config = resolve({"kubeconfig": str(tmp_path / "kubeconfig")})
     reason = doctor.vault_blockers(config, doctor.Probes(which=lambda name: None))
