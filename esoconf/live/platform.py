@@ -91,7 +91,7 @@ DIAGNOSTIC_LOGS = (
 )
 NETPOL_NOT_ENFORCED = (
     "NetworkPolicy is not enforced by this cluster's CNI (a deny policy did not block the "
-    "canary pod); tests that rely on it cannot pass or fail meaningfully: use kind >= v0.24 "
+    "canary pod); tests that rely on it cannot pass or fail meaningfully: use kind >= v0.30 "
     "(kindnet) or a CNI that enforces NetworkPolicy (Calico, Cilium)"
 )
 
