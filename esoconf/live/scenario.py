@@ -30,7 +30,7 @@ from esoconf.config import ConfigError, is_remote_chart
 from esoconf.match import Contains, assert_matches, condition, matches
 from esoconf.redact import REDACT
 from esoconf.runner import run
-from esoconf.wait import Clock, hold, wait_for
+from esoconf.wait import Clock, TerminalState, WaitTimeout, hold, wait_for
 
 from .cases import Auth, Breakage, Change, DocShapes, Fetch, Fix, prefix_keys, role_list
 from .expectations import (
@@ -678,17 +678,39 @@ class Scenario:
                 else None
             )
 
-        wait_for(
-            fetch,
-            lambda s: s["met"],
-            timeout=timeout,
-            what=what,
-            interval=self.interval,
-            fail_if=fail_if if terminal else None,
-            transient=TRANSIENT,
-            clock=self.clock,
-        )
+        try:
+            wait_for(
+                fetch,
+                lambda s: s["met"],
+                timeout=timeout,
+                what=what,
+                interval=self.interval,
+                fail_if=fail_if if terminal else None,
+                transient=TRANSIENT,
+                clock=self.clock,
+            )
+        except (WaitTimeout, TerminalState) as exc:
+            cause = self._store_cause(ref)
+            if cause is None:
+                raise
+            first, _, rest = str(exc).partition("\n")  # the first line is the report's evidence
+            raise type(exc)(f"{first}; store Event: {cause}\n{rest}") from None
         return last[0]
+
+    def _store_cause(self, ref: Ref) -> str | None:
+        """The latest Warning Event of a store (ESO >= v0.20 puts the cause only there; a ClusterSecretStore's
+        Events land in `default`, so they are looked up by involvedObject in every namespace)."""
+        if ref.kind not in (CSS, SS):
+            return None
+        try:
+            events = self.kube.events(ref.namespace, ref.kind, ref.name)
+        except Exception:  # the wait's own failure is what matters
+            return None
+        warnings = [e for e in events if e.get("type") == "Warning"]
+        if not warnings:
+            return None
+        last = warnings[-1]
+        return REDACT(" ".join(f"{last.get('reason', '')}: {last.get('message', '')}".split()))
 
     def _nudger(self, ref: Ref) -> Callable[[], None]:
         """A callable that forces a resync of ``ref`` at most every NUDGE_SECONDS (first call: none).

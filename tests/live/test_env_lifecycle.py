@@ -11,7 +11,7 @@ import pytest
 
 from esoconf.config import resolve
 from esoconf.live import platform as live
-from esoconf.live.diagnostics import Diagnostics, PodLogs
+from esoconf.live.diagnostics import Diagnostics, PodLogs, summary
 from esoconf.live.kube import Kube, sort_events
 from esoconf.live.portforward import PortForward, PortForwardError
 from esoconf.redact import REDACT
@@ -140,6 +140,16 @@ class FakeKube:
     ) -> str:
         return f"{container} log{' (previous)' if previous else ''}: token=hvs.AAAAAAAAAAAAAAAAAAAAAAAAAA"
 
+    def events(self, namespace: str | None, kind: str, name: str) -> list[dict]:
+        """Like the real Kube: by involvedObject, in ``namespace`` (None: every namespace)."""
+        return [
+            event
+            for (k, ns), items in self.objects.items()
+            if k == "Event" and namespace in (None, ns)
+            for event in items
+            if (event.get("involvedObject") or {}) == {"kind": kind, "name": name}
+        ]
+
 
 SECRET_VALUE = "very-secret-db-password"
 
@@ -192,6 +202,33 @@ def test_diagnostics_are_collected_and_redacted(tmp_path: Path) -> None:
         "logs-eso-eso-1-external-secrets.previous.txt",
         "helm-status-vault-vault.txt",
     } <= set(written)
+
+
+def test_cluster_store_events_in_default_are_collected_and_their_cause_is_in_the_summary(tmp_path: Path) -> None:
+    """ESO >= v0.20: the store condition says only "unable to create client"; the cause is in an Event that
+    lands in namespace `default` (a ClusterSecretStore has no namespace)."""
+    css = {
+        "kind": "ClusterSecretStore",
+        "metadata": {"name": "vault-backend"},
+        "status": {"conditions": [{"type": "Ready", "status": "False", "reason": "InvalidProviderConfig",
+                                   "message": "unable to create client"}]},
+    }
+    cause = {
+        "lastTimestamp": "2026-01-01T00:00:03Z",
+        "type": "Warning",
+        "reason": "InvalidProviderConfig",
+        "involvedObject": {"kind": "ClusterSecretStore", "name": "vault-backend"},
+        "message": "unable to log in with Kubernetes auth: Error making API request. Code: 403. permission denied",
+    }
+    unrelated = {**cause, "involvedObject": {"kind": "ClusterSecretStore", "name": "other"}, "message": "other"}
+    kube = FakeKube({("ClusterSecretStore", None): [css], ("Event", "default"): [cause, unrelated]})
+    diag = Diagnostics(kube, lambda release, ns: "", [("external-secrets", "external-secrets")])
+    written = {p.name: p.read_text() for p in diag.collect("e2e-x", tmp_path)}
+    assert "Code: 403. permission denied" in written["events-stores.txt"]
+    assert "other" not in written["events-stores.txt"]
+    text = summary(tmp_path)
+    assert "ClusterSecretStore vault-backend: Ready=False" in text
+    assert "ClusterSecretStore/vault-backend InvalidProviderConfig: unable to log in with Kubernetes auth" in text
 
 
 def test_platform_setup_without_docker_stops_with_one_line(monkeypatch: pytest.MonkeyPatch) -> None:
