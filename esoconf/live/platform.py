@@ -738,7 +738,7 @@ def _setup(
     ).start()
     import hvac
 
-    seeder = VaultSeeder(hvac.Client(url=pf.url, token=DEV_ROOT_TOKEN))
+    seeder = VaultSeeder(hvac.Client(url=pf.url, token=DEV_ROOT_TOKEN), ensure=pf.ensure)
     with phases.phase("seeding"):
         if previous is not None:  # values of this run, read back (the first worker wrote them)
             result = attach_seed(seeder, kube)

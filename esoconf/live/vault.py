@@ -16,7 +16,7 @@ Every value written and every token created is registered with ``REDACT`` before
 from __future__ import annotations
 
 import secrets
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -52,10 +52,19 @@ def read_policy_hcl(mount: str, path_glob: str) -> str:
 class VaultSeeder:
     """The Vault calls the suites need; idempotent where the API allows it."""
 
-    def __init__(self, client: hvac.Client) -> None:
-        self.client = client
+    def __init__(self, client: hvac.Client, *, ensure: Callable[[], None] | None = None) -> None:
+        """``ensure``: called before every Vault call (the platform's port-forward restarts itself there
+        if it died, e.g. after the Vault pod restarted)."""
+        self._client = client
+        self._ensure = ensure
         if getattr(client, "token", None):
             REDACT.add(client.token)
+
+    @property
+    def client(self) -> hvac.Client:
+        if self._ensure is not None:
+            self._ensure()
+        return self._client
 
     @retry_transient()
     def enable_kv2(self, mount: str = "kv") -> None:

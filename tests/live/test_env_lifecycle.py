@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import io
 import json
+import sys
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -13,7 +15,8 @@ from esoconf.config import resolve
 from esoconf.live import platform as live
 from esoconf.live.diagnostics import Diagnostics, PodLogs, summary
 from esoconf.live.kube import Kube, sort_events
-from esoconf.live.portforward import PortForward, PortForwardError
+from esoconf.live.portforward import PortForward, PortForwardError, port_open
+from esoconf.live.vault import VaultSeeder
 from esoconf.redact import REDACT
 from esoconf.runner import CommandError
 from esoconf.wait import Timeouts
@@ -112,6 +115,49 @@ def test_port_forward_that_never_opens_is_killed_within_its_start_timeout() -> N
     with pytest.raises(PortForwardError, match="not open within 2s"):
         pf.start()
     assert all(p.terminated for p in procs)
+
+
+CHATTY_KUBECTL = """
+import socket, sys, time
+local = int(sys.argv[-1].split(":")[0])
+for _ in range(4000):  # kubectl's "Handling connection for N" per connection, and errors, in a long run
+    sys.stdout.write("Handling connection for %d\\n" % local)
+    sys.stderr.write("E1202 portforward.go:413] an error occurred forwarding\\n")
+sys.stdout.flush(); sys.stderr.flush()
+server = socket.socket()
+server.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+server.bind(("127.0.0.1", local)); server.listen()
+time.sleep(60)
+"""
+
+
+def test_port_forward_keeps_running_when_kubectl_writes_more_than_a_pipe_holds(tmp_path: Path) -> None:
+    """A real process that writes ~250 KB to stdout and stderr before it opens the port: into unread pipes
+    (64 KiB) it blocks and never opens."""
+    script = tmp_path / "kubectl.py"
+    script.write_text(CHATTY_KUBECTL)
+    pf = PortForward([sys.executable, str(script)], "vault", "svc/vault-vault", 8200, start_timeout=15, attempts=1)
+    try:
+        pf.start()
+        assert pf.alive() and port_open(pf.local_port)
+    finally:
+        pf.close()
+    assert not pf.alive()
+
+
+def test_every_vault_call_first_ensures_the_port_forward() -> None:
+    first, second = FakeProcess(), FakeProcess()
+    pf, started = forward([first, second], open_after=0)
+    pf.start()
+    written: list[str] = []
+    client = SimpleNamespace(sys=SimpleNamespace(create_or_update_acl_policy=lambda name, policy: written.append(name)))
+    seeder = VaultSeeder(client, ensure=pf.ensure)  # type: ignore[arg-type]
+    seeder.write_policy("eso-read", "")
+    assert len(started) == 1
+    first.exit_code = 1  # Vault pod restarted: kubectl port-forward exits
+    seeder.write_policy("eso-read", "")
+    assert len(started) == 2 and pf.alive() and written == ["eso-read", "eso-read"]
+    pf.close()
 
 
 def test_port_forward_restarts_on_the_same_port_when_it_died() -> None:
