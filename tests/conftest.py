@@ -5,10 +5,12 @@ from __future__ import annotations
 import os
 import stat
 import textwrap
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+
+from esoconf.redact import REDACT
 
 FakeTool = Callable[..., Path]
 
@@ -42,3 +44,12 @@ def suite(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> pytest.
     # an environment variable, not an ini file: path-valued options can move pytest's rootdir/ini search
     monkeypatch.setenv("PYTEST_ADDOPTS", "-p no:pytest-kind -p no:cacheprovider --strict-markers")
     return pytester
+
+
+@pytest.fixture(autouse=True)
+def isolated_redaction() -> Iterator[None]:
+    """Values one self-test registers (with words in them, e.g. "very-secret-db-password") are not masked,
+    whole or as 6-character fragments, in the next test's output."""
+    saved = REDACT.snapshot()
+    yield
+    REDACT.restore(saved)

@@ -289,6 +289,12 @@ def mesh_requests(prometheus: str, host: str) -> int:
     return int(total)
 
 
+def random_value() -> str:
+    """A value the suite writes to Vault: random only (no key name, no run id), because the redactor masks
+    any 6-character fragment of it and must not mask words or names around it."""
+    return secrets.token_urlsafe(16)
+
+
 def has_sidecar(pod: Mapping[str, Any]) -> bool:
     """istio-proxy as a native sidecar (init container) or a classic one."""
     spec = pod.get("spec") or {}
@@ -574,7 +580,7 @@ class Scenario:
             for d in (item.get("secrets") or {}).get("data") or []
             if d.get("remoteRef", {}).get("property")
         ] or ["username", "password"]
-        values = {k: f"{k}-{secrets.token_urlsafe(12)}" for k in [*keys, EXTRA_VAULT_KEY]}
+        values = {k: random_value() for k in [*keys, EXTRA_VAULT_KEY]}
         REDACT.add(*values.values())
         return values
 
@@ -586,7 +592,7 @@ class Scenario:
         auth["secretName"] = f"{auth['secretName']}-{tag}" if tag else auth["secretName"]
         if breakage is Breakage.REFERENT_BAD_TOKEN:
             del auth["namespace"]
-            token = f"hvs.conformance-invalid-{secrets.token_hex(12)}"
+            token = f"hvs.{secrets.token_hex(14)}"  # well-formed, unknown to Vault
             REDACT.add(token)
         else:
             token = self.vault.create_token(policies)
@@ -1087,7 +1093,7 @@ class Scenario:
 
     def change_vault_value(self, world: World) -> dict[str, str]:
         """Write new values to the same Vault key; returns what the Secret must now hold."""
-        world.vault_data = {k: f"{k}-{secrets.token_urlsafe(12)}" for k in world.vault_data}
+        world.vault_data = {k: random_value() for k in world.vault_data}
         REDACT.add(*world.vault_data.values())
         self.vault.write_secret(world.vault_key, world.vault_data, mount=self.mount)
         world.expected = _expected_data(world.es_manifest["spec"], world.vault_data)

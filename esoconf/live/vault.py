@@ -38,7 +38,7 @@ VAULT_URL_IN_CLUSTER = f"http://{VAULT_SERVICE}.{VAULT_NAMESPACE}.svc.cluster.lo
 # dev-mode root token (manifests/live/vault-values.yaml). Distinctive (so redacting it mangles nothing else),
 # fixed (so a reused platform and every xdist worker know it) and redacted from the moment this is imported.
 DEV_ROOT_TOKEN = "eso-conformance-dev-root-token"
-REDACT.add(DEV_ROOT_TOKEN)
+REDACT.add(DEV_ROOT_TOKEN, exact=True)  # a public constant: its fragments ("conformance") are not secret
 KUBERNETES_HOST_IN_CLUSTER = "https://kubernetes.default.svc"
 RUN_ID_METADATA = "eso-conformance-run-id"  # KV v2 custom metadata: the run whose values the secret holds
 SERVER_POD_SELECTOR = {"app.kubernetes.io/name": "vault", "component": "server"}
