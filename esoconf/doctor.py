@@ -310,17 +310,13 @@ def check_cni(ctx: Context) -> CheckResult:
     """Existing cluster: warn about a CNI that would make ESO's sidecar never ready (the chart blamed)."""
     if ctx.uses_kind:
         return CheckResult("cni", True, "kindnet (kind's default): enforces NetworkPolicy, ipBlock by pod IP")
+    not_checked = CheckResult("cni", False, f"not checked; {CNI_REQUIREMENT}", CNI_FIX)
     try:
         kubectl = ctx.probes.find_tool("kubectl", ctx.config.values.get("kubectl"))
     except cfg.ConfigError:
-        return CheckResult("cni", False, f"not checked (no usable kubectl); {CNI_REQUIREMENT}", CNI_FIX)
-    out = _probe(
-        ctx,
-        CheckResult("cni", False, f"not checked; {CNI_REQUIREMENT}", CNI_FIX),
-        [*_kubectl_cmd(ctx, kubectl.path), "get", "daemonsets", "-A", "-o",
-         "jsonpath={.items[*].metadata.name}"],
-        timeout=30,
-    )
+        return not_checked
+    names = [*_kubectl_cmd(ctx, kubectl.path), "get", "daemonsets", "-A", "-o", "jsonpath={.items[*].metadata.name}"]
+    out = _probe(ctx, not_checked, names, timeout=30)
     if isinstance(out, CheckResult):
         return out
     if "cilium" in out.stdout.split():

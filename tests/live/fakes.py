@@ -21,6 +21,7 @@ import pytest
 import yaml
 
 from esoconf.live.expectations import VersionRange, parse_version
+from esoconf.live.platform import Platform
 from esoconf.wait import Clock, Timeouts
 
 RECORDED = Path(__file__).resolve().parent.parent / "fixtures" / "recorded"
@@ -801,3 +802,18 @@ class FakePlatform:
 
     def eso_pods(self) -> list[dict[str, Any]]:
         return self.kube.list("Pod", ESO_NS, {"app.kubernetes.io/name": "external-secrets"})
+
+
+def bare_platform(**fields: Any) -> Platform:
+    """A real Platform with nothing behind it, for the methods that only read its own fields."""
+    defaults: dict[str, Any] = {
+        "kube": None,
+        "vault": None,
+        "vault_url": "",
+        "eso_namespace": "",
+        "eso_release": "",
+        "eso_version": "",
+        "run_id": "r",
+        "timeouts": Timeouts(),
+    }
+    return Platform(**{**defaults, **fields})

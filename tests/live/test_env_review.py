@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from fakes import bare_platform
 
 from esoconf import doctor, gate
 from esoconf.config import ConfigError, load_versions, resolve
@@ -214,18 +215,7 @@ def test_a_canary_that_cannot_run_is_inconclusive_not_a_platform_failure() -> No
     assert not verdict.enforced
     assert verdict.detail.startswith("canary inconclusive: TerminalState: canary pods Ready: gave up early")
     assert verdict.detail.endswith("ImagePullBackOff for image busybox: Back-off pulling image busybox")
-    platform = live.Platform(
-        kube=None,  # type: ignore[arg-type]
-        vault=None,  # type: ignore[arg-type]
-        vault_url="",
-        eso_namespace="",
-        eso_release="",
-        eso_version="",
-        run_id="r1",
-        timeouts=Timeouts(),
-        netpol_enforced=verdict.enforced,
-        netpol_detail=verdict.detail,
-    )
+    platform = bare_platform(netpol_enforced=verdict.enforced, netpol_detail=verdict.detail)
     with pytest.raises(pytest.fail.Exception) as info:  # the tests that need NetworkPolicy say why
         platform.require_netpol_enforcement()
     assert str(info.value) == f"{live.NETPOL_UNVERIFIED}: {verdict.detail}"
