@@ -87,7 +87,12 @@ class IstioComponent(HelmComponent):
 
     def ready(self, env: Env) -> None:
         super().ready(env)
-        env.ensure_namespace(self.namespace, ISTIO_NAMESPACE_LABELS)  # also on a reused/existing Istio
+        # also on a reused platform or an existing cluster's Istio; a label an existing cluster set to
+        # another value is left alone (doctor and the README say what the CNI must then do)
+        current = ((env.kube.get("Namespace", self.namespace) or {}).get("metadata") or {}).get("labels") or {}
+        env.ensure_namespace(
+            self.namespace, {k: v for k, v in ISTIO_NAMESPACE_LABELS.items() if current.get(k, v) == v}
+        )
         for policy in mesh_policies(hardened=self.hardened):
             env.kube.apply(policy)
 

@@ -282,7 +282,9 @@ def seed_values(seeder: VaultSeeder, run_id: str, plan: SeedPlan) -> dict[str, s
     """The run's values: those already seeded for ``run_id`` (a reseed keeps them, so whatever read them
     stays right), else new random ones, tagged with the run id."""
     if seeder.secret_run_id(plan.secret_path, mount=plan.mount) == run_id:
-        with contextlib.suppress(Exception):  # unreadable or half-written: seed afresh
+        import hvac.exceptions
+
+        with contextlib.suppress(hvac.exceptions.InvalidPath):  # tagged, but its version deleted: seed afresh
             existing = seeder.read_secret(plan.secret_path, mount=plan.mount)
             if set(existing) == {"username", "password"}:
                 return existing

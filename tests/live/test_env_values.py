@@ -89,6 +89,9 @@ class NamespaceRecordingEnv:
     def apply(self, obj: dict[str, Any]) -> dict[str, Any]:
         return obj
 
+    def get(self, kind: str, name: str, namespace: str | None = None) -> dict[str, Any] | None:
+        return {"metadata": {"name": name, "labels": self.namespaces[name]}} if name in self.namespaces else None
+
     def wait_pods(self, *args: Any) -> None:
         pass
 
@@ -107,6 +110,10 @@ def test_istio_system_carries_the_label_the_eso_istiod_egress_policy_selects(ren
     IstioComponent(version="1.29.0").ready(env)  # type: ignore[arg-type]
     labels = env.namespaces.get("istio-system", {})
     assert selector.items() <= labels.items(), f"{selector} not in istio-system's labels {labels}"
+    existing = NamespaceRecordingEnv()  # an existing cluster's Istio that names its namespace otherwise
+    existing.namespaces["istio-system"] = {"app.kubernetes.io/name": "istio-system"}
+    IstioComponent(version="1.29.0").ready(existing)  # type: ignore[arg-type]
+    assert existing.namespaces["istio-system"]["app.kubernetes.io/name"] == "istio-system"
 
 
 def test_istiod_values_use_the_profile_hub_and_native_sidecars() -> None:
