@@ -1,7 +1,8 @@
 """What to collect when a live test fails, before anything is cleaned up; everything redacted.
 
 Collected (each step best effort; a failing step writes why instead of aborting the rest):
-store/ExternalSecret YAML and their conditions, events sorted by time, ESO controller logs (current and
+store/ExternalSecret YAML and their conditions, events sorted by time (per namespace, and each store's by
+involvedObject wherever they landed), ESO controller logs (current and
 previous container), istio-proxy logs of the ESO and Vault pods, the Vault server log, ``helm status`` of
 each release. Files go under ``<artifacts>/diagnostics/<test>/``; ``summary`` is a few lines for the report.
 """
