@@ -269,9 +269,7 @@ def check_cluster(ctx: Context) -> CheckResult:
         return CheckResult(
             "cluster", False, "not checked (no usable kubectl)", "see the kubectl line", ("e2e",)
         )
-    cmd = [str(kubectl.path), "--kubeconfig", ctx.config.kubeconfig, "--request-timeout=10s"]
-    if ctx.config.kube_context:
-        cmd += ["--context", ctx.config.kube_context]
+    cmd = _kubectl_cmd(ctx, kubectl.path)
     fix = "check --kubeconfig/--kube-context (`kubectl cluster-info`)"
     out = _probe(
         ctx,
@@ -288,6 +286,44 @@ def check_cluster(ctx: Context) -> CheckResult:
     return CheckResult("cluster", True, f"API server reachable ({server})")
 
 
+def _kubectl_cmd(ctx: Context, kubectl: Path) -> list[str]:
+    cmd = [str(kubectl), "--kubeconfig", ctx.config.kubeconfig, "--request-timeout=10s"]
+    if ctx.config.kube_context:
+        cmd += ["--context", ctx.config.kube_context]
+    return cmd
+
+
+# The ESO package's NetworkPolicies let ESO reach DNS, the API server and istiod only through
+# `allow-egress-external` (ipBlock 0.0.0.0/0; its `allow-istiod-egress` needs a namespace label the suite
+# sets on istio-system): the CNI must enforce NetworkPolicy AND match ipBlock against pod and API server IPs
+CNI_REQUIREMENT = (
+    "the CNI must enforce NetworkPolicy and match ipBlock rules against pod IPs and the API server "
+    "(kindnet, Calico do; Cilium does not)"
+)
+CNI_FIX = (
+    "use such a CNI, or give the ESO package egress policies for kube-dns, the API server and istiod "
+    "(networkPolicies.additionalPolicies)"
+)
+
+
+def check_cni(ctx: Context) -> CheckResult:
+    """Existing cluster: warn about a CNI that would make ESO's sidecar never ready (the chart blamed)."""
+    if ctx.uses_kind:
+        return CheckResult("cni", True, "kindnet (kind's default): enforces NetworkPolicy, ipBlock by pod IP")
+    not_checked = CheckResult("cni", False, f"not checked; {CNI_REQUIREMENT}", CNI_FIX)
+    try:
+        kubectl = ctx.probes.find_tool("kubectl", ctx.config.values.get("kubectl"))
+    except cfg.ConfigError:
+        return not_checked
+    names = [*_kubectl_cmd(ctx, kubectl.path), "get", "daemonsets", "-A", "-o", "jsonpath={.items[*].metadata.name}"]
+    out = _probe(ctx, not_checked, names, timeout=30)
+    if isinstance(out, CheckResult):
+        return out
+    if "cilium" in out.stdout.split():
+        return CheckResult("cni", False, f"Cilium found: {CNI_REQUIREMENT}", CNI_FIX)
+    return CheckResult("cni", True, CNI_REQUIREMENT)
+
+
 CHECKS: tuple[Callable[[Context], CheckResult], ...] = (
     check_python,
     check_helm,
@@ -299,6 +335,7 @@ CHECKS: tuple[Callable[[Context], CheckResult], ...] = (
     check_inotify,
     check_chart,
     check_cluster,
+    check_cni,
 )
 
 

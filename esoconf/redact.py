@@ -34,12 +34,21 @@ _YAML_DATA_BLOCK = re.compile(r"(?m)^(?P<indent>[ \t]*)(?P<key>data|stringData):
 _JSON_DATA = re.compile(r'"(data|stringData)"\s*:\s*\{[^{}]*\}')
 
 
+FRAGMENT = 6  # a run of this many characters of a registered value is masked wherever it stands
+
+
 class Redactor:
+    """Masks registered values: whole, and any fragment of ``FRAGMENT`` or more characters (a value cut
+    short by pytest's assertion repr, ``'...Qtkd70oB1Zdw'}``, or by a log line limit). Values registered
+    with ``exact=True`` (public, fixed strings such as the dev root token) are masked whole only."""
+
     def __init__(self) -> None:
         self._values: set[str] = set()
+        self._exact: set[str] = set()
+        self._grams: set[str] = set()
         self._lock = threading.Lock()
 
-    def add(self, *values: Any) -> None:
+    def add(self, *values: Any, exact: bool = False) -> None:
         """Register secret values (and their base64 forms, as they appear in Secret objects)."""
         with self._lock:
             for value in values:
@@ -48,9 +57,13 @@ class Redactor:
                 text = value if isinstance(value, str) else str(value)
                 if len(text) < 4:  # too short to redact without mangling unrelated text
                     continue
-                self._values.add(text)
-                self._values.add(base64.b64encode(text.encode()).decode())
-                self._values.add(text.strip())
+                forms = {text, base64.b64encode(text.encode()).decode(), text.strip()}
+                self._values |= forms
+                if exact:
+                    self._exact |= forms
+                    continue
+                for form in forms - self._exact:
+                    self._grams.update(form[i : i + FRAGMENT] for i in range(len(form) - FRAGMENT + 1))
 
     def add_all(self, values: Iterable[Any]) -> None:
         self.add(*values)
@@ -58,21 +71,55 @@ class Redactor:
     def clear(self) -> None:
         with self._lock:
             self._values.clear()
+            self._exact.clear()
+            self._grams.clear()
+
+    def snapshot(self) -> tuple[frozenset[str], frozenset[str], frozenset[str]]:
+        """What is registered now (``restore`` returns to it: the self-tests isolate their canaries)."""
+        with self._lock:
+            return frozenset(self._values), frozenset(self._exact), frozenset(self._grams)
+
+    def restore(self, state: tuple[frozenset[str], frozenset[str], frozenset[str]]) -> None:
+        with self._lock:
+            self._values, self._exact, self._grams = set(state[0]), set(state[1]), set(state[2])
 
     def __call__(self, text: str | None) -> str:
         if not text:
             return text or ""
         with self._lock:
             values = sorted(self._values, key=len, reverse=True)
+            grams = frozenset(self._grams)
         for value in values:
             if value:
                 text = text.replace(value, MARKER)
+        text = _mask_fragments(text, grams)
         text = _TOKEN_PATTERNS[0].sub(MARKER, text)
         text = _TOKEN_PATTERNS[1].sub(MARKER, text)
         text = _TOKEN_PATTERNS[2].sub(lambda m: m.group(1) + MARKER, text)
         text = _YAML_DATA_BLOCK.sub(_redact_yaml_block, text)
         text = _JSON_DATA.sub(lambda m: f'"{m.group(1)}": "{MARKER}"', text)
         return text
+
+
+def _mask_fragments(text: str, grams: frozenset[str]) -> str:
+    """Replace every maximal run of overlapping ``FRAGMENT``-character windows found in ``grams``."""
+    if not grams or len(text) < FRAGMENT:
+        return text
+    spans: list[list[int]] = []
+    for i in range(len(text) - FRAGMENT + 1):
+        if text[i : i + FRAGMENT] in grams:
+            if spans and i <= spans[-1][1]:
+                spans[-1][1] = i + FRAGMENT
+            else:
+                spans.append([i, i + FRAGMENT])
+    if not spans:
+        return text
+    out, last = [], 0
+    for start, end in spans:
+        out += [text[last:start], MARKER]
+        last = end
+    out.append(text[last:])
+    return "".join(out)
 
 
 def _redact_yaml_block(match: re.Match[str]) -> str:

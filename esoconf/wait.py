@@ -164,8 +164,19 @@ def is_transient_api_error(exc: BaseException) -> bool:
     status = getattr(exc, "status", None)
     if isinstance(status, int):
         return status == 429 or status >= 500
-    return isinstance(exc, ConnectionError | TimeoutError) or type(exc).__name__ in {
-        "MaxRetryError", "ProtocolError", "NewConnectionError", "ReadTimeoutError"}
+    if isinstance(exc, ConnectionError | TimeoutError):
+        return True
+    # requests' ConnectionError (hvac through a port-forward that just died) is not the builtin one
+    return any(f"{cls.__module__}.{cls.__name__}" in _TRANSIENT_CLASSES for cls in type(exc).__mro__)
+
+
+_TRANSIENT_CLASSES = {
+    "requests.exceptions.ConnectionError",
+    "urllib3.exceptions.MaxRetryError",
+    "urllib3.exceptions.ProtocolError",
+    "urllib3.exceptions.NewConnectionError",
+    "urllib3.exceptions.ReadTimeoutError",
+}
 
 
 def retry_transient(attempts: int = 5,

@@ -7,11 +7,13 @@ import importlib.util
 import os
 import stat
 import textwrap
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from types import ModuleType
 
 import pytest
+
+from esoconf.redact import REDACT
 
 FakeTool = Callable[..., Path]
 INSTALL_TOOLS = Path(__file__).resolve().parent.parent / "scripts" / "install-tools"
@@ -57,3 +59,12 @@ def installer() -> ModuleType:
     module = importlib.util.module_from_spec(spec)
     loader.exec_module(module)
     return module
+
+
+@pytest.fixture(autouse=True)
+def isolated_redaction() -> Iterator[None]:
+    """Values one self-test registers (with words in them, e.g. "very-secret-db-password") are not masked,
+    whole or as 6-character fragments, in the next test's output."""
+    saved = REDACT.snapshot()
+    yield
+    REDACT.restore(saved)

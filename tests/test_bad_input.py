@@ -119,7 +119,7 @@ CASES = [
     Case(
         "kind-prints-no-version",
         lambda s: ["--kind", s.tool("kind", "unknown")],
-        "ERROR: kind v0.24.0+ is needed: */kind printed no version. Fix: *",
+        "ERROR: kind v0.30.0+ is needed: */kind printed no version. Fix: *",
     ),
     Case(
         "kube-context-not-in-kubeconfig",

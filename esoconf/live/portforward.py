@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import socket
 import subprocess
+import tempfile
+import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -33,14 +35,20 @@ class Process(Protocol):
 
 
 def default_popen(cmd: Sequence[str]) -> Process:
-    return subprocess.Popen(
+    """kubectl writes a line per forwarded connection to stdout and errors to stderr for as long as it runs:
+    into a pipe nobody reads, a long run fills the pipe and kubectl blocks. stdout is discarded, stderr goes
+    to a temporary file (read for the error tail, removed on close)."""
+    log = tempfile.TemporaryFile("w+", encoding="utf-8", errors="replace")  # noqa: SIM115 (closed by close())
+    proc = subprocess.Popen(
         list(cmd),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
+        stdout=subprocess.DEVNULL,
+        stderr=log,
         text=True,
         stdin=subprocess.DEVNULL,
         start_new_session=True,
     )
+    proc.stderr = log
+    return proc
 
 
 def free_port() -> int:
@@ -90,6 +98,7 @@ class PortForward:
     sleep: Callable[[float], None] = time.sleep
     now: Callable[[], float] = time.monotonic
     _proc: Process | None = field(default=None, init=False, repr=False)
+    _lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
     starts: int = field(default=0, init=False)
 
     @property
@@ -133,14 +142,16 @@ class PortForward:
 
     def ensure(self) -> None:
         """Restart (same local port) if the process died, e.g. after the Vault pod restarted."""
-        if not self.alive():
-            self.start()
+        with self._lock:
+            if not self.alive():
+                self.start()
 
     def _stderr_tail(self) -> str:
         proc = self._proc
         if proc is None or proc.stderr is None:
             return ""
         try:
+            proc.stderr.seek(0)  # a log file (default_popen) is read from its start
             text = proc.stderr.read() or ""
         except (OSError, ValueError):
             return ""

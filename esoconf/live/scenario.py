@@ -30,7 +30,7 @@ from esoconf.config import ConfigError, is_remote_chart
 from esoconf.match import Contains, assert_matches, condition, matches
 from esoconf.redact import REDACT
 from esoconf.runner import run
-from esoconf.wait import Clock, hold, wait_for
+from esoconf.wait import Clock, TerminalState, WaitTimeout, hold, wait_for
 
 from .cases import Auth, Breakage, Change, DocShapes, Fetch, Fix, prefix_keys, role_list
 from .expectations import (
@@ -267,17 +267,32 @@ def digest(data: Mapping[str, str]) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
-def outbound_requests(stats: str, host: str, port: int) -> int:
-    """Requests (or connections) Envoy sent to ``host:port``, from ``pilot-agent request GET stats``."""
-    total = 0
-    for line in stats.splitlines():
-        name, _, value = line.partition(":")
-        if f"outbound|{port}||{host}." in name and name.endswith(
-            (".upstream_rq_total", ".upstream_cx_total")
-        ):
+# Istio's own metrics (the proxy keeps them whatever its stats matcher says; Envoy's per-cluster
+# `cluster.outbound|...` stats are dropped by Istio >= 1.x's default inclusion list)
+MESH_METRICS = ("istio_requests_total", "istio_tcp_connections_opened_total")
+_PROM_SAMPLE = re.compile(r"^(?P<name>[a-zA-Z_:][a-zA-Z0-9_:]*)\{(?P<labels>.*)\}\s+(?P<value>\S+)")
+_PROM_LABEL = re.compile(r'(?P<key>[a-zA-Z_][a-zA-Z0-9_]*)="(?P<value>(?:[^"\\]|\\.)*)"')
+
+
+def mesh_requests(prometheus: str, host: str) -> int:
+    """Requests (HTTP) plus connections (TCP) this sidecar reported sending to the service ``host``, from
+    ``pilot-agent request GET stats/prometheus`` (``reporter="source"``: counted by the client side)."""
+    total = 0.0
+    for line in prometheus.splitlines():
+        sample = _PROM_SAMPLE.match(line)
+        if sample is None or sample["name"] not in MESH_METRICS:
+            continue
+        labels = {m["key"]: m["value"] for m in _PROM_LABEL.finditer(sample["labels"])}
+        if labels.get("reporter") == "source" and labels.get("destination_service") == host:
             with contextlib.suppress(ValueError):
-                total = max(total, int(value.strip()))
-    return total
+                total += float(sample["value"])
+    return int(total)
+
+
+def random_value() -> str:
+    """A value the suite writes to Vault: random only (no key name, no run id), because the redactor masks
+    any 6-character fragment of it and must not mask words or names around it."""
+    return secrets.token_urlsafe(16)
 
 
 def has_sidecar(pod: Mapping[str, Any]) -> bool:
@@ -565,7 +580,7 @@ class Scenario:
             for d in (item.get("secrets") or {}).get("data") or []
             if d.get("remoteRef", {}).get("property")
         ] or ["username", "password"]
-        values = {k: f"{k}-{secrets.token_urlsafe(12)}" for k in [*keys, EXTRA_VAULT_KEY]}
+        values = {k: random_value() for k in [*keys, EXTRA_VAULT_KEY]}
         REDACT.add(*values.values())
         return values
 
@@ -577,7 +592,7 @@ class Scenario:
         auth["secretName"] = f"{auth['secretName']}-{tag}" if tag else auth["secretName"]
         if breakage is Breakage.REFERENT_BAD_TOKEN:
             del auth["namespace"]
-            token = f"hvs.conformance-invalid-{secrets.token_hex(12)}"
+            token = f"hvs.{secrets.token_hex(14)}"  # well-formed, unknown to Vault
             REDACT.add(token)
         else:
             token = self.vault.create_token(policies)
@@ -669,17 +684,39 @@ class Scenario:
                 else None
             )
 
-        wait_for(
-            fetch,
-            lambda s: s["met"],
-            timeout=timeout,
-            what=what,
-            interval=self.interval,
-            fail_if=fail_if if terminal else None,
-            transient=TRANSIENT,
-            clock=self.clock,
-        )
+        try:
+            wait_for(
+                fetch,
+                lambda s: s["met"],
+                timeout=timeout,
+                what=what,
+                interval=self.interval,
+                fail_if=fail_if if terminal else None,
+                transient=TRANSIENT,
+                clock=self.clock,
+            )
+        except (WaitTimeout, TerminalState) as exc:
+            cause = self._store_cause(ref)
+            if cause is None:
+                raise
+            first, _, rest = str(exc).partition("\n")  # the first line is the report's evidence
+            raise type(exc)(f"{first}; store Event: {cause}\n{rest}") from None
         return last[0]
+
+    def _store_cause(self, ref: Ref) -> str | None:
+        """The latest Warning Event of a store (ESO >= v0.20 puts the cause only there; a ClusterSecretStore's
+        Events land in `default`, so they are looked up by involvedObject in every namespace)."""
+        if ref.kind not in (CSS, SS):
+            return None
+        try:
+            events = self.kube.events(ref.namespace, ref.kind, ref.name)
+        except Exception:  # the wait's own failure is what matters
+            return None
+        warnings = [e for e in events if e.get("type") == "Warning"]
+        if not warnings:
+            return None
+        last = warnings[-1]
+        return REDACT(" ".join(f"{last.get('reason', '')}: {last.get('message', '')}".split()))
 
     def _nudger(self, ref: Ref) -> Callable[[], None]:
         """A callable that forces a resync of ``ref`` at most every NUDGE_SECONDS (first call: none).
@@ -1056,7 +1093,7 @@ class Scenario:
 
     def change_vault_value(self, world: World) -> dict[str, str]:
         """Write new values to the same Vault key; returns what the Secret must now hold."""
-        world.vault_data = {k: f"{k}-{secrets.token_urlsafe(12)}" for k in world.vault_data}
+        world.vault_data = {k: random_value() for k in world.vault_data}
         REDACT.add(*world.vault_data.values())
         self.vault.write_secret(world.vault_key, world.vault_data, mount=self.mount)
         world.expected = _expected_data(world.es_manifest["spec"], world.vault_data)
@@ -1083,14 +1120,14 @@ class Scenario:
         return parts[1] if len(parts) > 2 and parts[2] == "svc" else "vault"
 
     def mesh_requests_to_vault(self, pod: Mapping[str, Any]) -> int:
-        host, port = self.vault_host()
+        host, _ = self.vault_host()
         stats = self.kube.exec(
             pod["metadata"]["namespace"],
             pod["metadata"]["name"],
-            ["pilot-agent", "request", "GET", "stats"],
+            ["pilot-agent", "request", "GET", "stats/prometheus"],
             container="istio-proxy",
         )
-        return outbound_requests(stats, host, port)
+        return mesh_requests(stats, host)
 
     # ---- shared-state changes (serial tests) ------------------------------------------------------
     @contextlib.contextmanager

@@ -15,8 +15,9 @@ Every value written and every token created is registered with ``REDACT`` before
 
 from __future__ import annotations
 
+import contextlib
 import secrets
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -37,8 +38,9 @@ VAULT_URL_IN_CLUSTER = f"http://{VAULT_SERVICE}.{VAULT_NAMESPACE}.svc.cluster.lo
 # dev-mode root token (manifests/live/vault-values.yaml). Distinctive (so redacting it mangles nothing else),
 # fixed (so a reused platform and every xdist worker know it) and redacted from the moment this is imported.
 DEV_ROOT_TOKEN = "eso-conformance-dev-root-token"
-REDACT.add(DEV_ROOT_TOKEN)
+REDACT.add(DEV_ROOT_TOKEN, exact=True)  # a public constant: its fragments ("conformance") are not secret
 KUBERNETES_HOST_IN_CLUSTER = "https://kubernetes.default.svc"
+RUN_ID_METADATA = "eso-conformance-run-id"  # KV v2 custom metadata: the run whose values the secret holds
 SERVER_POD_SELECTOR = {"app.kubernetes.io/name": "vault", "component": "server"}
 
 
@@ -52,10 +54,19 @@ def read_policy_hcl(mount: str, path_glob: str) -> str:
 class VaultSeeder:
     """The Vault calls the suites need; idempotent where the API allows it."""
 
-    def __init__(self, client: hvac.Client) -> None:
-        self.client = client
+    def __init__(self, client: hvac.Client, *, ensure: Callable[[], None] | None = None) -> None:
+        """``ensure``: called before every Vault call (the platform's port-forward restarts itself there
+        if it died, e.g. after the Vault pod restarted)."""
+        self._client = client
+        self._ensure = ensure
         if getattr(client, "token", None):
             REDACT.add(client.token)
+
+    @property
+    def client(self) -> hvac.Client:
+        if self._ensure is not None:
+            self._ensure()
+        return self._client
 
     @retry_transient()
     def enable_kv2(self, mount: str = "kv") -> None:
@@ -102,24 +113,26 @@ class VaultSeeder:
         self,
         mount: str = "kubernetes",
         host: str = KUBERNETES_HOST_IN_CLUSTER,
+        *,
         ca_cert: str | None = None,
         reviewer_jwt: str | None = None,
+        disable_local_ca_jwt: bool = False,
     ) -> None:
+        """Defaults: Vault in a pod (no CA, no reviewer JWT: with ``disable_local_ca_jwt=false``, sent
+        explicitly, Vault reads its own service account token and CA from the projected SA mount). A Vault
+        outside the cluster has no such mount: without ``ca_cert`` it answers 400 ``open
+        /var/run/secrets/kubernetes.io/serviceaccount/ca.crt``; without ``reviewer_jwt`` it reviews each
+        login with the client's own JWT."""
         methods = self.client.sys.list_auth_methods()
         if _mount_entry(methods, mount) is None:
             self.client.sys.enable_auth_method("kubernetes", path=mount)
-        if ca_cert is None:
-            # in a pod: no token_reviewer_jwt / CA; with disable_local_ca_jwt=false (the API default, sent
-            # explicitly) Vault reads its own service account token and CA from the projected SA mount
-            self.client.auth.kubernetes.configure(kubernetes_host=host, mount_point=mount, disable_local_ca_jwt=False)
-            return
-        # outside a pod (a local process, a container): the API server's CA and a reviewer JWT are given
+        REDACT.add(reviewer_jwt)
         self.client.auth.kubernetes.configure(
             kubernetes_host=host,
             kubernetes_ca_cert=ca_cert,
             token_reviewer_jwt=reviewer_jwt,
             mount_point=mount,
-            disable_local_ca_jwt=True,
+            disable_local_ca_jwt=disable_local_ca_jwt,
         )
 
     @retry_transient()
@@ -134,15 +147,46 @@ class VaultSeeder:
         audience: str | None = None,
         ttl: str = "1h",
     ) -> None:
-        """``audience=None`` sends no ``audience`` (see the module docstring: the chart-rendered store has none)."""
-        self.client.auth.kubernetes.create_role(
-            name=name,
-            bound_service_account_names=list(sa_names),
-            bound_service_account_namespaces=list(sa_namespaces),
-            policies=list(policies),
-            ttl=ttl,
-            audience=audience,
-            mount_point=mount,
+        """The role's full desired state: Vault keeps every field a write omits, so a reseed over a role with
+        ``audience=vault`` (or bound CIDRs, a max TTL, ...) would keep it. ``audience=None`` writes an empty
+        audience (see the module docstring: the chart-rendered store has none). The ``token_*`` names also
+        clear the legacy ``policies``/``ttl``/``max_ttl``/``period`` fields."""
+        self.client.adapter.post(
+            f"/v1/auth/{mount.strip('/')}/role/{name}",
+            json={
+                "bound_service_account_names": list(sa_names),
+                "bound_service_account_namespaces": list(sa_namespaces),
+                "bound_service_account_namespace_selector": "",
+                "audience": audience or "",
+                "token_policies": list(policies),
+                "token_ttl": ttl,
+                "token_max_ttl": 0,
+                "token_explicit_max_ttl": 0,
+                "token_period": 0,
+                "token_num_uses": 0,
+                "token_bound_cidrs": [],
+                "token_no_default_policy": False,
+                "token_strictly_bind_ip": False,
+                "token_type": "default",
+            },
+        )
+
+    @retry_transient()
+    def secret_run_id(self, path: str, mount: str = "kv") -> str | None:
+        """The run that seeded ``path`` (KV v2 custom metadata), None when absent."""
+        import hvac.exceptions
+
+        try:
+            response = self.client.secrets.kv.v2.read_secret_metadata(path=path, mount_point=mount)
+        except hvac.exceptions.InvalidPath:
+            return None
+        custom = (response.get("data") or {}).get("custom_metadata") or {}
+        return custom.get(RUN_ID_METADATA)
+
+    @retry_transient()
+    def tag_secret(self, path: str, run_id: str, mount: str = "kv") -> None:
+        self.client.secrets.kv.v2.update_metadata(
+            path=path, custom_metadata={RUN_ID_METADATA: run_id}, mount_point=mount
         )
 
     @retry_transient()
@@ -195,11 +239,13 @@ class SeedPlan:
     token_secret_key: str = "token"
     # the `vault-token` Secret's token outlives a long nightly run (dev mode's max TTL is 768h)
     token_ttl: str = "24h"
-    # kubernetes auth config: in-cluster Vault needs none of these; a Vault outside the cluster needs the API
-    # server's address and CA, and a reviewer JWT (a ServiceAccount bound to system:auth-delegator)
+    # Kubernetes auth config; the defaults are for a Vault inside the cluster (in a pod). A Vault elsewhere
+    # (a local process, a container) needs the API server's URL and CA, and a reviewer JWT unless the
+    # logging-in service accounts may review tokens themselves.
     kubernetes_host: str = KUBERNETES_HOST_IN_CLUSTER
     kubernetes_ca_cert: str | None = field(default=None, repr=False)
     token_reviewer_jwt: str | None = field(default=None, repr=False)
+    disable_local_ca_jwt: bool = False
 
 
 DEFAULT_PLAN = SeedPlan()
@@ -226,20 +272,43 @@ class SeedResult:
         return f"SeedResult(path={self.plan.mount}/{self.plan.secret_path}, keys={sorted(self.values)})"
 
 
-def random_secret_values(run_id: str) -> dict[str, str]:
-    """Per-run random values for ``my-app/config`` (registered with REDACT by ``write_secret``)."""
-    return {"username": f"user-{run_id}-{secrets.token_hex(4)}", "password": secrets.token_urlsafe(24)}
+def random_secret_values() -> dict[str, str]:
+    """Random values for ``my-app/config`` (registered with REDACT by ``write_secret``). Nothing public
+    in them (no run id, no words): the redactor masks any fragment of them of 6 characters or more."""
+    return {"username": f"u{secrets.token_hex(8)}", "password": secrets.token_urlsafe(24)}
+
+
+def seed_values(seeder: VaultSeeder, run_id: str, plan: SeedPlan) -> dict[str, str]:
+    """The run's values: those already seeded for ``run_id`` (a reseed keeps them, so whatever read them
+    stays right), else new random ones, tagged with the run id."""
+    if seeder.secret_run_id(plan.secret_path, mount=plan.mount) == run_id:
+        import hvac.exceptions
+
+        with contextlib.suppress(hvac.exceptions.InvalidPath):  # tagged, but its version deleted: seed afresh
+            existing = seeder.read_secret(plan.secret_path, mount=plan.mount)
+            if set(existing) == {"username", "password"}:
+                return existing
+    values = random_secret_values()
+    seeder.write_secret(plan.secret_path, values, mount=plan.mount)
+    seeder.tag_secret(plan.secret_path, run_id, mount=plan.mount)
+    return values
 
 
 def seed(seeder: VaultSeeder, run_id: str, plan: SeedPlan | None = None) -> SeedResult:
-    """The documented Vault setup, made to work in-cluster. Returns the values and a token for the Secret."""
+    """The documented Vault setup, made to work in-cluster. Returns the values and a token for the Secret.
+
+    Idempotent for a run: a reseed with the same ``run_id`` keeps the values and rewrites the policy, the
+    Kubernetes auth config and the role to their full desired state."""
     plan = plan or DEFAULT_PLAN
     seeder.enable_kv2(plan.mount)
-    values = random_secret_values(run_id)
-    seeder.write_secret(plan.secret_path, values, mount=plan.mount)
+    values = seed_values(seeder, run_id, plan)
     seeder.write_policy(plan.policy_name, read_policy_hcl(plan.mount, plan.policy_glob))
     seeder.configure_kubernetes_auth(
-        plan.auth_mount, plan.kubernetes_host, plan.kubernetes_ca_cert, plan.token_reviewer_jwt
+        plan.auth_mount,
+        plan.kubernetes_host,
+        ca_cert=plan.kubernetes_ca_cert,
+        reviewer_jwt=plan.token_reviewer_jwt,
+        disable_local_ca_jwt=plan.disable_local_ca_jwt,
     )
     role = plan.role
     seeder.write_role(

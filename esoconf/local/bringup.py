@@ -145,6 +145,7 @@ def _bring_up(config: Config, run_id: str, timeouts: Timeouts, artifacts: Path, 
             kubernetes_host=plane.url,
             kubernetes_ca_cert=plane.pki.ca_pem(),
             token_reviewer_jwt=reviewer_jwt,
+            disable_local_ca_jwt=True,  # a local process has no pod service-account mount
         )
         result = seed(seeder, run_id, plan)
         apply_objects(tools, [{"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ESO_NAMESPACE}}])

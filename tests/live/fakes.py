@@ -21,6 +21,7 @@ import pytest
 import yaml
 
 from esoconf.live.expectations import VersionRange, parse_version
+from esoconf.live.platform import Platform
 from esoconf.wait import Clock, Timeouts
 
 RECORDED = Path(__file__).resolve().parent.parent / "fixtures" / "recorded"
@@ -115,7 +116,7 @@ class FakeKube:
         self.listeners: list[Any] = []
         self.calls: list[tuple[str, ...]] = []
         self.uid = 0
-        self.stats: dict[str, str] = {}  # pod -> Envoy stats text
+        self.mesh_requests: dict[str, int] = {}  # pod -> requests its sidecar sent to Vault
 
     def get(self, kind: str, name: str, namespace: str | None = None) -> dict[str, Any] | None:
         obj = self.objects.get(_key(kind, name, None if kind in self.CLUSTER_KINDS else namespace))
@@ -224,7 +225,9 @@ class FakeKube:
 
     def exec(self, namespace: str, pod: str, command: list[str], container: str | None = None) -> str:
         self.calls.append(("exec", namespace, pod, " ".join(command)))
-        return self.stats.get(pod, "")
+        if command[:3] == ["pilot-agent", "request", "GET"]:
+            return istio_proxy_stats(command[3], self.mesh_requests.get(pod, 0))
+        return ""
 
     def kubectl(self, *args: str, input: str | None = None) -> str:
         """Just the doc's check: get pods -n NS -l k=v -o jsonpath={.items[0].metadata.labels.KEY}."""
@@ -335,7 +338,34 @@ class Install:
 
 
 VAULT_NETPOL = ("NetworkPolicy", "allow-ingress-to-vault-port-8200-from-custom-app-ingress", "vault")
-VAULT_STATS = "cluster.outbound|8200||vault-vault.vault.svc.cluster.local.upstream_rq_total"
+# What Istio 1.29's proxy answers (default stats matcher): Envoy's text stats keep only the default
+# prefixes (no per-upstream `cluster.outbound|8200||...` counters); Istio's own metrics are always there
+ENVOY_DEFAULT_STATS = (
+    "cluster.xds-grpc.upstream_rq_total: 7\n"
+    "cluster_manager.cds.update_success: 3\n"
+    "listener_manager.lds.update_success: 3\n"
+    "server.live: 1\n"
+)
+ISTIO_REQUESTS = (
+    'istio_requests_total{{reporter="source",source_workload="external-secrets",'
+    'source_workload_namespace="external-secrets",destination_workload="vault-vault",'
+    'destination_service="vault-vault.vault.svc.cluster.local",destination_service_name="vault-vault",'
+    'destination_service_namespace="vault",request_protocol="http",response_code="{code}",'
+    'response_flags="-",connection_security_policy="unknown"}} {count}\n'
+)
+
+
+def istio_proxy_stats(path: str, requests_to_vault: int) -> str:
+    """``pilot-agent request GET <path>`` of an ESO sidecar that sent ``requests_to_vault`` to Vault."""
+    if path == "stats":
+        return ENVOY_DEFAULT_STATS
+    if path == "stats/prometheus":
+        text = "# TYPE istio_requests_total counter\n"
+        if requests_to_vault:  # split over two response codes: a counter per label set
+            text += ISTIO_REQUESTS.format(code="200", count=requests_to_vault - 1)
+            text += ISTIO_REQUESTS.format(code="403", count=1)
+        return text + 'envoy_server_live{} 1\n'
+    return ""
 
 
 class FakeEso:
@@ -428,7 +458,7 @@ class FakeEso:
             name = pod["metadata"]["name"]
             self.requests[name] = self.requests.get(name, 0) + 1
             if self.sidecar_stats:
-                self.kube.stats[name] = f"{VAULT_STATS}: {self.requests[name]}\n"
+                self.kube.mesh_requests[name] = self.requests[name]
         return None  # NetworkPolicies off only removes egress restrictions (bigbang-charts §1.3)
 
     def _admitted(self, namespace: str) -> bool:
@@ -772,3 +802,18 @@ class FakePlatform:
 
     def eso_pods(self) -> list[dict[str, Any]]:
         return self.kube.list("Pod", ESO_NS, {"app.kubernetes.io/name": "external-secrets"})
+
+
+def bare_platform(**fields: Any) -> Platform:
+    """A real Platform with nothing behind it, for the methods that only read its own fields."""
+    defaults: dict[str, Any] = {
+        "kube": None,
+        "vault": None,
+        "vault_url": "",
+        "eso_namespace": "",
+        "eso_release": "",
+        "eso_version": "",
+        "run_id": "r",
+        "timeouts": Timeouts(),
+    }
+    return Platform(**{**defaults, **fields})

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from fakes import bare_platform
 
 from esoconf.config import ConfigError, load_versions
 from esoconf.live import fingerprint as fp
@@ -18,14 +19,13 @@ from esoconf.live.images import (
 )
 from esoconf.live.platform import (
     NETPOL_NOT_ENFORCED,
-    Platform,
     canary_manifests,
     canary_verdict,
     namespace_name,
     parse_probe,
 )
 from esoconf.redact import REDACT
-from esoconf.wait import Clock, TerminalState, Timeouts, wait_for
+from esoconf.wait import Clock, TerminalState, wait_for
 
 
 def pod(
@@ -199,18 +199,7 @@ def test_canary_namespace_is_outside_the_mesh_and_labelled_with_the_run() -> Non
 
 
 def test_require_netpol_enforcement_fails_with_the_one_line() -> None:
-    platform = Platform(
-        kube=None,  # type: ignore[arg-type]
-        vault=None,  # type: ignore[arg-type]
-        vault_url="",
-        eso_namespace="",
-        eso_release="",
-        eso_version="",
-        run_id="r",
-        timeouts=Timeouts(),
-        netpol_enforced=False,
-        netpol_detail=NETPOL_NOT_ENFORCED,
-    )
+    platform = bare_platform(netpol_enforced=False, netpol_detail=NETPOL_NOT_ENFORCED)
     with pytest.raises(pytest.fail.Exception) as info:
         platform.require_netpol_enforcement()
     assert str(info.value) == NETPOL_NOT_ENFORCED

@@ -4,16 +4,19 @@ from __future__ import annotations
 
 import io
 import json
+import sys
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
 
 from esoconf.config import resolve
 from esoconf.live import platform as live
-from esoconf.live.diagnostics import Diagnostics, PodLogs
+from esoconf.live.diagnostics import Diagnostics, PodLogs, summary
 from esoconf.live.kube import Kube, sort_events
-from esoconf.live.portforward import PortForward, PortForwardError
+from esoconf.live.portforward import PortForward, PortForwardError, port_open
+from esoconf.live.vault import VaultSeeder
 from esoconf.redact import REDACT
 from esoconf.runner import CommandError
 from esoconf.wait import Timeouts
@@ -114,6 +117,49 @@ def test_port_forward_that_never_opens_is_killed_within_its_start_timeout() -> N
     assert all(p.terminated for p in procs)
 
 
+CHATTY_KUBECTL = """
+import socket, sys, time
+local = int(sys.argv[-1].split(":")[0])
+for _ in range(4000):  # kubectl's "Handling connection for N" per connection, and errors, in a long run
+    sys.stdout.write("Handling connection for %d\\n" % local)
+    sys.stderr.write("E1202 portforward.go:413] an error occurred forwarding\\n")
+sys.stdout.flush(); sys.stderr.flush()
+server = socket.socket()
+server.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+server.bind(("127.0.0.1", local)); server.listen()
+time.sleep(60)
+"""
+
+
+def test_port_forward_keeps_running_when_kubectl_writes_more_than_a_pipe_holds(tmp_path: Path) -> None:
+    """A real process that writes ~250 KB to stdout and stderr before it opens the port: into unread pipes
+    (64 KiB) it blocks and never opens."""
+    script = tmp_path / "kubectl.py"
+    script.write_text(CHATTY_KUBECTL)
+    pf = PortForward([sys.executable, str(script)], "vault", "svc/vault-vault", 8200, start_timeout=15, attempts=1)
+    try:
+        pf.start()
+        assert pf.alive() and port_open(pf.local_port)
+    finally:
+        pf.close()
+    assert not pf.alive()
+
+
+def test_every_vault_call_first_ensures_the_port_forward() -> None:
+    first, second = FakeProcess(), FakeProcess()
+    pf, started = forward([first, second], open_after=0)
+    pf.start()
+    written: list[str] = []
+    client = SimpleNamespace(sys=SimpleNamespace(create_or_update_acl_policy=lambda name, policy: written.append(name)))
+    seeder = VaultSeeder(client, ensure=pf.ensure)  # type: ignore[arg-type]
+    seeder.write_policy("eso-read", "")
+    assert len(started) == 1
+    first.exit_code = 1  # Vault pod restarted: kubectl port-forward exits
+    seeder.write_policy("eso-read", "")
+    assert len(started) == 2 and pf.alive() and written == ["eso-read", "eso-read"]
+    pf.close()
+
+
 def test_port_forward_restarts_on_the_same_port_when_it_died() -> None:
     first, second = FakeProcess(), FakeProcess()
     pf, started = forward([first, second], open_after=0)
@@ -139,6 +185,16 @@ class FakeKube:
         self, namespace: str, pod: str, container: str | None = None, previous: bool = False, tail: int = 200
     ) -> str:
         return f"{container} log{' (previous)' if previous else ''}: token=hvs.AAAAAAAAAAAAAAAAAAAAAAAAAA"
+
+    def events(self, namespace: str | None, kind: str, name: str) -> list[dict]:
+        """Like the real Kube: by involvedObject, in ``namespace`` (None: every namespace)."""
+        return [
+            event
+            for (k, ns), items in self.objects.items()
+            if k == "Event" and namespace in (None, ns)
+            for event in items
+            if (event.get("involvedObject") or {}) == {"kind": kind, "name": name}
+        ]
 
 
 SECRET_VALUE = "very-secret-db-password"
@@ -192,6 +248,33 @@ def test_diagnostics_are_collected_and_redacted(tmp_path: Path) -> None:
         "logs-eso-eso-1-external-secrets.previous.txt",
         "helm-status-vault-vault.txt",
     } <= set(written)
+
+
+def test_cluster_store_events_in_default_are_collected_and_their_cause_is_in_the_summary(tmp_path: Path) -> None:
+    """ESO >= v0.20: the store condition says only "unable to create client"; the cause is in an Event that
+    lands in namespace `default` (a ClusterSecretStore has no namespace)."""
+    css = {
+        "kind": "ClusterSecretStore",
+        "metadata": {"name": "vault-backend"},
+        "status": {"conditions": [{"type": "Ready", "status": "False", "reason": "InvalidProviderConfig",
+                                   "message": "unable to create client"}]},
+    }
+    cause = {
+        "lastTimestamp": "2026-01-01T00:00:03Z",
+        "type": "Warning",
+        "reason": "InvalidProviderConfig",
+        "involvedObject": {"kind": "ClusterSecretStore", "name": "vault-backend"},
+        "message": "unable to log in with Kubernetes auth: Error making API request. Code: 403. permission denied",
+    }
+    unrelated = {**cause, "involvedObject": {"kind": "ClusterSecretStore", "name": "other"}, "message": "other"}
+    kube = FakeKube({("ClusterSecretStore", None): [css], ("Event", "default"): [cause, unrelated]})
+    diag = Diagnostics(kube, lambda release, ns: "", [("external-secrets", "external-secrets")])
+    written = {p.name: p.read_text() for p in diag.collect("e2e-x", tmp_path)}
+    assert "Code: 403. permission denied" in written["events-stores.txt"]
+    assert "other" not in written["events-stores.txt"]
+    text = summary(tmp_path)
+    assert "ClusterSecretStore vault-backend: Ready=False" in text
+    assert "ClusterSecretStore/vault-backend InvalidProviderConfig: unable to log in with Kubernetes auth" in text
 
 
 def test_platform_setup_without_docker_stops_with_one_line(monkeypatch: pytest.MonkeyPatch) -> None:

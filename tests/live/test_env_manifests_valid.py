@@ -31,7 +31,7 @@ def _applied_objects() -> list[tuple[str, dict[str, Any]]]:
         *((f"canary-{o['kind']}", o) for o in live.canary_manifests("eso-canary-r1", "busybox:1.37.0", "r1")),
         *((f"mesh-{o['metadata']['name']}", o) for o in mesh_policies(hardened=True)),
         ("fingerprint-configmap", fp.configmap({"vault": "abc"}, fp.RunState("r1", True, "enforced"))),
-        ("pull-secret", pull_secret_manifest("external-secrets", "fake-user-1f3a", "fake-password-9c2e")),
+        ("pull-secret", pull_secret_manifest("external-secrets", "fake-user-1f3a", "fake-pw-9c2e7d")),
         ("vault-token", token_secret_manifest("hvs.not-a-real-token-000000000000", run_id="r1")),
         ("test-secret", secret_manifest("vault-token", "e2e-x", {"token": "t"}, {"a": "b"})),
         *(("vault-ap", o) for o in doc_authorization_policy_objects([DOC_POLICY])),

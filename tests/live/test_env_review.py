@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from fakes import bare_platform
 
 from esoconf import doctor, gate
 from esoconf.config import ConfigError, load_versions, resolve
@@ -193,6 +194,31 @@ def test_canary_retries_a_baseline_that_collided_with_the_servers_single_connect
     verdict = live.run_canary(kube, "busybox", "r1", Timeouts())  # type: ignore[arg-type]
     assert verdict.enforced, verdict.detail
     assert kube.applied.count("NetworkPolicy") == 1
+
+
+class PullFailingCanaryKube(CanaryKube):
+    """The canary's busybox cannot be pulled; deleting the namespace fails too."""
+
+    def list(self, kind: str, namespace: str | None = None, labels: Any = None) -> list[dict[str, Any]]:
+        waiting = {"reason": "ImagePullBackOff", "message": "Back-off pulling image busybox"}
+        container = {"name": "c", "image": "busybox", "state": {"waiting": waiting}}
+        status = {"phase": "Pending", "containerStatuses": [container]}
+        return [{"metadata": {"name": n}, "status": status} for n in ("canary-client", "canary-server")]
+
+    def delete(self, kind: str, name: str, namespace: str | None = None, *, wait: bool = False) -> None:
+        raise ConnectionError("API server went away")
+
+
+def test_a_canary_that_cannot_run_is_inconclusive_not_a_platform_failure() -> None:
+    kube = PullFailingCanaryKube([])
+    verdict = live.run_canary(kube, "busybox", "r1", Timeouts())  # type: ignore[arg-type]
+    assert not verdict.enforced
+    assert verdict.detail.startswith("canary inconclusive: TerminalState: canary pods Ready: gave up early")
+    assert verdict.detail.endswith("ImagePullBackOff for image busybox: Back-off pulling image busybox")
+    platform = bare_platform(netpol_enforced=verdict.enforced, netpol_detail=verdict.detail)
+    with pytest.raises(pytest.fail.Exception) as info:  # the tests that need NetworkPolicy say why
+        platform.require_netpol_enforcement()
+    assert str(info.value) == f"{live.NETPOL_UNVERIFIED}: {verdict.detail}"
 
 
 def test_vault_blockers_need_a_docker_engine_even_with_a_kubeconfig(tmp_path: Path) -> None:

@@ -12,7 +12,7 @@ from esoconf.doc import load_doc
 from esoconf.live.cluster import ChartRef, ClusterAccess, helm_status, helm_uninstall, helm_upgrade_install
 from esoconf.live.eso import doc_eso_values, doc_vault_authorization_policies, eso_values
 from esoconf.live.images import image_set
-from esoconf.live.istio import istiod_values, mesh_policies
+from esoconf.live.istio import IstioComponent, istiod_values, mesh_policies
 from esoconf.live.vault import vault_values
 from esoconf.render import Rendered, Renderer
 from esoconf.tools import find_tool
@@ -77,6 +77,43 @@ def test_eso_values_render_with_the_profile_images(renderer: Renderer, profile: 
     deployment = next(o for o in rendered.objects if o.get("kind") == "Deployment")
     pull_secrets = deployment["spec"]["template"]["spec"].get("imagePullSecrets") or []
     assert bool(pull_secrets) is (profile == "registry1")
+
+
+class NamespaceRecordingEnv:
+    """Just what IstioComponent.ready touches: pods are Ready, applies succeed, namespaces are recorded."""
+
+    def __init__(self) -> None:
+        self.namespaces: dict[str, dict[str, str]] = {}
+        self.kube = self
+
+    def apply(self, obj: dict[str, Any]) -> dict[str, Any]:
+        return obj
+
+    def get(self, kind: str, name: str, namespace: str | None = None) -> dict[str, Any] | None:
+        return {"metadata": {"name": name, "labels": self.namespaces[name]}} if name in self.namespaces else None
+
+    def wait_pods(self, *args: Any) -> None:
+        pass
+
+    def ensure_namespace(self, name: str, labels: dict[str, str] | None = None) -> None:
+        self.namespaces[name] = {**self.namespaces.get(name, {}), **(labels or {})}
+
+
+def test_istio_system_carries_the_label_the_eso_istiod_egress_policy_selects(renderer: Renderer) -> None:
+    """Without it ESO reaches istiod only through ipBlock 0.0.0.0/0 (not applied to pod IPs by Cilium).
+    Set by ready(), so also on a reused platform or an existing cluster's Istio."""
+    values = eso_values(doc_eso_values(DOC), image_set("upstream", VERSIONS))
+    rendered = renderer.render(CHARTS / "external-secrets", "external-secrets", values)
+    policy = rendered.one("NetworkPolicy", "allow-istiod-egress", "external-secrets")
+    selector = policy["spec"]["egress"][0]["to"][0]["namespaceSelector"]["matchLabels"]
+    env = NamespaceRecordingEnv()
+    IstioComponent(version="1.29.0").ready(env)  # type: ignore[arg-type]
+    labels = env.namespaces.get("istio-system", {})
+    assert selector.items() <= labels.items(), f"{selector} not in istio-system's labels {labels}"
+    existing = NamespaceRecordingEnv()  # an existing cluster's Istio that names its namespace otherwise
+    existing.namespaces["istio-system"] = {"app.kubernetes.io/name": "istio-system"}
+    IstioComponent(version="1.29.0").ready(existing)  # type: ignore[arg-type]
+    assert existing.namespaces["istio-system"]["app.kubernetes.io/name"] == "istio-system"
 
 
 def test_istiod_values_use_the_profile_hub_and_native_sidecars() -> None:

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from fakes import istio_proxy_stats
 from mutants import helm_binary
 
 from esoconf.config import PROJECT_ROOT, load_versions
@@ -20,7 +21,7 @@ from esoconf.live.scenario import (
     doc_token_clean,
     external_secret_manifest,
     has_sidecar,
-    outbound_requests,
+    mesh_requests,
     previous_chart,
     second_eso_values,
     secret_data_diff,
@@ -162,14 +163,18 @@ def test_secret_data_diff_never_shows_values() -> None:
     assert diff == "missing keys ['b']; unexpected keys ['c']; different values for keys ['a']"
 
 
-def test_outbound_requests_reads_envoy_stats() -> None:
-    stats = (
-        "cluster.outbound|8200||vault-vault.vault.svc.cluster.local.upstream_rq_total: 12\n"
-        "cluster.outbound|8200||vault-vault.vault.svc.cluster.local.upstream_cx_total: 3\n"
-        "cluster.outbound|8201||vault-vault.vault.svc.cluster.local.upstream_rq_total: 99\n"
+def test_mesh_requests_counts_istio_metrics_of_the_vault_service() -> None:
+    """Istio 1.29's proxy keeps only its default Envoy stats: per-upstream counters are not there, so the
+    count comes from ``istio_requests_total`` (and TCP connections) reported by the client side."""
+    host = "vault-vault.vault.svc.cluster.local"
+    assert mesh_requests(istio_proxy_stats("stats/prometheus", 12), host) == 12
+    assert mesh_requests(istio_proxy_stats("stats/prometheus", 0), host) == 0
+    assert mesh_requests(istio_proxy_stats("stats/prometheus", 12), "other.svc.cluster.local") == 0
+    tcp = (
+        f'istio_tcp_connections_opened_total{{reporter="source",destination_service="{host}"}} 2\n'
+        f'istio_requests_total{{reporter="destination",destination_service="{host}"}} 50\n'
     )
-    assert outbound_requests(stats, "vault-vault.vault.svc.cluster.local", 8200) == 12
-    assert outbound_requests(stats, "other.svc", 8200) == 0
+    assert mesh_requests(tcp, host) == 2  # destination-reported samples are the server side's
 
 
 def test_sidecar_detection() -> None:

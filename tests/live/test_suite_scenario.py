@@ -93,6 +93,20 @@ def test_wrong_detail_times_out_showing_what_was_seen(scene: Scenario) -> None:
         scene.expect_store_failure(world.store, Stage.CLIENT, "token-secret-missing")
 
 
+def test_a_store_that_never_gets_ready_names_the_cause_from_its_event_in_the_first_line(
+    scene: Scenario, platform: FakePlatform
+) -> None:
+    """ESO >= v0.20: the condition says only "unable to create client"; the cause is in the store's Event
+    (namespace `default` for a ClusterSecretStore). The first line of the failure is the report's evidence."""
+    world = scene.arrange("token", breakage=Breakage.TOKEN_KEY_MISSING)
+    with pytest.raises(WaitTimeout) as info:
+        scene.wait_store_ready(world.store)
+    first = str(info.value).splitlines()[0]
+    assert first.startswith(f"{world.store} Ready=True (reason Valid): not reached within")
+    assert "store Event: InvalidProviderConfig:" in first and "cannot find secret data for key" in first
+    assert {e["metadata"]["namespace"] for e in platform.kube.event_list} == {"default"}
+
+
 def test_a_reason_of_another_eso_version_is_not_accepted() -> None:
     platform = FakePlatform(eso_version="v0.18.0")
     scene = Scenario(platform, "e2e-old", SHAPES)
