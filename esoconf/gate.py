@@ -72,8 +72,16 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 def vault_blockers(config: cfg.Config) -> str:
-    """Why the quick `vault` tier cannot run here, "" when it can (needs a Docker engine only)."""
-    return doctor.vault_blockers(config)
+    """Why the quick `vault` tier cannot run here, "" when it can: a Vault server binary (vault, or OpenBao's
+    bao) runs it as a local process; without one it needs a Docker engine (testcontainers)."""
+    from .local.binaries import find_vault_server
+
+    try:
+        find_vault_server(config.vault_bin)
+    except cfg.ConfigError as exc:
+        docker = doctor.vault_blockers(config)
+        return f"{exc}; and no container route either: {docker}" if docker else ""
+    return ""
 
 
 def selected_tiers(items: list[pytest.Item]) -> set[str]:

@@ -123,7 +123,9 @@ def _bring_up(config: Config, run_id: str, timeouts: Timeouts, artifacts: Path, 
     kube = Kube.connect(str(plane.admin_kubeconfig), None, tools.kubectl_argv(), timeouts)
     images = image_set("upstream", config.versions)
     values = eso_values(doc_eso_values(doc), images)
-    eso_version = binaries.eso_version
+    # the release the expectations follow: --eso-version, else what the cache built, else the chart's appVersion
+    eso_version = str(config.eso_version or (binaries.eso_version if binaries.eso_version != "given"
+                                             else chart_info(chart).app_version))
     with phases.phase("crds"):
         rendered = render_release(tools, chart, ESO_RELEASE, ESO_NAMESPACE, values, supervisor.run_dir / "render")
         crds = controller_crds(eso_version) if config.local_crds == "controller" else chart_crds(tools, chart,

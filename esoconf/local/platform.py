@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import copy
 import dataclasses
-import shutil
 import tempfile
 from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
@@ -154,9 +153,7 @@ class LocalPlatform:
         return REDACT("\n".join(lines))
 
     def close(self, keep: bool = False) -> None:
-        self.supervisor.stop_all()
-        if not keep:
-            shutil.rmtree(self.supervisor.run_dir, ignore_errors=True)
+        self.supervisor.close(keep)
 
 
 def private_run_dir() -> Path:

@@ -12,6 +12,7 @@ import atexit
 import contextlib
 import os
 import shlex
+import shutil
 import signal
 import socket
 import subprocess
@@ -202,6 +203,12 @@ class Supervisor:
             with contextlib.suppress(Exception):
                 codes[name] = self.stop(name)
         return codes
+
+    def close(self, keep: bool = False) -> None:
+        """Stop every process; remove the run folder (keys, tokens, raw logs) unless ``keep``."""
+        self.stop_all()
+        if not keep:
+            shutil.rmtree(self.run_dir, ignore_errors=True)
 
     def pids(self) -> dict[str, int]:
         return {name: m.pid for name, m in self.processes.items() if m.alive()}
