@@ -32,6 +32,7 @@ from esoconf.redact import REDACT
 from esoconf.runner import run
 from esoconf.wait import Clock, TerminalState, WaitTimeout, hold, wait_for
 
+from .capabilities import MESH
 from .cases import Auth, Breakage, Change, DocShapes, Fetch, Fix, prefix_keys, role_list
 from .expectations import (
     ES_FAILED,
@@ -54,6 +55,7 @@ CSS = "ClusterSecretStore"
 SS = "SecretStore"
 ES = "ExternalSecret"
 STORE_REFRESH_SECONDS = 10  # store revalidation in tests (the chart never sets it)
+HELM_RELEASE_MAX = 53  # helm refuses longer release names
 ES_REFRESH = "10s"  # ExternalSecret refresh in tests (chart default 1m)
 ES_REFRESH_SECONDS = 10
 NUDGE_SECONDS = 5.0  # while waiting for recovery, force a resync this often
@@ -494,11 +496,12 @@ class Scenario:
     def mount(self) -> str:
         return str(self.shapes.sources["token"].get("path") or "kv")
 
-    def unique(self, stem: str, tag: str = "") -> str:
-        """A cluster-wide unique name: stem (+ tag) + test namespace + run id (DNS-1123, <= 63 chars)."""
+    def unique(self, stem: str, tag: str = "", limit: int = 63) -> str:
+        """A cluster-wide unique name: stem (+ tag) + test namespace + run id (DNS-1123, <= ``limit`` chars;
+        Helm release names: 53)."""
         name = f"{stem}{'-' + tag if tag else ''}-{self.namespace}-{self.platform.run_id}".lower()
-        if len(name) > 63:
-            name = f"{name[:54]}-{hashlib.sha256(name.encode()).hexdigest()[:8]}"
+        if len(name) > limit:
+            name = f"{name[:limit - 9].rstrip('-')}-{hashlib.sha256(name.encode()).hexdigest()[:8]}"
         return name
 
     # ---- arranging the doc's setup ----------------------------------------------------------------
@@ -1240,6 +1243,31 @@ class Scenario:
 
         return self._while(disable, restore)
 
+    @contextlib.contextmanager
+    def second_eso(self) -> Iterator[str]:
+        """A second ESO release in this test's namespace with its own controller class, labelled like the
+        primary (on a mesh, Vault admits the namespace through an extra ALLOW policy); yields the class and
+        uninstalls it on the way out."""
+        fullname = self.unique("eso-second", limit=HELM_RELEASE_MAX)
+        values = second_eso_values(
+            self.platform.eso_values(), fullname=fullname, controller_class=fullname, namespace=self.namespace
+        )
+        values = deep_merge(values, {"upstream": {"podLabels": {VAULT_INGRESS_LABEL: "true"}}})
+        if MESH in getattr(self.platform, "capabilities", {MESH}):
+            self.apply(
+                allow_policy_manifest(
+                    self.shapes.authz_policy,
+                    name=self.unique("allow-e2e"),
+                    namespace=self.vault_namespace(),
+                    source_namespace=self.namespace,
+                )
+            )
+        self.platform.install_eso(fullname, values, namespace=self.namespace)
+        try:
+            yield fullname
+        finally:
+            self.platform.uninstall_eso(fullname, namespace=self.namespace)
+
     def second_eso_pods(self, release: str) -> list[dict[str, Any]]:
         return self.kube.list("Pod", self.namespace, {"app.kubernetes.io/instance": release})
 
@@ -1248,7 +1276,7 @@ class Scenario:
         """A second ESO in this test's namespace, without the label (verified on its pods); yields its
         controller class, and ``undo()`` adds the label to its pod template. Vault admits this namespace
         through an extra ALLOW policy, so only the missing label can block it."""
-        fullname = self.unique("eso-nolabel")
+        fullname = self.unique("eso-nolabel", limit=HELM_RELEASE_MAX)
         values = second_eso_values(
             self.platform.eso_values(), fullname=fullname, controller_class=fullname, namespace=self.namespace
         )

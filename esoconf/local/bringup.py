@@ -8,6 +8,7 @@ with the chart's own arguments, or RBAC that keeps it from starting is a chart f
 from __future__ import annotations
 
 import dataclasses
+import os
 from pathlib import Path
 from typing import Any
 
@@ -159,7 +160,8 @@ def _bring_up(config: Config, run_id: str, timeouts: Timeouts, artifacts: Path, 
                                        ca=plane.pki.ca_cert, timeout=timeouts.pod_ready)
         except (NoControllerDeployment, ProcessDied) as exc:
             raise LocalChartFailed(f"the ESO chart under test did not run on the local platform: {exc}") from exc
-    phases.write(artifacts / "phases.json")
+    worker = os.environ.get("PYTEST_XDIST_WORKER")  # one platform per xdist worker: one phases file each
+    phases.write(artifacts / (f"phases-{worker}.json" if worker else "phases.json"))
     evidence = [
         f"platform local: kube-apiserver {binaries.kubernetes_version} ({plane.url}), {vault_info.label}, "
         f"ESO controller {eso_version} ({binaries.sources.get('eso', 'cache')})",
