@@ -130,10 +130,9 @@ class LocalPlatform:
         from ..live.diagnostics import conditions_lines, event_lines, to_yaml
 
         lines: list[str] = []
-        for name, managed in self.supervisor.processes.items():
-            write_redacted(dest / "logs" / f"{name}.log", log_tail(managed.log, 400))
-        if not self.supervisor.processes:
-            lines.append("no platform process running")
+        logs = self.supervisor.log_files()
+        for name, log in logs.items():
+            write_redacted(dest / "logs" / f"{name}.log", log_tail(log, 400))
         for kind, ns in (("ClusterSecretStore", None), ("SecretStore", test_namespace),
                          ("ExternalSecret", test_namespace)):
             if kind != "ClusterSecretStore" and not test_namespace:
@@ -147,13 +146,17 @@ class LocalPlatform:
             write_redacted(dest / "events" / f"{ns}.txt", text)
             lines += [f"event {ns}: {line}" for line in event_lines(events)[-5:]]
         controller = controller_process_name(self.eso_namespace, self.eso_release)
-        if controller in self.supervisor.processes:
-            tail = log_tail(self.supervisor.processes[controller].log, 5)
-            lines += [f"controller log: {line}" for line in tail.splitlines()]
+        if controller in logs:
+            lines += [f"controller log: {line}" for line in log_tail(logs[controller], 5).splitlines()]
         return REDACT("\n".join(lines))
 
     def close(self, keep: bool = False) -> None:
-        self.supervisor.close(keep)
+        """Stop this process's platform processes; a platform shared with other test processes (handed over)
+        is stopped by whoever ends the run."""
+        if self.supervisor.handed_over:
+            self.supervisor.stop_all()
+        else:
+            self.supervisor.close(keep)
 
 
 def private_run_dir() -> Path:
