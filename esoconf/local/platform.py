@@ -74,6 +74,15 @@ class LocalPlatform:
 
         pytest.skip(f"not verified on platform {self.name}: {NO_CNI}")
 
+    def properties(self) -> dict[str, str]:
+        """What really ran, for the JUnit testsuite properties and the report (not the pins)."""
+        return {
+            "platform": self.name,
+            "vault_server": f"{self.vault_info.label} (local process)",
+            "eso_controller": f"ESO {self.eso_version} (local process, {self.eso_binary})",
+            "kube_apiserver": self.plane.url,
+        }
+
     def check_alive(self) -> None:
         self.supervisor.check_alive()
 

@@ -51,11 +51,16 @@ def run_id() -> str:
 
 
 @pytest.fixture(scope="session")
-def platform(pytestconfig: pytest.Config, run_id: str, timeouts: Timeouts) -> Iterator[Any]:
+def platform(
+    pytestconfig: pytest.Config, run_id: str, timeouts: Timeouts, record_testsuite_property: Any
+) -> Iterator[Any]:
     """The live platform of this run: kind or an existing cluster (``live.setup``), or local processes."""
     config = get_config(pytestconfig)
     if config.platform == "local":
-        yield from _local_platform(pytestconfig, config, run_id, timeouts)
+        for local in _local_platform(pytestconfig, config, run_id, timeouts):
+            for name, value in local.properties().items():
+                record_testsuite_property(name, value)
+            yield local
         return
     shared = _shared_dir(pytestconfig)
     ready = shared / f"eso-conformance-{run_id}.json"
