@@ -88,7 +88,10 @@ class Managed:
         return ProcessDied(f"{self.name} {status}{' ' + doing if doing else ''} (log {self.log}): {body}")
 
     def stop(self, grace: float = STOP_GRACE_SECONDS) -> int | None:
-        """SIGTERM its process group, wait up to ``grace`` seconds, then SIGKILL; returns the exit code."""
+        """SIGTERM its process group, wait up to ``grace`` seconds, then SIGKILL; returns the exit code.
+
+        Whatever is left in the group once the leader is gone (a child it forked, also when the leader had
+        already exited by itself) is killed too: no orphan outlives the run."""
         if self.popen.poll() is None:
             with contextlib.suppress(ProcessLookupError, PermissionError):
                 os.killpg(self.popen.pid, signal.SIGTERM)
@@ -98,6 +101,8 @@ class Managed:
                 with contextlib.suppress(ProcessLookupError, PermissionError):
                     os.killpg(self.popen.pid, signal.SIGKILL)
                 self.popen.wait(timeout=grace)
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(self.popen.pid, signal.SIGKILL)
         return self.popen.returncode
 
 
