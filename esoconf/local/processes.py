@@ -186,8 +186,10 @@ class Supervisor:
                 clock=self.clock,
             )
         except AssertionError as exc:
-            first = str(exc).splitlines()[0]
-            detail = "" if not managed.alive() else f"within {timeout:g}s ({first})"
+            first, _, rest = str(exc).partition("\n")
+            last = " ".join(line.strip() for line in rest.splitlines()[1:] if line.strip())  # after "last state:"
+            shown = f"{first}; last state: {last}" if last else first
+            detail = "" if not managed.alive() else f"within {timeout:g}s ({shown})"
             raise managed.died(detail) from (exc if isinstance(exc, WaitTimeout) else None)
         return managed
 
