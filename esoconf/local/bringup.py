@@ -132,7 +132,8 @@ def _bring_up(config: Config, run_id: str, timeouts: Timeouts, artifacts: Path, 
             raise CrdsUnavailable(f"--local-crds {config.local_crds}: no CustomResourceDefinitions found (the chart "
                                   f"ships none with these values); try --local-crds controller")
         names = install_crds(tools, crds, timeout=timeouts.apply * 2)
-        phases.note("crds", f"{len(names)} CRDs from {config.local_crds} ({'ESO ' + eso_version if config.local_crds == 'controller' else chart})")
+        origin = f"ESO {eso_version}" if config.local_crds == "controller" else str(chart)
+        phases.note("crds", f"{len(names)} CRDs from {config.local_crds} ({origin})")
     with phases.phase("seeding"):
         apply_objects(tools, reviewer_objects(*REVIEWER))
         reviewer_jwt = tools.kubectl_run("create", "token", REVIEWER[1], "-n", REVIEWER[0], "--duration=8h").strip()
