@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import contextlib
+import json
 import os
 import stat
 import sys
 import textwrap
 import time
 from pathlib import Path
+
+from esoconf.local.binaries import BINARY
 
 
 def program(path: Path, body: str) -> Path:
@@ -47,10 +51,8 @@ def read_pid(path: Path, within: float = 5.0) -> int:
 
 
 def kill_quietly(pid: int) -> None:
-    try:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
         os.kill(pid, 9)
-    except (ProcessLookupError, PermissionError):
-        pass
 
 
 # etcd's stand-in: answers /health on the --listen-client-urls port and records its PID in $FAKE_PIDS
@@ -87,10 +89,6 @@ time.sleep(60)
 def fake_cache(cache: Path, versions: dict[str, str], bodies: dict[str, str] | None = None) -> Path:
     """``<cache>/<component>-<version>/<binary>`` + ``manifest.json`` for every local component; each binary is a
     fake program (``bodies[component]``, default: one that sleeps)."""
-    from esoconf.local.binaries import BINARY
-
-    import json
-
     for component, binary in BINARY.items():
         folder = cache / f"{component}-{versions[component]}"
         program(folder / binary, (bodies or {}).get(component, SLEEPS))
