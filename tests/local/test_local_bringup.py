@@ -191,3 +191,15 @@ def test_real_openbao_dev_server_starts_and_stops(tmp_path: Path) -> None:
     assert info.root_token not in cmdline
     assert codes == {"vault": 0} and all_gone([pid])
     assert info.label.startswith("OpenBao 2.")
+
+
+def test_local_blockers_with_eso_bin_give_a_command_that_runs(machine: dict[str, Any], tmp_path: Path) -> None:
+    """--eso-bin and no known ESO release: the other binaries' fix is still a real install command (the
+    pinned ESO release, not a made-up version)."""
+    eso = program(tmp_path / "my-eso", "print('external-secrets')\n")
+
+    reason = local_blockers(local_config(machine, eso_version=None, chart=None, eso_bin=str(eso)))
+
+    pinned = str(cfg.load_versions()["local"]["eso"]["version"])
+    assert f"Fix: run `{install_command(pinned)}`" in reason
+    assert "eso " not in reason.split(". Fix:")[0]  # the ESO binary is given: not missing
