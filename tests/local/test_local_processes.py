@@ -9,7 +9,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from localfakes import all_gone, kill_quietly, program, read_pid
+from localfakes import SLEEPS, all_gone, kill_quietly, program, read_pid
 
 from esoconf.local.processes import STOP_GRACE_SECONDS, PortInUse, ProcessDied, Supervisor, free_port, require_free
 from esoconf.redact import MARKER, REDACT
@@ -24,19 +24,15 @@ print("listening", flush=True)
 time.sleep(60)
 """
 
-SLEEPS = """
-import time
-time.sleep(60)
-"""
-
-# writes its name to a shared file when SIGTERM arrives, then exits
+# writes its name to a shared file when SIGTERM arrives, then exits; ready once its handler is in place
 RECORDS_SIGTERM = """
-import signal, sys, time
+import pathlib, signal, sys, time
 def stop(*_):
     with open(sys.argv[1], "a") as out:
         out.write(sys.argv[2] + "\\n")
     sys.exit(0)
 signal.signal(signal.SIGTERM, stop)
+pathlib.Path(sys.argv[3]).touch()
 time.sleep(60)
 """
 
@@ -121,7 +117,7 @@ def test_ready_probe_errors_are_shown_as_the_last_state(supervisor: Supervisor, 
 def test_check_alive_names_a_process_that_crashed_during_the_run(supervisor: Supervisor, tmp_path: Path) -> None:
     fake = program(tmp_path / "dies-later", """
         import sys, time
-        time.sleep(0.3)
+        time.sleep(1.0)
         print("panic: runtime error", flush=True)
         sys.exit(2)
         """)
@@ -141,8 +137,8 @@ def test_stop_all_stops_in_reverse_start_order_with_sigterm(supervisor: Supervis
     fake = program(tmp_path / "records", RECORDS_SIGTERM)
     names = ["etcd", "kube-apiserver", "kube-controller-manager", "vault"]
     for name in names:
-        supervisor.start(name, [fake, record, name], ready=lambda: True, timeout=5)
-    time.sleep(0.5)  # every fake has installed its SIGTERM handler
+        marker = tmp_path / f"{name}.ready"
+        supervisor.start(name, [fake, record, name, marker], ready=marker.exists, timeout=20, interval=0.05)
 
     codes = supervisor.stop_all()
 
@@ -225,3 +221,11 @@ def test_log_header_redacts_registered_secrets(supervisor: Supervisor, tmp_path:
 def test_a_program_that_cannot_start_is_one_line(supervisor: Supervisor, tmp_path: Path) -> None:
     with pytest.raises(ProcessDied, match=r"^etcd: cannot start .*/missing: No such file or directory$"):
         supervisor.start("etcd", [tmp_path / "missing"], ready=lambda: True, timeout=5)
+
+
+def test_a_name_already_running_is_refused(supervisor: Supervisor, tmp_path: Path) -> None:
+    fake = program(tmp_path / "p", SLEEPS)
+    first = supervisor.start("etcd", [fake], ready=lambda: True, timeout=5)
+
+    with pytest.raises(RuntimeError, match=f"^etcd is already running \\(pid {first.pid}\\)$"):
+        supervisor.start("etcd", [fake], ready=lambda: True, timeout=5)
