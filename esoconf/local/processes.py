@@ -89,7 +89,10 @@ class Managed:
         return ProcessDied(f"{self.name} {status}{' ' + doing if doing else ''} (log {self.log}): {body}")
 
     def stop(self, grace: float = STOP_GRACE_SECONDS) -> int | None:
-        """SIGTERM its process group, wait up to ``grace`` seconds, then SIGKILL; returns the exit code."""
+        """SIGTERM its process group, wait up to ``grace`` seconds, then SIGKILL; returns the exit code.
+
+        Whatever is left in the group once the leader is gone (a child it forked, also when the leader had
+        already exited by itself) is killed too: no orphan outlives the run."""
         if self.popen.poll() is None:
             with contextlib.suppress(ProcessLookupError, PermissionError):
                 os.killpg(self.popen.pid, signal.SIGTERM)
@@ -99,6 +102,8 @@ class Managed:
                 with contextlib.suppress(ProcessLookupError, PermissionError):
                     os.killpg(self.popen.pid, signal.SIGKILL)
                 self.popen.wait(timeout=grace)
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(self.popen.pid, signal.SIGKILL)
         return self.popen.returncode
 
 
@@ -210,8 +215,10 @@ class Supervisor:
                 clock=self.clock,
             )
         except AssertionError as exc:
-            first = str(exc).splitlines()[0]
-            detail = "" if not managed.alive() else f"within {timeout:g}s ({first})"
+            first, _, rest = str(exc).partition("\n")
+            last = " ".join(line.strip() for line in rest.splitlines()[1:] if line.strip())  # after "last state:"
+            shown = f"{first}; last state: {last}" if last else first
+            detail = "" if not managed.alive() else f"within {timeout:g}s ({shown})"
             raise managed.died(detail) from (exc if isinstance(exc, WaitTimeout) else None)
         return managed
 
