@@ -151,8 +151,10 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
     never silently skipped)."""
     needed = capabilities.item_needs(item)
     if needed:
-        reason = capabilities.not_verified(_resolved(item.config).platform, needed)
+        platform = _resolved(item.config).platform
+        reason = capabilities.not_verified(platform, needed)
         if reason:
+            item.user_properties.append(("platform", platform))  # the verdict names where it was (not) checked
             pytest.skip(reason)
     if item.get_closest_marker("serial") and hasattr(item.config, "workerinput"):
         pytest.fail(SERIAL_UNDER_XDIST, pytrace=False)

@@ -110,7 +110,9 @@ def _platform_alive(request: pytest.FixtureRequest) -> None:
     """A platform process that died fails the test as the environment's fault, naming the process (the
     capabilities a case needs are checked before any fixture, in esoconf.gate)."""
     if "platform" in request.fixturenames:
-        check = getattr(request.getfixturevalue("platform"), "check_alive", None)
+        platform = request.getfixturevalue("platform")
+        request.node.user_properties.append(("platform", getattr(platform, "name", "kind")))
+        check = getattr(platform, "check_alive", None)
         if check is not None:
             check()
 
