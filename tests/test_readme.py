@@ -34,3 +34,17 @@ def test_claim_table_lists_every_render_claim() -> None:
     ids = {claim_id for claim_id in load_claims() if not claim_id.startswith("ES-VAR-")}
     missing = sorted(i for i in ids if f"| {i} |" not in README)
     assert not missing, f"README claim table misses {missing}"
+
+
+def test_every_tox_env_shares_one_environment() -> None:
+    """Item: a second tox command starts in seconds: no env overrides the shared runner, env_dir or packages
+    (an env with other packages would recreate the shared environment on every switch)."""
+    envs = configparser.ConfigParser(interpolation=None)
+    envs.read(PROJECT_ROOT / "tox.ini")
+    base = envs["testenv"]
+    assert base.get("runner") == "shared-virtualenv" and "{work_dir}" in base.get("env_dir", "")
+    assert "SharedVirtualEnvRunner" in (PROJECT_ROOT / "toxfile.py").read_text(encoding="utf-8")
+    overriding = {section: key for section in envs.sections() if section.startswith("testenv:")
+                  for key in ("runner", "env_dir", "deps", "extras", "package", "skip_install", "base_python")
+                  if key in envs[section]}
+    assert not overriding, f"tox envs that would not share the environment: {overriding}"
