@@ -48,8 +48,9 @@ def require_tool(config: pytest.Config, name: str) -> Tool:
     """The usable ``name`` binary (found once per session); a usage error of one line if there is none."""
     found = config.stash.setdefault(TOOLS_KEY, {})
     if name not in found:
+        resolved = _resolved(config)
         try:
-            found[name] = find_tool(name, _resolved(config).values.get(name))
+            found[name] = find_tool(name, resolved.values.get(name), source=resolved.source(name))
         except cfg.ConfigError as exc:
             raise pytest.UsageError(str(exc)) from None
     return found[name]

@@ -26,6 +26,7 @@ import argparse
 import html
 import json
 import re
+import shutil
 import sys
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
@@ -36,6 +37,7 @@ from typing import Any
 
 import yaml
 
+from .evidence import one_line
 from .redact import REDACT, write_redacted
 
 SCHEMA_VERSION = 1
@@ -48,7 +50,9 @@ NOT_RUN = "not run"
 REPORT_FILES = {"json": "report.json", "markdown": "report.md", "html": "report.html"}
 PHASES_FILE = "phases.json"
 DIAGNOSTICS_DIR = "diagnostics"
-EVIDENCE_MAX = 300
+RUNS_DIR = "runs"  # one folder per run: runs/<run id>/report.*
+LATEST = "latest"  # link to the newest run's folder
+KEEP_RUNS = 20  # older run folders are removed
 
 
 class EnvironmentNotReady(Exception):
@@ -77,12 +81,6 @@ OUTCOMES = {
 def worst(verdicts: Iterable[str]) -> str:
     ranked = [v for v in verdicts if v in VERDICT_ORDER]
     return min(ranked, key=VERDICT_ORDER.index) if ranked else NOT_RUN
-
-
-def one_line(text: str, limit: int = EVIDENCE_MAX) -> str:
-    """Redacted, whitespace-collapsed, at most ``limit`` characters."""
-    flat = " ".join(REDACT(text or "").split())
-    return flat if len(flat) <= limit else flat[: limit - 1] + "…"
 
 
 # ---------------------------------------------------------------------------------------------- model
@@ -161,6 +159,14 @@ class Report:
     @property
     def outcome(self) -> str:
         return OUTCOMES[self.exit_code]
+
+    @property
+    def complete(self) -> bool:
+        """The run gave verdicts: it replaces the last complete report. A run that stopped on a usage or
+        environment error before any check ran (nothing but blocked or skipped tests) does not."""
+        if self.run.problem in ("usage", "interrupted", "collection"):
+            return False
+        return any(t.verdict not in ("blocked", "skip") for t in self.tests)
 
     def summary(self) -> dict[str, int]:
         counts = Counter(t.verdict for t in self.tests)
@@ -411,9 +417,9 @@ def to_markdown(report: Report) -> str:
     counts = ", ".join(f"{n} {v}" for v, n in report.claim_summary().items()) or "none"
     tcounts = ", ".join(f"{n} {v}" for v, n in report.summary().items()) or "none"
     lines += [f"Claims: {counts}. Tests: {tcounts}.", ""]
-    if report.claims:
-        lines += ["| Claim | Title | Doc section | " + " | ".join(report.tiers) + " |",
-                  "|---|---|---|" + "---|" * len(report.tiers)]
+    if report.claims and report.tiers:
+        header = ["Claim", "Title", "Doc section", *report.tiers]
+        lines += ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
         for c in report.claims:
             cells = " | ".join(BADGE.get(c.verdicts[t], c.verdicts[t]) for t in report.tiers)
             lines.append(f"| {c.id} | {_md(c.title)} | {_md(c.section)} | {cells} |")
@@ -569,6 +575,36 @@ def write_reports(report: Report, artifacts_dir: Path) -> dict[str, Path]:
     for kind, text in renderings.items():
         written[kind] = write_redacted(artifacts_dir / REPORT_FILES[kind], text)
     return written
+
+
+def write_run(report: Report, artifacts_dir: Path, run_id: str,
+              extra: Iterable[Path] = ()) -> dict[str, Path]:
+    """This run's folder ``runs/<run_id>/`` (report.* plus ``extra`` files already in it, e.g. junit.xml),
+    ``latest`` pointing at it, and, for a complete run only, copies of its files at the top of
+    ``artifacts_dir`` (the last complete report: a run that stopped on a usage or environment error never
+    replaces it). Keeps the newest :data:`KEEP_RUNS` run folders. Returns what it wrote, newest first."""
+    artifacts_dir = Path(artifacts_dir)
+    run_dir = artifacts_dir / RUNS_DIR / run_id
+    written = write_reports(report, run_dir)
+    latest = artifacts_dir / LATEST
+    tmp_link = artifacts_dir / f".{LATEST}.{run_id}"
+    tmp_link.unlink(missing_ok=True)
+    tmp_link.symlink_to(Path(RUNS_DIR) / run_id, target_is_directory=True)
+    tmp_link.replace(latest)  # atomic: a reader never sees no `latest`
+    shown = {"run": run_dir}
+    if report.complete:
+        for source in [*written.values(), *(p for p in extra if p.is_file())]:
+            target = artifacts_dir / source.name
+            tmp = target.with_name(f".{target.name}.tmp")
+            shutil.copyfile(source, tmp)
+            tmp.replace(target)
+        shown["report"] = artifacts_dir / REPORT_FILES["html"]
+    else:
+        shown["report"] = written["html"]
+    runs = sorted((p for p in (artifacts_dir / RUNS_DIR).iterdir() if p.is_dir()), key=lambda p: p.name)
+    for old in runs[:-KEEP_RUNS]:
+        shutil.rmtree(old, ignore_errors=True)
+    return shown
 
 
 def write_claim_records(report: Report, path: Path) -> Path:

@@ -12,7 +12,9 @@ Modes:
 
 from __future__ import annotations
 
+import os
 import platform
+import shutil
 import sys
 import time
 from collections.abc import Generator
@@ -28,6 +30,7 @@ from . import config as cfg
 from .gate import TOOLS_KEY
 from .redact import REDACT, RedactingStream, install_log_redaction, redact_report, uninstall_log_redaction
 from .report import (
+    RUNS_DIR,
     EnvironmentNotReady,
     Exit,
     Report,
@@ -41,10 +44,11 @@ from .report import (
     one_line,
     read_phases,
     write_claim_records,
-    write_reports,
+    write_run,
 )
 
 XPASS_STRICT = "[XPASS(strict)]"
+JUNIT_FILE = "junit.xml"
 
 
 @dataclass
@@ -56,6 +60,7 @@ class _State:
     reports: dict[str, list[pytest.TestReport]] = field(default_factory=dict)
     interrupted: tuple[str, int | None, str] | None = None  # kind, returncode, message
     collect_errors: int = 0
+    run_id: str = ""
     report: Report | None = None
     written: dict[str, Path] = field(default_factory=dict)
     write_error: str = ""
@@ -91,10 +96,12 @@ def pytest_configure(config: pytest.Config) -> None:
     reruns = 0 if gate else int(resolved.reruns or 0)
     mode = "gate" if gate else ("nightly" if reruns else "standard")
     artifacts = Path(resolved.artifacts_dir or "artifacts")
-    config.stash[STATE_KEY] = state = _State(artifacts_dir=artifacts, reruns=reruns, mode=mode)
+    run_id = datetime.now(UTC).strftime("%Y%m%dT%H%M%S.%fZ") + f"-{os.getpid()}"
+    config.stash[STATE_KEY] = state = _State(artifacts_dir=artifacts, reruns=reruns, mode=mode, run_id=run_id)
     config.pluginmanager.register(_Recorder(state), RECORDER)
     if config.option.xmlpath is None and not config.option.collectonly and not hasattr(config, "workerinput"):
-        config.option.xmlpath = str(artifacts / "junit.xml")
+        # into this run's folder; copied beside the last complete report when the run completes
+        config.option.xmlpath = str(artifacts / RUNS_DIR / run_id / JUNIT_FILE)
     install_log_redaction()
     terminal = config.pluginmanager.get_plugin("terminalreporter")
     writer = getattr(terminal, "_tw", None)
@@ -246,7 +253,10 @@ def _environment(config: pytest.Config, resolved: cfg.Config) -> dict[str, str]:
 
 def _problem(state: _State, exitstatus: int) -> tuple[str, str]:
     if exitstatus == pytest.ExitCode.USAGE_ERROR:
-        return "usage", "usage error (see the ERROR line)"
+        # sessionfinish runs while the UsageError that stopped the session propagates
+        error = sys.exc_info()[1]
+        message = str(error) if isinstance(error, pytest.UsageError) else ""
+        return "usage", f"usage error: {message}" if message else "usage error (see the ERROR line)"
     if exitstatus == pytest.ExitCode.NO_TESTS_COLLECTED:
         return "usage", ("no tests were collected: check the paths and the -m/-k selection (the live tier "
                           "is deselected unless asked for: -m e2e)")
@@ -287,13 +297,19 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     state = config.stash[STATE_KEY]
     if config.option.collectonly:
         return
+    run_dir = state.artifacts_dir / RUNS_DIR / state.run_id
+    junit = run_dir / JUNIT_FILE
     if not any(item.get_closest_marker(m) for item in session.items for m in ("render", "e2e", "claim")) \
             and exitstatus in (0, 1):
-        return  # the suite's own self-tests: no conformance verdict to give
+        # the suite's own self-tests: no conformance verdict to give; JUnit where it always was
+        if junit.is_file():
+            shutil.move(junit, state.artifacts_dir / JUNIT_FILE)
+            _remove_if_empty(run_dir)
+        return
     report = build_session_report(session, exitstatus)
     state.report = report
     try:
-        state.written = write_reports(report, state.artifacts_dir)
+        state.written = write_run(report, state.artifacts_dir, state.run_id, extra=[junit])
         from .plugin import get_config
 
         claims_json = get_config(config).report_json
@@ -304,6 +320,14 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         session.exitstatus = int(Exit.USAGE)
         return
     session.exitstatus = int(report.exit_code)
+
+
+def _remove_if_empty(folder: Path) -> None:
+    for path in (folder, folder.parent):
+        try:
+            path.rmdir()
+        except OSError:
+            return
 
 
 TERMINAL_COLOURS = {Exit.CONFORMS: "green", Exit.CLAIM_FAILED: "red", Exit.ENVIRONMENT: "yellow"}
@@ -329,5 +353,8 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
                                **({colour: True} if colour else {}))
     for reason in report.reasons[:10]:
         write(f"  {reason}")
-    shown = ", ".join(str(p) for p in state.written.values())
-    write(f"  report: {shown}")
+    write(f"  report: {state.written.get('report', '')} (this run: {state.written.get('run', '')})")
+    if not report.complete:
+        write("  (no verdict was reached: the last complete report in the artifacts folder is kept)")
+    if "claims" in state.written:
+        write(f"  claim records: {state.written['claims']}")

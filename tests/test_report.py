@@ -309,3 +309,67 @@ def test_phases_and_diagnostics_are_linked(suite: pytest.Pytester) -> None:
     data = json.loads((artifacts / "report.json").read_text())
     assert data["run"]["phases"] == {"cluster": 41.5, "vault": 12.0}
     assert data["tests"][0]["diagnostics"] == ["diagnostics/test_plugin.py_test_chart/events.txt"]
+
+
+BREAKING_CONFTEST = """
+import os
+import pytest
+
+def pytest_collection_modifyitems(config, items):
+    if os.environ.get("BREAK_COLLECTION"):
+        raise pytest.UsageError("--doc nowhere.md: cannot read it (No such file or directory)")
+"""
+
+
+def _table_rows_are_whole(markdown: str) -> None:
+    rows = [line for line in markdown.splitlines() if line.startswith("|")]
+    cells = {line.count("|") for line in rows}
+    assert len(cells) <= 1, f"a Markdown table whose rows have different cell counts: {rows[:2]}"
+
+
+def test_each_run_has_its_folder_and_a_failed_run_keeps_the_last_complete_report(
+        suite: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> None:
+    suite.makepyfile(test_plugin=PLUGIN_TESTS)
+    suite.makeconftest(BREAKING_CONFTEST)
+    artifacts = suite.path / "artifacts"
+    assert suite.runpytest("-k", "test_ok").ret == 0
+    complete = (artifacts / "report.json").read_text()
+    first_run = (artifacts / "latest").resolve()
+    assert json.loads((first_run / "report.json").read_text())["exit_code"] == 0
+    assert (artifacts / "junit.xml").is_file() and (first_run / "junit.xml").is_file()
+
+    # environment only: nothing was checked, so the last complete report stays
+    assert suite.runpytest("-k", "test_env").ret == 2
+    env_run = (artifacts / "latest").resolve()
+    assert env_run != first_run and json.loads((env_run / "report.json").read_text())["exit_code"] == 2
+    assert (artifacts / "report.json").read_text() == complete
+
+    # a usage error at collection: its own folder says why, in words, with a table that renders
+    monkeypatch.setenv("BREAK_COLLECTION", "1")
+    result = suite.runpytest("-k", "test_ok")
+    assert result.ret == 3
+    usage_run = (artifacts / "latest").resolve()
+    data = json.loads((usage_run / "report.json").read_text())
+    assert data["exit_code"] == 3
+    assert data["reasons"] == ["usage error: --doc nowhere.md: cannot read it (No such file or directory)"]
+    markdown = (usage_run / "report.md").read_text()
+    assert "--doc nowhere.md: cannot read it" in markdown
+    _table_rows_are_whole(markdown)
+    assert (artifacts / "report.json").read_text() == complete
+    assert sorted(p.name for p in (artifacts / "runs").iterdir()) == sorted(
+        p.name for p in (first_run, env_run, usage_run))
+    result.stdout.fnmatch_lines(["*no verdict was reached: the last complete report*is kept*"])
+
+
+def test_old_run_folders_are_pruned(tmp_path: Path) -> None:
+    report = rep.build_report(rep.RunInfo(), [rep.TestResult("t::a", "render", "pass", ["NET-1"])])
+    for n in range(rep.KEEP_RUNS + 3):
+        rep.write_run(report, tmp_path, f"2026{n:04d}")
+    runs = sorted(p.name for p in (tmp_path / "runs").iterdir())
+    assert len(runs) == rep.KEEP_RUNS and runs[-1] == f"2026{rep.KEEP_RUNS + 2:04d}"
+    assert (tmp_path / "latest").resolve().name == runs[-1]
+
+
+def test_markdown_tables_render_with_and_without_tiers() -> None:
+    for tests in ([], [rep.TestResult("t::a", "render", "pass", ["NET-1"])]):
+        _table_rows_are_whole(rep.to_markdown(rep.build_report(rep.RunInfo(), tests, rep.default_catalog())))
