@@ -241,8 +241,11 @@ def decide(run: RunInfo, tests: Sequence[TestResult], rows: Sequence[ClaimRow]) 
         if unverified:
             reasons.append(f"not verified (skipped) under --gate: {', '.join(unverified)}")
     blocked = [t for t in tests if t.verdict in ENVIRONMENT]
-    env_reasons = [f"environment not ready: {one_line(run.problem_detail, 200)}"] if run.problem else []
-    if blocked:
+    env_reasons = [f"environment not ready: {one_line(run.problem_detail, 1000)}"] if run.problem else []
+    if blocked and run.problem_detail and run.problem_detail in blocked[0].evidence:  # said in the line above
+        tiers = ", ".join(sorted({t.tier for t in blocked}))
+        env_reasons.append(f"{len(blocked)} {tiers} test(s) not verified because of it")
+    elif blocked:
         env_reasons.append(f"{len(blocked)} test(s) blocked by the environment, e.g. {_label(blocked[0])}: "
                            f"{one_line(blocked[0].evidence, 200)}")
     if reasons:

@@ -27,7 +27,7 @@ import pytest
 from _pytest.runner import runtestprotocol
 
 from . import config as cfg
-from .gate import TOOLS_KEY
+from .gate import NOT_VERIFIED, TOOLS_KEY
 from .redact import REDACT, RedactingStream, install_log_redaction, redact_report, uninstall_log_redaction
 from .report import (
     RUNS_DIR,
@@ -49,6 +49,7 @@ from .report import (
 
 XPASS_STRICT = "[XPASS(strict)]"
 JUNIT_FILE = "junit.xml"
+PROBLEM_MAX = 1000  # the reason a run stopped is shown whole (it is what the reader acts on)
 
 
 @dataclass
@@ -61,6 +62,7 @@ class _State:
     interrupted: tuple[str, int | None, str] | None = None  # kind, returncode, message
     collect_errors: int = 0
     run_id: str = ""
+    scratch: list[Path] = field(default_factory=list)  # removed when the run ends, kept when it failed
     report: Report | None = None
     written: dict[str, Path] = field(default_factory=dict)
     write_error: str = ""
@@ -278,14 +280,21 @@ def build_session_report(session: pytest.Session, exitstatus: int) -> Report:
     config = session.config
     state = config.stash[STATE_KEY]
     resolved = get_config(config)
+    not_verified = config.stash.get(NOT_VERIFIED, {})
+    if not_verified and exitstatus == pytest.ExitCode.NO_TESTS_COLLECTED:
+        exitstatus = pytest.ExitCode.OK  # every selected test was set aside as not verified: not a usage error
     problem, detail = _problem(state, int(exitstatus))
+    if not_verified and not problem:
+        problem, detail = "environment", sorted({reason for _, _, reason in not_verified.values()})[0]
     run = RunInfo(
         chart=chart_identity(resolved.chart, resolved.chart_version), mode=state.mode,
         environment=_environment(config, resolved), phases=read_phases(state.artifacts_dir),
         started=datetime.fromtimestamp(state.started, UTC).isoformat(timespec="seconds"),
         duration=round(time.time() - state.started, 2), pytest_exit=int(exitstatus), problem=problem,
-        problem_detail=one_line(detail), diagnostics=list_diagnostics(state.artifacts_dir))
+        problem_detail=one_line(detail, PROBLEM_MAX), diagnostics=list_diagnostics(state.artifacts_dir))
     tests = [result_of(nodeid, reports, state.artifacts_dir) for nodeid, reports in state.reports.items()]
+    tests += [TestResult(nodeid=nodeid, tier=tier, verdict="blocked", claims=claims,
+                         evidence=f"not verified: {reason}") for nodeid, (tier, claims, reason) in not_verified.items()]
     return build_report(run, tests, default_catalog())
 
 
@@ -299,8 +308,9 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         return
     run_dir = state.artifacts_dir / RUNS_DIR / state.run_id
     junit = run_dir / JUNIT_FILE
+    _clean_scratch(state, failed=exitstatus not in (0, 5) or session.testsfailed > 0)
     if not any(item.get_closest_marker(m) for item in session.items for m in ("render", "e2e", "claim")) \
-            and exitstatus in (0, 1):
+            and exitstatus in (0, 1) and not config.stash.get(NOT_VERIFIED, {}):
         # the suite's own self-tests: no conformance verdict to give; JUnit where it always was
         if junit.is_file():
             shutil.move(junit, state.artifacts_dir / JUNIT_FILE)
@@ -320,6 +330,23 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         session.exitstatus = int(Exit.USAGE)
         return
     session.exitstatus = int(report.exit_code)
+
+
+def scratch_folder(config: pytest.Config, folder: Path) -> Path:
+    """``folder`` is this run's scratch space (e.g. the render tier's values files): removed when the run
+    ends, so runs do not pile folders up; kept when the run failed (its files help reproduce the failure;
+    the next passing run does not remove them)."""
+    state = config.stash.get(STATE_KEY, None)
+    if state is not None:
+        state.scratch.append(folder)
+    return folder
+
+
+def _clean_scratch(state: _State, failed: bool) -> None:
+    for folder in state.scratch:
+        if not failed:
+            shutil.rmtree(folder, ignore_errors=True)
+            _remove_if_empty(folder.parent)
 
 
 def _remove_if_empty(folder: Path) -> None:
