@@ -119,7 +119,7 @@ class RunInfo:
     started: str = ""
     duration: float = 0.0
     pytest_exit: int = 0
-    problem: str = ""  # "" | environment | usage | interrupted | collection
+    problem: str = ""  # "" | environment | usage | interrupted | collection | chart
     problem_detail: str = ""
     diagnostics: list[str] = field(default_factory=list)
 
@@ -166,6 +166,8 @@ class Report:
         environment error before any check ran (nothing but blocked or skipped tests) does not."""
         if self.run.problem in ("usage", "interrupted", "collection"):
             return False
+        if self.run.problem == "chart":  # a verdict on the chart: it does not render
+            return True
         return any(t.verdict not in ("blocked", "skip") for t in self.tests)
 
     def summary(self) -> dict[str, int]:
@@ -234,6 +236,8 @@ def decide(run: RunInfo, tests: Sequence[TestResult], rows: Sequence[ClaimRow]) 
     """The exit code and one line per reason. Chart failures and environment failures never mix."""
     if run.problem in ("usage", "interrupted", "collection"):
         return Exit.USAGE, [one_line(run.problem_detail or run.problem)]
+    if run.problem == "chart":  # the chart could not be rendered at all: nothing was checked, the chart failed
+        return Exit.CLAIM_FAILED, [f"chart failure: {one_line(run.problem_detail, 1000)}"]
     failed = [t for t in tests if t.verdict in FAILING]
     reasons = [f"{_label(t)}: {t.verdict}: {one_line(t.evidence, 200)}" for t in failed]
     if run.mode == "gate":
@@ -325,7 +329,7 @@ REPORT_SCHEMA: dict[str, Any] = {
                 "environment": {"type": "object", "additionalProperties": {"type": "string"}},
                 "phases": {"type": "object", "additionalProperties": {"type": "number"}},
                 "pytest_exit": {"type": "integer"},
-                "problem": {"enum": ["", "environment", "usage", "interrupted", "collection"]},
+                "problem": {"enum": ["", "environment", "usage", "interrupted", "collection", "chart"]},
                 "diagnostics": {"type": "array", "items": {"type": "string"}},
             },
         },

@@ -284,6 +284,8 @@ def build_session_report(session: pytest.Session, exitstatus: int) -> Report:
     if not_verified and exitstatus == pytest.ExitCode.NO_TESTS_COLLECTED:
         exitstatus = pytest.ExitCode.OK  # every selected test was set aside as not verified: not a usage error
     problem, detail = _problem(state, int(exitstatus))
+    if CHART_FAILURE in config.stash:
+        problem, detail = "chart", config.stash[CHART_FAILURE]
     if not_verified and not problem:
         problem, detail = "environment", sorted({reason for _, _, reason in not_verified.values()})[0]
     run = RunInfo(
@@ -330,6 +332,18 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         session.exitstatus = int(Exit.USAGE)
         return
     session.exitstatus = int(report.exit_code)
+
+
+CHART_FAILURE = pytest.StashKey[str]()
+
+
+def stop_for_chart_failure(config: pytest.Config, cause: str | None) -> None:
+    """Stop the run before any test when the chart under test cannot be rendered at all (``cause``: one line,
+    helm's own): a chart failure (exit 1) reported once, with no claim verdict (nothing was checked)."""
+    if cause:
+        config.stash[CHART_FAILURE] = cause
+        pytest.exit("the chart under test does not render (the conformance summary above says why)",
+                    returncode=int(Exit.CLAIM_FAILED))
 
 
 def scratch_folder(config: pytest.Config, folder: Path) -> Path:

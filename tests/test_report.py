@@ -373,3 +373,33 @@ def test_old_run_folders_are_pruned(tmp_path: Path) -> None:
 def test_markdown_tables_render_with_and_without_tiers() -> None:
     for tests in ([], [rep.TestResult("t::a", "render", "pass", ["NET-1"])]):
         _table_rows_are_whole(rep.to_markdown(rep.build_report(rep.RunInfo(), tests, rep.default_catalog())))
+
+
+SCRATCH_CONFTEST = """
+import pathlib
+import pytest
+from esoconf.report_plugin import scratch_folder
+
+def pytest_sessionstart(session):
+    folder = pathlib.Path("artifacts/render/session-x")
+    folder.mkdir(parents=True)
+    (folder / "values.yaml").write_text("a: 1")
+    scratch_folder(session.config, folder)
+"""
+
+
+@pytest.mark.parametrize(("selection", "kept"), [("test_ok", False), ("test_chart", True)], ids=["pass", "fail"])
+def test_run_scratch_folders_are_removed_unless_the_run_failed(suite: pytest.Pytester, selection: str,
+                                                               kept: bool) -> None:
+    suite.makepyfile(test_plugin=PLUGIN_TESTS)
+    suite.makeconftest(SCRATCH_CONFTEST)
+    suite.runpytest("-k", selection)
+    assert (suite.path / "artifacts" / "render" / "session-x").exists() == kept
+
+
+def test_render_tier_leaves_no_scratch(suite: pytest.Pytester, tmp_path: Path) -> None:
+    from mutants import helm_binary, run_render_tier
+
+    run = run_render_tier(suite, tmp_path, helm_binary())
+    assert run.pytest.ret == 0
+    assert not list((tmp_path / "artifacts").glob("render/session-*")), "the render tier left its values files"

@@ -22,7 +22,7 @@ from esoconf.doc import VaultDoc, load_doc
 from esoconf.gate import require_tool
 from esoconf.plugin import get_config
 from esoconf.render import Rendered, Renderer
-from esoconf.report_plugin import scratch_folder
+from esoconf.report_plugin import scratch_folder, stop_for_chart_failure
 from esoconf.schema import SchemaSet, kubernetes_schema_dir
 
 
@@ -142,6 +142,7 @@ def _render_everything_at_once(request: pytest.FixtureRequest, tier: RenderTier)
     jobs = [(tier.charts[c.package].path, c.package, tier.values(c).values)
             for c in cases.values() if c.package in tier.charts]
     tier.renderer.prefetch(jobs, meanwhile=[lambda package=package: tier.schemas(package) for package in tier.charts])
+    stop_for_chart_failure(request.config, tier.renderer.chart_failure())  # a chart that renders nothing: 1 line
 
 
 @pytest.fixture
