@@ -23,8 +23,10 @@ MANIFESTS = PROJECT_ROOT / "manifests"
 PROFILES_DIR = MANIFESTS / "profiles"
 VERSIONS_FILE = MANIFESTS / "versions.yaml"
 ENV_PREFIX = "ESOCONF_"
-# ESOCONF_* variables that are not settings (read by scripts/tox): never reported as misspelled settings
-OTHER_ENV = frozenset({"ESOCONF_BOOTSTRAP_VENV"})
+# a tox env's own defaults ("name=value,..."): below the user's option, env and profile, shown as [tox.ini]
+TOX_DEFAULTS_ENV = "ESOCONF_TOX_DEFAULTS"
+# ESOCONF_* variables that are not settings (read by scripts/tox, set by tox.ini): never called misspelled
+OTHER_ENV = frozenset({"ESOCONF_BOOTSTRAP_VENV", TOX_DEFAULTS_ENV})
 
 
 class ConfigError(Exception):
@@ -210,6 +212,7 @@ def resolve(cli: Mapping[str, Any], env: Mapping[str, str] | None = None,
             profiles_dir: Path = PROFILES_DIR, versions_file: Path = VERSIONS_FILE) -> Config:
     """Compute the effective configuration. ``cli`` maps setting name to value (None = not given)."""
     env = os.environ if env is None else env
+    tox_defaults = _tox_defaults(env.get(TOX_DEFAULTS_ENV, ""))
 
     def raw(setting: Setting, profile: Mapping[str, Any]) -> tuple[Any, str]:
         if cli.get(setting.name) is not None:
@@ -218,6 +221,8 @@ def resolve(cli: Mapping[str, Any], env: Mapping[str, str] | None = None,
             return env[setting.env], "env"
         if setting.name in profile:
             return profile[setting.name], "profile"
+        if setting.name in tox_defaults:
+            return tox_defaults[setting.name], "tox.ini"
         return setting.default, "default"
 
     profile_name, _ = raw(SETTINGS_BY_NAME["profile"], {})
@@ -230,7 +235,7 @@ def resolve(cli: Mapping[str, Any], env: Mapping[str, str] | None = None,
             try:
                 value = setting.parse(value)
             except (TypeError, ValueError) as exc:
-                where = {"option": setting.option, "env": setting.env,
+                where = {"option": setting.option, "env": setting.env, "tox.ini": TOX_DEFAULTS_ENV,
                          "profile": f"profile key {setting.name}"}[source]
                 raise ConfigError(f"{where}: {exc}") from None
         values[setting.name] = value
@@ -239,6 +244,14 @@ def resolve(cli: Mapping[str, Any], env: Mapping[str, str] | None = None,
     _expand_pinned(values, sources, versions)
     _fill_version_defaults(values, sources, versions)
     return Config(values, sources, versions)
+
+
+def _tox_defaults(text: str) -> dict[str, str]:
+    pairs = [item.partition("=") for item in text.split(",") if item.strip()]
+    unknown = sorted(name.strip() for name, _, _ in pairs if name.strip() not in SETTINGS_BY_NAME)
+    if unknown:
+        raise ConfigError(f"{TOX_DEFAULTS_ENV} (tox.ini set_env): unknown setting(s) {', '.join(unknown)}")
+    return {name.strip(): value.strip() for name, _, value in pairs}
 
 
 PINNED = "pinned"

@@ -22,7 +22,7 @@ from typing import Any
 
 from . import config as cfg
 from . import runner
-from .tools import Tool, find_tool, helm_home_env
+from .tools import Tool, find_tool, helm_home_env, kubectl_skew
 
 TIERS = ("render", "e2e")
 PYTHON_MINIMUM = (3, 11)
@@ -262,7 +262,13 @@ def check_chart(ctx: Context) -> CheckResult:
 
 def check_cluster(ctx: Context) -> CheckResult:
     if ctx.uses_kind:
-        return CheckResult("cluster", True, "kind creates one (no --kubeconfig)")
+        try:
+            ctx.probes.find_tool("kind", ctx.config.values.get("kind"))
+        except cfg.ConfigError:
+            return CheckResult("cluster", False, "none: no --kubeconfig, and kind (which would create one) is not "
+                               "usable", "see the kind line, or pass --kubeconfig", ("e2e",))
+        return CheckResult("cluster", True, f"kind creates one (no --kubeconfig; Kubernetes "
+                                            f"{ctx.config.kubernetes_version})")
     try:
         kubectl = ctx.probes.find_tool("kubectl", ctx.config.values.get("kubectl"))
     except cfg.ConfigError:
@@ -285,6 +291,10 @@ def check_cluster(ctx: Context) -> CheckResult:
         server = json.loads(out.stdout)["serverVersion"]["gitVersion"]
     except (ValueError, KeyError, TypeError):
         server = "version unknown"
+    skew = kubectl_skew(kubectl.version, server)
+    if skew:  # works, mostly: a warning, not a blocker
+        return CheckResult("cluster", False, f"API server reachable ({server}); {skew}",
+                           "`python scripts/install-tools kubectl` (the pinned one)")
     return CheckResult("cluster", True, f"API server reachable ({server})")
 
 

@@ -160,6 +160,8 @@ def pytest_collection_finish(session: pytest.Session) -> None:
         tiers -= set(blocked)
     if tiers & set(TIERS_NEEDING_HELM):
         require_tool(config, "helm")
+    if "e2e" in tiers:
+        require_tool(config, "kubectl")  # found once here, so the report records the version really used
 
 
 SERIAL_UNDER_XDIST = ("tests marked `serial` change shared state (an AuthorizationPolicy, the ESO release) and "

