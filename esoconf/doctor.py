@@ -4,7 +4,7 @@ Each check is a function ``check_x(ctx) -> CheckResult``; ``ctx`` carries the ef
 and the probes (``run``, ``which``, file readers, ...) so tests can swap in fakes. A failed check
 names the tiers it blocks; a failed check that blocks no tier is a warning.
 
-Exit code: 0 when the e2e tier can run here, 1 when it cannot, 2 on a usage error.
+Exit code: 0 when the e2e tier can run here, 1 when it cannot, 3 on a usage error (one ``ERROR:`` line).
 """
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ from . import runner
 from .tools import Tool, find_tool, helm_home_env, kubectl_skew
 
 TIERS = ("render", "e2e")
+USAGE = 3  # as the suite's usage error (esoconf.report.Exit.USAGE)
 PYTHON_MINIMUM = (3, 11)
 GIB = 1024**3
 E2E_MEMORY_GIB = 8
@@ -364,7 +365,9 @@ def report(ctx: Context) -> tuple[str, int]:
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    from .report import OneLineParser
+
+    parser = OneLineParser(
         prog="doctor",
         description="Can this machine run each tier of the "
         "ESO/Vault conformance suite? Exit 1 when the e2e tier cannot run here.",
@@ -391,8 +394,8 @@ def main(argv: list[str] | None = None, probes: Probes | None = None) -> int:
     try:
         config = cfg.resolve(vars(args))
     except cfg.ConfigError as exc:
-        print(f"doctor: error: {exc}", file=sys.stderr)
-        return 2
+        print(f"ERROR: doctor: {exc}", file=sys.stderr)
+        return USAGE
     text, code = report(Context(config, probes or Probes()))
     print(text)
     return code

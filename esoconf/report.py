@@ -672,10 +672,18 @@ def format_diff(old: Report, new: Report, changes: Sequence[Change], fmt: str = 
 # ------------------------------------------------------------------------------------------------ CLI
 
 
+class OneLineParser(argparse.ArgumentParser):
+    """argparse whose usage errors are one ``ERROR:`` line (exit 3) instead of the usage text and exit 2."""
+
+    def error(self, message: str) -> Any:  # argparse's hook; never returns
+        print(f"ERROR: {self.prog}: {message} (see `{self.prog} --help`)", file=sys.stderr)
+        raise SystemExit(int(Exit.USAGE))
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """``report diff OLD.json NEW.json`` and ``report render REPORT.json``."""
-    parser = argparse.ArgumentParser(prog="report", description="conformance report tools")
-    sub = parser.add_subparsers(dest="command", required=True)
+    parser = OneLineParser(prog="report", description="conformance report tools")
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=OneLineParser)
     p_diff = sub.add_parser("diff", help="claims whose verdict changed between two runs; "
                             "exit 1 if one regressed")
     p_diff.add_argument("old", type=Path)
@@ -688,7 +696,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     p_render.add_argument("-o", "--output", type=Path, help="write here instead of stdout")
     try:
         args = parser.parse_args(argv)
-    except SystemExit as exc:  # argparse: 2 on bad usage, 0 on --help
+    except SystemExit as exc:  # OneLineParser: 3 on bad usage (one line printed), 0 on --help
         return Exit.USAGE if exc.code else 0
     try:
         if args.command == "diff":
@@ -699,12 +707,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         report = load_report(args.report)
         text = {"markdown": to_markdown, "html": to_html, "json": to_json}[args.format](report)
         if args.output:
-            write_redacted(args.output, text)
+            try:
+                write_redacted(args.output, text)
+            except OSError as exc:
+                raise ReportError(f"-o {args.output}: cannot write it ({exc.strerror}); pick a writable "
+                                  f"file path") from None
         else:
             sys.stdout.write(text)
         return Exit.CONFORMS
     except ReportError as exc:
-        print(f"report: {exc}", file=sys.stderr)
+        print(f"ERROR: report: {exc}", file=sys.stderr)
         return Exit.USAGE
 
 

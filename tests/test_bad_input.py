@@ -304,3 +304,32 @@ def test_misspelled_setting_variable_warns_with_the_closest_name(
     output = result.stdout.str() + result.stderr.str()
     assert "ESOCONF_KEEP_CLUSTR is not a setting and is ignored (did you mean ESOCONF_KEEP_CLUSTER?)" in output
     assert "ESOCONF_BOOTSTRAP_VENV" not in output
+
+
+RECORDED_REPORT = Path(__file__).parent / "fixtures" / "recorded-report" / "nightly-1.3.2-bb.0.json"
+
+
+@pytest.mark.parametrize(("argv", "says"), [
+    (lambda s: ["render", str(RECORDED_REPORT), "-o", f"{s.file('blocker', 'x')}/report.html"],
+     "ERROR: report: -o */blocker/report.html: cannot write it (*); pick a writable file path"),
+    (lambda s: ["render", s.file("garbage.json", "{not json")], "ERROR: report: */garbage.json: not JSON (*)"),
+    (lambda s: ["diff", str(RECORDED_REPORT)], "ERROR: report diff: the following arguments are required: new*"),
+    (lambda s: ["frobnicate"], "ERROR: report: argument command: invalid choice: 'frobnicate'*"),
+], ids=["render-output-under-a-file", "render-not-json", "diff-one-file", "unknown-command"])
+def test_report_cli_bad_input_is_one_line(argv: Callable[[Scratch], list[str]], says: str, tmp_path: Path,
+                                          fake_tool: Callable[..., Path], capsys: pytest.CaptureFixture[str]) -> None:
+    from esoconf.report import main
+
+    assert main(argv(Scratch(tmp_path, fake_tool))) == Exit.USAGE
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert len(lines) == 1 and fnmatch.fnmatch(lines[0], says), lines
+
+
+def test_doctor_bad_option_is_one_line(capsys: pytest.CaptureFixture[str]) -> None:
+    from esoconf.doctor import main
+
+    with pytest.raises(SystemExit) as stopped:
+        main(["--chrat", "x"])
+    assert stopped.value.code == Exit.USAGE
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert lines == ["ERROR: doctor: unrecognized arguments: --chrat x (see `doctor --help`)"]

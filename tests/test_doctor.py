@@ -227,8 +227,8 @@ def test_main_exits_0_when_e2e_can_run(chart: str, capsys: pytest.CaptureFixture
 
 
 def test_main_bad_setting_is_one_line_and_exit_2(capsys: pytest.CaptureFixture[str]) -> None:
-    assert doctor.main(["--profile", "nope"], probes=Machine().probes()) == 2
-    assert capsys.readouterr().err.startswith("doctor: error: unknown profile 'nope': choose one of")
+    assert doctor.main(["--profile", "nope"], probes=Machine().probes()) == 3
+    assert capsys.readouterr().err.startswith("ERROR: doctor: unknown profile 'nope': choose one of")
 
 
 def test_e2e_blockers_is_the_e2e_verdict(chart: str) -> None:
