@@ -37,7 +37,7 @@ from typing import Any
 
 import yaml
 
-from .evidence import one_line
+from .evidence import EVIDENCE_MAX, one_line
 from .redact import REDACT, write_redacted
 
 SCHEMA_VERSION = 1
@@ -45,8 +45,22 @@ TIERS = ("render", "e2e", "unit")
 # worst first: a claim's verdict in a tier is the first of these that any of its tests has
 VERDICT_ORDER = ("fail", "error", "xpass", "blocked", "flaky", "xfail", "pass", "skip")
 FAILING = frozenset({"fail", "error", "xpass"})
-ENVIRONMENT = frozenset({"blocked"})
 NOT_RUN = "not run"
+# what each verdict means to a reader (the HTML legend)
+MEANING = {
+    "fail": "the claim does not hold: the chart or its doc is wrong",
+    "error": "the check itself broke (fixture or teardown error): counts as a failure",
+    "xpass": "a known defect no longer fails: the chart or doc was fixed; update the expectation",
+    "blocked": "not verified: the environment could not be brought up (infrastructure, not the chart)",
+    "flaky": "failed once, passed on the nightly rerun",
+    "xfail": "known defect: the doc or chart is wrong here, recorded as a strict expected failure; it does "
+             "not fail the run, and a fix shows up as xpass",
+    "pass": "the claim holds",
+    "skip": "not checked in this run (fails the gate under --gate)",
+    NOT_RUN: "no test of this tier checks the claim in this run",
+}
+ATTENTION = frozenset({*FAILING, "blocked", "flaky"})  # what a reader must act on
+ENVIRONMENT = frozenset({"blocked"})
 REPORT_FILES = {"json": "report.json", "markdown": "report.md", "html": "report.html"}
 PHASES_FILE = "phases.json"
 DIAGNOSTICS_DIR = "diagnostics"
@@ -221,10 +235,30 @@ def build_report(run: RunInfo, tests: Sequence[TestResult],
             verdicts[tier] = worst(t.verdict for t in mine)
             node_ids[tier] = [t.nodeid for t in mine]
             deciding = [t for t in mine if t.verdict == verdicts[tier]]
-            evidence[tier] = one_line(deciding[0].evidence) if deciding else ""
+            evidence[tier] = _claim_evidence(mine, deciding)
         rows.append(ClaimRow(cid, info.title, info.section, verdicts, evidence, node_ids))
     exit_code, reasons = decide(run, tests, rows)
     return Report(run, list(tests), rows, tiers, exit_code, reasons)
+
+
+def _variant(nodeid: str) -> str:
+    """The parameter id of a test (``test_x[no-secret-namespace]`` -> ``no-secret-namespace``), else its name."""
+    name = nodeid.rsplit("::", 1)[-1]
+    return name[name.index("[") + 1:-1] if name.endswith("]") and "[" in name else name
+
+
+def _claim_evidence(mine: Sequence[TestResult], deciding: Sequence[TestResult]) -> str:
+    """The deciding test's evidence; when other checks of the claim passed, it says which ones did not, so a
+    known defect in one variation does not read as the doc's own case failing."""
+    if not deciding:
+        return ""
+    text = one_line(deciding[0].evidence)
+    passed = [t for t in mine if t.verdict == "pass"]
+    if not passed or deciding[0].verdict not in ("xfail", "fail"):
+        return text
+    which = ", ".join(_variant(t.nodeid) for t in deciding)
+    return one_line(f"{len(passed)} of {len(mine)} checks pass ({', '.join(_variant(t.nodeid) for t in passed)}); "
+                    f"{deciding[0].verdict} only in {which}: {text}", 2 * EVIDENCE_MAX)
 
 
 def _claim_sort_key(claim_id: str) -> tuple[str, int, str]:
@@ -469,14 +503,17 @@ body{font:14px/1.45 system-ui,-apple-system,Segoe UI,sans-serif;margin:1.5em aut
 color:#1f2328}
 h1{font-size:1.5em;margin:0 0 .3em} h2{font-size:1.15em;margin:1.6em 0 .5em}
 .banner{color:#fff;padding:.8em 1em;border-radius:6px;font-size:1.2em}
-.banner ul{margin:.4em 0 0;font-size:.8em}
+.banner ul{margin:.4em 0 0;font-size:.8em} .banner li{overflow-wrap:anywhere}
 table{border-collapse:collapse;width:100%}
 th,td{border:1px solid #d0d7de;padding:.35em .5em;vertical-align:top;text-align:left}
-th{background:#f6f8fa} td.verdict{min-width:9em}
-.badge{display:inline-block;color:#fff;border-radius:3px;padding:0 .45em;font-weight:600;font-size:.85em}
+th{background:#f6f8fa} td.verdict{min-width:9em} th[scope=row],.nowrap{white-space:nowrap}
+.badge{display:inline-block;color:#fff;border-radius:3px;padding:0 .45em;font-weight:600;font-size:.85em;
+white-space:nowrap}
 .evidence{font-family:ui-monospace,monospace;font-size:.8em;color:#57606a;margin-top:.2em;
-word-break:break-word}
-.legend .badge{margin-right:.4em} .muted{color:#57606a}
+overflow-wrap:anywhere}
+table.tests{table-layout:fixed} table.tests code,table.tests a{overflow-wrap:anywhere} table.tests code{font-size:.8em}
+.legend{display:grid;grid-template-columns:max-content 1fr;gap:.15em .6em;margin:.6em 0;font-size:.9em}
+.muted{color:#57606a}
 .bar{background:#54aeff;height:.8em;display:inline-block}
 code{font-size:.9em}
 """
@@ -513,9 +550,11 @@ def to_html(report: Report) -> str:
     if report.reasons:
         parts.append("<ul>" + "".join(f"<li>{_h(r)}</li>" for r in report.reasons) + "</ul>")
     parts.append("</div>")
-    parts.append('<p class="legend">' + "".join(_badge(v) for v in (*VERDICT_ORDER, NOT_RUN)) + "</p>")
+    parts.append(_html_legend(report))
     parts.append(_html_matrix(report))
-    parts.append(_html_tests(report))
+    parts.append(_html_tests(report, sorted(ATTENTION), "Tests needing attention", "tests"))
+    parts.append(_html_tests(report, ["xfail"], "Known defects (strict expected failures: they do not fail the "
+                                                "run; a fix shows up as xpass)", "known"))
     parts.append(_html_table("Environment", "environment", ["Setting", "Value"],
                              [[_h(k), f"<code>{_h(v)}</code>"] for k, v in run.environment.items()]))
     longest = max(run.phases.values(), default=0) or 1
@@ -543,7 +582,8 @@ def _html_matrix(report: Report) -> str:
             diag = _links(p for t in tests for p in t.diagnostics)
             cells.append(f'<td class="verdict v-{_slug(verdict)}" data-claim="{_h(c.id)}" '
                          f'data-tier="{_h(tier)}" data-verdict="{_h(verdict)}">{_badge(verdict)}'
-                         + (f'<div class="evidence">{_h(c.evidence[tier])}</div>' if c.evidence[tier] else "")
+                         + (f'<div class="evidence">{_h(c.evidence[tier])}</div>'
+                            if c.evidence[tier] not in ("", "ok") else "")
                          + (f'<div class="diag">diagnostics: {diag}</div>' if diag else "") + "</td>")
         rows.append(f'<tr data-claim="{_h(c.id)}"><th scope="row">{_h(c.id)}</th><td>{_h(c.title)}</td>'
                     f'<td>{_h(c.section)}</td>{"".join(cells)}</tr>')
@@ -551,23 +591,37 @@ def _html_matrix(report: Report) -> str:
             f'<th>Doc section</th>{head}</tr></thead><tbody>{"".join(rows)}</tbody></table>')
 
 
-def _html_tests(report: Report) -> str:
-    shown = [t for t in report.tests if t.verdict not in ("pass", "skip")]
+def _html_legend(report: Report) -> str:
+    """Each verdict that appears on the page, with what it means."""
+    used = {t.verdict for t in report.tests} | {v for c in report.claims for v in c.verdicts.values()}
+    shown = [v for v in (*VERDICT_ORDER, NOT_RUN) if v in used] or list(VERDICT_ORDER)
+    return ('<div class="legend" id="legend">'
+            + "".join(f"<div>{_badge(v)}</div><div>{_h(MEANING[v])}</div>" for v in shown) + "</div>")
+
+
+TEST_COLUMNS = (("Test", "32%"), ("Tier", "5em"), ("Verdict", "6.5em"), ("Evidence", "auto"), ("Diagnostics", "15%"))
+
+
+def _html_tests(report: Report, verdicts: Sequence[str], title: str, table_id: str) -> str:
+    shown = [t for t in report.tests if t.verdict in verdicts]
+    columns = TEST_COLUMNS if any(t.diagnostics for t in shown) else TEST_COLUMNS[:-1]
     rows = [[f"<code>{_h(t.nodeid)}</code>", _h(t.tier), _badge(t.verdict),
              f'<div class="evidence">{_h(one_line(t.evidence))}</div>'
              + (f'<div class="evidence">first attempt: {_h(one_line(t.first_failure))}</div>'
                 if t.first_failure else ""),
-             _links(t.diagnostics)] for t in shown]
-    header = ["Test", "Tier", "Verdict", "Evidence", "Diagnostics"]
-    return _html_table("Tests needing attention", "tests", header, rows)
+             _links(t.diagnostics)][:len(columns)] for t in shown]
+    return _html_table(title, table_id, [c for c, _ in columns], rows, [w for _, w in columns])
 
 
-def _html_table(title: str, table_id: str, header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
+def _html_table(title: str, table_id: str, header: Sequence[str], rows: Sequence[Sequence[str]],
+                widths: Sequence[str] = ()) -> str:
     if not rows:
         return ""
+    cols = "<colgroup>" + "".join(f'<col style="width:{w}">' for w in widths) + "</colgroup>" if widths else ""
     head = "".join(f"<th>{h}</th>" for h in header)
     body = "".join("<tr>" + "".join(f"<td>{cell}</td>" for cell in row) + "</tr>" for row in rows)
-    return (f'<h2>{_h(title)}</h2><table id="{table_id}"><thead><tr>{head}</tr></thead>'
+    css = ' class="tests"' if widths else ""
+    return (f'<h2>{_h(title)}</h2><table id="{table_id}"{css}>{cols}<thead><tr>{head}</tr></thead>'
             f"<tbody>{body}</tbody></table>")
 
 
@@ -627,6 +681,8 @@ class Change:
     tier: str
     old: str
     new: str
+    evidence: str = ""  # the new run's evidence (the old run's when the claim is no longer checked)
+    old_evidence: str = ""
 
     @property
     def kind(self) -> str:
@@ -642,31 +698,70 @@ def diff(old: Report, new: Report) -> list[Change]:
     def table(report: Report) -> dict[tuple[str, str], str]:
         return {(c.id, t): v for c in report.claims for t, v in c.verdicts.items()}
 
+    def evidence(report: Report) -> dict[tuple[str, str], str]:
+        return {(c.id, t): e for c in report.claims for t, e in c.evidence.items()}
+
     before, after = table(old), table(new)
+    said_before, said_after = evidence(old), evidence(new)
     keys = sorted(set(before) | set(after), key=lambda k: (_claim_sort_key(k[0]), k[1]))
-    changes = [Change(cid, tier, before.get((cid, tier), NOT_RUN), after.get((cid, tier), NOT_RUN))
-               for cid, tier in keys]
+    changes = [Change(key[0], key[1], before.get(key, NOT_RUN), after.get(key, NOT_RUN),
+                      said_after.get(key, "") or said_before.get(key, ""), said_before.get(key, ""))
+               for key in keys]
     return [c for c in changes if c.old != c.new]
 
 
-def format_diff(old: Report, new: Report, changes: Sequence[Change], fmt: str = "text") -> str:
+def run_label(report: Report, path: str | Path | None = None) -> str:
+    """What tells two runs apart: chart, outcome, when it started, and the file it was read from."""
+    when = report.run.started or "start unknown"
+    where = f"; {Path(path).name if Path(path).name != 'report.json' else path}" if path else ""
+    return f"{_chart_title(report.run)} ({report.outcome}, {report.run.mode}, {when}{where})"
+
+
+def format_diff(old: Report, new: Report, changes: Sequence[Change], fmt: str = "text",
+                labels: tuple[str, str] | None = None) -> str:
+    before, after = labels or (run_label(old), run_label(new))
     if fmt == "json":
-        return json.dumps({"old": old.run.chart, "new": new.run.chart,
+        return json.dumps({"old": old.run.chart, "new": new.run.chart, "old_label": before, "new_label": after,
                            "changes": [{**asdict(c), "kind": c.kind} for c in changes]}, indent=2) + "\n"
-    header = f"{_chart_title(old.run)} ({old.outcome}) -> {_chart_title(new.run)} ({new.outcome})"
+    if fmt == "html":
+        return _html_diff(before, after, changes)
     if fmt == "markdown":
-        lines = [f"### Verdict changes: {_md(header)}", ""]
+        lines = ["### Verdict changes", "", f"- before: {_md(before)}", f"- after: {_md(after)}", ""]
         if not changes:
             return REDACT("\n".join([*lines, "No claim changed its verdict."]) + "\n")
-        lines += ["| Claim | Tier | Before | After | Change |", "|---|---|---|---|---|"]
+        lines += ["| Claim | Tier | Before | After | Change | Evidence |", "|---|---|---|---|---|---|"]
         lines += [f"| {c.claim} | {c.tier} | {BADGE.get(c.old, c.old)} | {BADGE.get(c.new, c.new)} "
-                  f"| {c.kind} |" for c in changes]
+                  f"| {c.kind} | {_md(one_line(c.evidence, 200))} |" for c in changes]
         return REDACT("\n".join(lines) + "\n")
+    header = f"before: {before}\nafter:  {after}"
     if not changes:
         return REDACT(f"{header}\nno claim changed its verdict\n")
     width = max(len(c.claim) for c in changes)
-    body = [f"  {c.kind:<9} {c.claim.ljust(width)}  [{c.tier}]  {c.old} -> {c.new}" for c in changes]
+    body = [f"  {c.kind:<9} {c.claim.ljust(width)}  [{c.tier}]  {c.old} -> {c.new}"
+            + (f"\n  {'':<9} {'':<{width}}  evidence: {one_line(c.evidence, 200)}" if _telling(c) else "")
+            for c in changes]
     return REDACT("\n".join([header, *body]) + "\n")
+
+
+def _telling(change: Change) -> bool:
+    """Evidence worth a line: not the bare "ok" of a pass."""
+    return change.evidence not in ("", "ok")
+
+
+def _html_diff(before: str, after: str, changes: Sequence[Change]) -> str:
+    rows = [[f'<span class="nowrap">{_h(c.claim)}</span>', _h(c.tier), _badge(c.old), _badge(c.new),
+             f"<strong>{_h(c.kind)}</strong>", f'<div class="evidence">{_h(one_line(c.evidence))}</div>']
+            for c in changes]
+    table = _html_table("Verdict changes", "changes", ["Claim", "Tier", "Before", "After", "Change", "Evidence"],
+                        rows, ["7em", "5em", "6.5em", "6.5em", "6.5em", "auto"])
+    regressed = sum(c.kind == "regressed" for c in changes)
+    colour = OUTCOME_COLOURS[Exit.CLAIM_FAILED if regressed else Exit.CONFORMS]
+    return REDACT(
+        f'<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><title>Verdict changes</title>'
+        f"<style>{_CSS}</style></head><body><h1>ESO ↔ Vault conformance: verdict changes</h1>"
+        f'<div class="banner" id="outcome" style="background:{colour}"><strong>{regressed} regressed</strong>, '
+        f"{len(changes)} changed<ul><li>before: {_h(before)}</li><li>after: {_h(after)}</li></ul></div>"
+        + (table or '<p id="changes">No claim changed its verdict.</p>') + "</body></html>\n")
 
 
 # ------------------------------------------------------------------------------------------------ CLI
@@ -688,7 +783,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                             "exit 1 if one regressed")
     p_diff.add_argument("old", type=Path)
     p_diff.add_argument("new", type=Path)
-    p_diff.add_argument("--format", choices=("text", "markdown", "json"), default="text")
+    p_diff.add_argument("--format", choices=("text", "markdown", "json", "html"), default="text")
+    p_diff.add_argument("-o", "--output", type=Path, help="write here instead of stdout")
     p_render = sub.add_parser("render", help="re-render a report.json (or recorded results) "
                               "as Markdown, HTML or JSON")
     p_render.add_argument("report", type=Path)
@@ -702,10 +798,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "diff":
             old, new = load_report(args.old), load_report(args.new)
             changes = diff(old, new)
-            sys.stdout.write(format_diff(old, new, changes, args.format))
-            return Exit.CLAIM_FAILED if any(c.kind == "regressed" for c in changes) else Exit.CONFORMS
-        report = load_report(args.report)
-        text = {"markdown": to_markdown, "html": to_html, "json": to_json}[args.format](report)
+            labels = (run_label(old, args.old), run_label(new, args.new))
+            text = format_diff(old, new, changes, args.format, labels)
+            code = Exit.CLAIM_FAILED if any(c.kind == "regressed" for c in changes) else Exit.CONFORMS
+        else:
+            report = load_report(args.report)
+            text = {"markdown": to_markdown, "html": to_html, "json": to_json}[args.format](report)
+            code = Exit.CONFORMS
         if args.output:
             try:
                 write_redacted(args.output, text)
@@ -714,7 +813,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                                   f"file path") from None
         else:
             sys.stdout.write(text)
-        return Exit.CONFORMS
+        return code
     except ReportError as exc:
         print(f"ERROR: report: {exc}", file=sys.stderr)
         return Exit.USAGE

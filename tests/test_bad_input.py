@@ -223,7 +223,8 @@ CASES = [
     ),
     Case(
         "doc-unrelated-markdown",
-        lambda s: ["--chart", str(CHARTS[ESO]), "--doc", s.file("CHANGELOG.md", "# Changelog\n\n## 1.0\n- x\n")],
+        lambda s: ["--chart", str(CHARTS[ESO]), "--doc",
+                   s.file("CHANGELOG.md", "# Changelog\n\n## 1.0\n```yaml\na: 1\n```\n")],
         "ERROR: --doc */CHANGELOG.md is not a VAULT_INTEGRATION.md: none of its sections*",
         render=True,
     ),

@@ -416,3 +416,13 @@ def test_tools_really_used_are_in_the_header_report_and_junit(suite: pytest.Pyte
     assert data["run"]["environment"]["helm"] == "v4.1.4 (option, pinned v3.17.2)"
     assert '<property name="helm_version" value="v4.1.4 (option, pinned v3.17.2)"' in (
         suite.path / "artifacts" / "junit.xml").read_text()
+
+
+def test_a_known_defect_in_one_variation_does_not_read_as_the_docs_own_case_failing() -> None:
+    tests = [TestResult("suites/render/test_stores.py::test_tok[doc]", "render", "pass", ["TOK-2"], "ok"),
+             TestResult("suites/render/test_stores.py::test_tok[no-secret-namespace]", "render", "xfail", ["TOK-2"],
+                        "a token store without auth.namespace is referent")]
+    (row,) = rep.build_report(RunInfo(), tests).claims
+    assert row.verdicts == {"render": "xfail"}
+    assert row.evidence["render"] == ("1 of 2 checks pass (doc); xfail only in no-secret-namespace: a token store "
+                                      "without auth.namespace is referent")
