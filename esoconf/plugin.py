@@ -94,10 +94,11 @@ def _check_chart(resolved: cfg.Config, setting: str) -> None:
     from .charts import chart_info
 
     actual = chart_info(Path(ref), option).version
-    if version and str(version) != actual:
+    if version:
         where = Path(ref) / "Chart.yaml" if Path(ref).is_dir() else Path(ref)
+        how = "contradicts" if str(version) != actual else "is not needed with"
         raise cfg.ConfigError(f"{cfg.given(option + '-version', version, resolved.source(version_key))} "
-                              f"contradicts {where} (version {actual}); a local chart's version is its "
+                              f"{how} {where} (version {actual}); a local chart's version is its "
                               f"Chart.yaml: drop {option}-version (it is for oci:// and git references)")
     resolved.values[version_key] = actual  # for header, JUnit
     resolved.sources[version_key] = "Chart.yaml"

@@ -198,6 +198,11 @@ CASES = [
         "its Chart.yaml: drop --chart-version*",
     ),
     Case(
+        "chart-version-given-for-a-local-chart",
+        lambda s: ["--chart", s.chart(version="1.3.1-bb.1"), "--chart-version", "1.3.1-bb.1"],
+        "ERROR: --chart-version 1.3.1-bb.1 is not needed with */eso/Chart.yaml (version 1.3.1-bb.1); a local*",
+    ),
+    Case(
         "chart-archive-is-garbage",
         lambda s: ["--chart", s.file("eso.tgz", "not a tarball")],
         "ERROR: --chart */eso.tgz: not a readable chart archive (*)*",
