@@ -5,6 +5,7 @@ from __future__ import annotations
 import configparser
 import re
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -103,3 +104,18 @@ def test_entry_points_run_in_the_suite_environment() -> None:
     for name in ("report", "doctor"):
         assert f'/run" {name} "$@"' in (PROJECT_ROOT / "scripts" / name).read_text(encoding="utf-8")
     assert '"scripts" / "run"' in (PROJECT_ROOT / "scripts" / "bench-render").read_text(encoding="utf-8")
+
+
+def test_bench_render_cleans_its_temporary_folder(tmp_path: Path) -> None:
+    """scripts/bench-render as the README writes it (the suite's python here): it reports and leaves nothing."""
+    import os
+    import subprocess
+
+    from mutants import CHARTS, ESO, FIXTURE_DOC, VAULT, helm_binary
+
+    env = {**os.environ, "TMPDIR": str(tmp_path)}
+    done = subprocess.run([sys.executable, str(PROJECT_ROOT / "scripts" / "bench-render"), "--chart", str(CHARTS[ESO]),
+                           "--vault-chart", str(CHARTS[VAULT]), "--doc", str(FIXTURE_DOC), "--helm",
+                           str(helm_binary())], env=env, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0 and "helm renders:" in done.stdout, done.stderr[-2000:]
+    assert list(tmp_path.iterdir()) == [], "bench-render left files in TMPDIR"
