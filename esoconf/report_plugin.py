@@ -51,6 +51,7 @@ from .tools import kubectl_skew
 
 XPASS_STRICT = "[XPASS(strict)]"
 JUNIT_FILE = "junit.xml"
+SELF_TESTS_DIR = "self-tests"  # the self-tests' JUnit: apart from the conformance reports
 PROBLEM_MAX = 1000  # the reason a run stopped is shown whole (it is what the reader acts on)
 
 
@@ -342,11 +343,11 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     run_dir = state.artifacts_dir / RUNS_DIR / state.run_id
     junit = run_dir / JUNIT_FILE
     _clean_scratch(state, failed=exitstatus not in (0, 5) or session.testsfailed > 0)
-    if not any(item.get_closest_marker(m) for item in session.items for m in ("render", "e2e", "claim")) \
-            and exitstatus in (0, 1) and not config.stash.get(NOT_VERIFIED, {}):
-        # the suite's own self-tests: no conformance verdict to give; JUnit where it always was
+    if not _checks_claims(session, state) and exitstatus in (0, 1):
+        # the suite's own self-tests: no conformance verdict to give, and the last report stays whole
         if junit.is_file():
-            shutil.move(junit, state.artifacts_dir / JUNIT_FILE)
+            (state.artifacts_dir / SELF_TESTS_DIR).mkdir(parents=True, exist_ok=True)
+            shutil.move(junit, state.artifacts_dir / SELF_TESTS_DIR / JUNIT_FILE)
             _remove_if_empty(run_dir)
         return
     report = build_session_report(session, exitstatus)
@@ -363,6 +364,17 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         session.exitstatus = int(Exit.USAGE)
         return
     session.exitstatus = int(report.exit_code)
+
+
+def _checks_claims(session: pytest.Session, state: _State) -> bool:
+    """A conformance run (render/e2e/claim tests selected), not the suite's self-tests. Under xdist the
+    controller has no items: the reports that reached it say."""
+    if session.config.stash.get(NOT_VERIFIED, {}):
+        return True
+    if any(item.get_closest_marker(m) for item in session.items for m in ("render", "e2e", "claim")):
+        return True
+    return any(getattr(r, "esoconf_claims", None) or getattr(r, "esoconf_tier", "unit") != "unit"
+               for reports in state.reports.values() for r in reports)
 
 
 CHART_FAILURE = pytest.StashKey[str]()

@@ -426,3 +426,13 @@ def test_a_known_defect_in_one_variation_does_not_read_as_the_docs_own_case_fail
     assert row.verdicts == {"render": "xfail"}
     assert row.evidence["render"] == ("1 of 2 checks pass (doc); xfail only in no-secret-namespace: a token store "
                                       "without auth.namespace is referent")
+
+
+def test_report_is_written_under_xdist(suite: pytest.Pytester) -> None:
+    """The xdist controller has no items of its own: the verdict comes from the reports that reach it."""
+    suite.makepyfile(test_plugin=PLUGIN_TESTS)
+    result = suite.runpytest("-n", "2", "-k", "test_ok or test_chart")
+    assert result.ret == 1, result.stdout.str()[-2000:]
+    data = json.loads((suite.path / "artifacts" / "report.json").read_text())
+    assert {c["id"]: c["verdict"] for c in data["claims"] if c["id"] in ("NET-1", "NET-2")} == {
+        "NET-1": "pass", "NET-2": "fail"}
