@@ -265,7 +265,9 @@ def pytest_report_collectionfinish(config: pytest.Config) -> list[str]:
     tools = tool_versions(config, resolved)
     lines = [f"tools used: {', '.join(f'{n} {v}' for n, v in tools.items())}"] if tools else []
     kubectl = config.stash.get(TOOLS_KEY, {}).get("kubectl")
-    skew = kubectl_skew(kubectl.version if kubectl else None, resolved.kubernetes_version)
+    # kind runs the pinned Kubernetes version; an existing cluster's own version is the doctor's to check
+    skew = "" if resolved.kubeconfig else kubectl_skew(kubectl.version if kubectl else None,
+                                                        resolved.kubernetes_version)
     if skew:
         lines.append(f"WARNING: {skew}")
     xml = config.stash.get(junitxml.xml_key, None)
@@ -342,7 +344,8 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         return
     run_dir = state.artifacts_dir / RUNS_DIR / state.run_id
     junit = run_dir / JUNIT_FILE
-    _clean_scratch(state, failed=exitstatus not in (0, 5) or session.testsfailed > 0)
+    # kept only where a check failed (its files reproduce it); a usage error or a passing run leaves nothing
+    _clean_scratch(state, failed=session.testsfailed > 0 or CHART_FAILURE in config.stash)
     if not _checks_claims(session, state) and exitstatus in (0, 1):
         # the suite's own self-tests: no conformance verdict to give, and the last report stays whole
         if junit.is_file():
@@ -357,12 +360,17 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         from .plugin import get_config
 
         claims_json = get_config(config).report_json
-        if claims_json:
-            state.written["claims"] = write_claim_records(report, Path(claims_json))
     except OSError as exc:
         state.write_error = f"cannot write the report into {state.artifacts_dir}: {exc.strerror}"
         session.exitstatus = int(Exit.USAGE)
         return
+    if claims_json:
+        try:
+            state.written["claims"] = write_claim_records(report, Path(claims_json))
+        except OSError as exc:
+            state.write_error = f"--report-json {claims_json}: cannot write it ({exc.strerror})"
+            session.exitstatus = int(Exit.USAGE)
+            return
     session.exitstatus = int(report.exit_code)
 
 

@@ -214,3 +214,16 @@ def test_live_inputs_are_checked_before_anything_runs(
     assert result.ret == Exit.USAGE
     result.stderr.fnmatch_lines([says])
     assert not (suite.path / "live-test-ran").exists()
+
+
+def test_live_run_names_the_kubectl_it_uses_and_warns_of_skew(
+    suite: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, usable_helm: Path, fake_tool: Callable[..., Path]
+) -> None:
+    suite.makepyfile(LIVE_TESTS)
+    monkeypatch.setattr(gate, "e2e_blockers", fake_doctor(""))
+    monkeypatch.setenv("ESOCONF_KUBECTL", str(fake_tool("kubectl", "v1.37.1", folder="registry")))
+
+    result = suite.runpytest_inprocess("-m", "e2e", "--kubernetes-version", "v1.33.4")
+
+    result.stdout.fnmatch_lines(["tools used: helm v3.17.2 (env), kubectl v1.37.1 (env, pinned v1.33.4)",
+                                 "WARNING: kubectl v1.37.1 is more than one minor version from Kubernetes v1.33.4*"])

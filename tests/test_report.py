@@ -389,12 +389,17 @@ def pytest_sessionstart(session):
 """
 
 
-@pytest.mark.parametrize(("selection", "kept"), [("test_ok", False), ("test_chart", True)], ids=["pass", "fail"])
-def test_run_scratch_folders_are_removed_unless_the_run_failed(suite: pytest.Pytester, selection: str,
-                                                               kept: bool) -> None:
+@pytest.mark.parametrize(("selection", "usage_error", "kept"), [("test_ok", False, False), ("test_chart", False, True),
+                                                              ("test_chart", True, False)],
+                         ids=["pass", "fail", "usage-error"])
+def test_run_scratch_folders_are_removed_unless_a_check_failed(suite: pytest.Pytester, selection: str,
+                                                               usage_error: bool, kept: bool,
+                                                               monkeypatch: pytest.MonkeyPatch) -> None:
     suite.makepyfile(test_plugin=PLUGIN_TESTS)
-    suite.makeconftest(SCRATCH_CONFTEST)
-    suite.runpytest("-k", selection)
+    suite.makeconftest(SCRATCH_CONFTEST + BREAKING_CONFTEST)
+    if usage_error:
+        monkeypatch.setenv("BREAK_COLLECTION", "1")
+    assert suite.runpytest("-k", selection).ret == (3 if usage_error else 1 if kept else 0)
     assert (suite.path / "artifacts" / "render" / "session-x").exists() == kept
 
 
