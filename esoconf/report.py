@@ -67,6 +67,7 @@ DIAGNOSTICS_DIR = "diagnostics"
 RUNS_DIR = "runs"  # one folder per run: runs/<run id>/report.*
 LATEST = "latest"  # link to the newest run's folder
 KEEP_RUNS = 20  # older run folders are removed
+REASON_MAX = 1000  # the reason a run stopped is shown whole (it is what the reader acts on)
 
 
 class EnvironmentNotReady(Exception):
@@ -269,9 +270,9 @@ def _claim_sort_key(claim_id: str) -> tuple[str, int, str]:
 def decide(run: RunInfo, tests: Sequence[TestResult], rows: Sequence[ClaimRow]) -> tuple[Exit, list[str]]:
     """The exit code and one line per reason. Chart failures and environment failures never mix."""
     if run.problem in ("usage", "interrupted", "collection"):
-        return Exit.USAGE, [one_line(run.problem_detail or run.problem)]
+        return Exit.USAGE, [one_line(run.problem_detail or run.problem, REASON_MAX)]
     if run.problem == "chart":  # the chart could not be rendered at all: nothing was checked, the chart failed
-        return Exit.CLAIM_FAILED, [f"chart failure: {one_line(run.problem_detail, 1000)}"]
+        return Exit.CLAIM_FAILED, [f"chart failure: {one_line(run.problem_detail, REASON_MAX)}"]
     failed = [t for t in tests if t.verdict in FAILING]
     reasons = [f"{_label(t)}: {t.verdict}: {one_line(t.evidence, 200)}" for t in failed]
     if run.mode == "gate":
@@ -279,7 +280,7 @@ def decide(run: RunInfo, tests: Sequence[TestResult], rows: Sequence[ClaimRow]) 
         if unverified:
             reasons.append(f"not verified (skipped) under --gate: {', '.join(unverified)}")
     blocked = [t for t in tests if t.verdict in ENVIRONMENT]
-    env_reasons = [f"environment not ready: {one_line(run.problem_detail, 1000)}"] if run.problem else []
+    env_reasons = [f"environment not ready: {one_line(run.problem_detail, REASON_MAX)}"] if run.problem else []
     if blocked and run.problem_detail and run.problem_detail in blocked[0].evidence:  # said in the line above
         tiers = ", ".join(sorted({t.tier for t in blocked}))
         env_reasons.append(f"{len(blocked)} {tiers} test(s) not verified because of it")

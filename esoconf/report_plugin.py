@@ -12,6 +12,7 @@ Modes:
 
 from __future__ import annotations
 
+import contextlib
 import os
 import platform
 import shutil
@@ -31,6 +32,7 @@ from . import config as cfg
 from .gate import NOT_VERIFIED, TOOLS_KEY
 from .redact import REDACT, RedactingStream, install_log_redaction, redact_report, uninstall_log_redaction
 from .report import (
+    REASON_MAX,
     RUNS_DIR,
     EnvironmentNotReady,
     Exit,
@@ -52,7 +54,6 @@ from .tools import kubectl_skew
 XPASS_STRICT = "[XPASS(strict)]"
 JUNIT_FILE = "junit.xml"
 SELF_TESTS_DIR = "self-tests"  # the self-tests' JUnit: apart from the conformance reports
-PROBLEM_MAX = 1000  # the reason a run stopped is shown whole (it is what the reader acts on)
 
 
 @dataclass
@@ -86,7 +87,28 @@ def pytest_cmdline_main(config: pytest.Config) -> Generator[None, Any, Any]:
     except pytest.UsageError as exc:
         for line in exc.args:
             print(f"ERROR: {REDACT(str(line))}", file=sys.stderr)
+        _record_early_usage_error(config, " ".join(str(a) for a in exc.args))
         return int(Exit.USAGE)
+
+
+def _record_early_usage_error(config: pytest.Config, message: str) -> None:
+    """A usage error before the session started (a bad setting): this run's folder says why, like every run's;
+    the last complete report stays. Best effort: the artifacts folder may be the bad input itself."""
+    state = config.stash.get(STATE_KEY, None)
+    if (state is not None and state.report is not None) or config.option.collectonly or hasattr(config,
+                                                                                                "workerinput"):
+        return  # the session's own report says it
+    folder = state.artifacts_dir if state is not None else Path(
+        config.getoption("esoconf_artifacts_dir", None) or os.environ.get("ESOCONF_ARTIFACTS_DIR") or "artifacts")
+    run_id = state.run_id if state is not None else _new_run_id()
+    run = RunInfo(problem="usage", problem_detail=one_line(f"usage error: {message}", REASON_MAX),
+                  started=datetime.now(UTC).isoformat(timespec="seconds"))
+    with contextlib.suppress(OSError):
+        write_run(build_report(run, [], default_catalog()), folder, run_id)
+
+
+def _new_run_id() -> str:
+    return datetime.now(UTC).strftime("%Y%m%dT%H%M%S.%fZ") + f"-{os.getpid()}"
 
 
 # -------------------------------------------------------------------------- configure/unconfigure
@@ -101,7 +123,7 @@ def pytest_configure(config: pytest.Config) -> None:
     reruns = 0 if gate else int(resolved.reruns or 0)
     mode = "gate" if gate else ("nightly" if reruns else "standard")
     artifacts = Path(resolved.artifacts_dir or "artifacts")
-    run_id = datetime.now(UTC).strftime("%Y%m%dT%H%M%S.%fZ") + f"-{os.getpid()}"
+    run_id = _new_run_id()
     config.stash[STATE_KEY] = state = _State(artifacts_dir=artifacts, reruns=reruns, mode=mode, run_id=run_id)
     config.pluginmanager.register(_Recorder(state), RECORDER)
     if config.option.xmlpath is None and not config.option.collectonly and not hasattr(config, "workerinput"):
@@ -327,7 +349,7 @@ def build_session_report(session: pytest.Session, exitstatus: int) -> Report:
         environment=_environment(config, resolved), phases=read_phases(state.artifacts_dir),
         started=datetime.fromtimestamp(state.started, UTC).isoformat(timespec="seconds"),
         duration=round(time.time() - state.started, 2), pytest_exit=int(exitstatus), problem=problem,
-        problem_detail=one_line(detail, PROBLEM_MAX), diagnostics=list_diagnostics(state.artifacts_dir))
+        problem_detail=one_line(detail, REASON_MAX), diagnostics=list_diagnostics(state.artifacts_dir))
     tests = [result_of(nodeid, reports, state.artifacts_dir) for nodeid, reports in state.reports.items()]
     tests += [TestResult(nodeid=nodeid, tier=tier, verdict="blocked", claims=claims,
                          evidence=f"not verified: {reason}") for nodeid, (tier, claims, reason) in not_verified.items()]

@@ -5,6 +5,7 @@ the artifacts folder survives it."""
 from __future__ import annotations
 
 import fnmatch
+import json
 import shutil
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -272,6 +273,9 @@ def test_bad_input_is_one_line_usage_error(
 
     assert_one_line_usage_error(result, case.says)
     assert previous.read_text() == PREVIOUS_REPORT, "a failed run replaced the last complete report"
+    if "--artifacts-dir" not in args:  # this run's own folder says why
+        reasons = json.loads((suite.path / "artifacts" / "latest" / "report.json").read_text())["reasons"]
+        assert reasons == ["usage error: " + result.stderr.lines[0].removeprefix("ERROR: ")]
 
 
 def test_bad_setting_from_environment_names_the_variable(
