@@ -470,7 +470,8 @@ def to_markdown(report: Report) -> str:
                if c.verdicts[t] not in ("pass", "skip", NOT_RUN)]
     if notable:
         lines += ["### Evidence", ""]
-        lines += [f"- **{c.id}** [{t}] {c.verdicts[t]}: {_md(c.evidence[t])}" for c, t in notable]
+        lines += [f"- **{c.id}** [{t}] {c.verdicts[t]}: {_md(_said_above(report, c.evidence[t]))}"
+                  for c, t in notable]
         lines.append("")
     others = [t for t in report.tests if not t.claims and t.verdict not in ("pass", "skip")]
     if others:
@@ -583,7 +584,7 @@ def _html_matrix(report: Report) -> str:
             diag = _links(p for t in tests for p in t.diagnostics)
             cells.append(f'<td class="verdict v-{_slug(verdict)}" data-claim="{_h(c.id)}" '
                          f'data-tier="{_h(tier)}" data-verdict="{_h(verdict)}">{_badge(verdict)}'
-                         + (f'<div class="evidence">{_h(c.evidence[tier])}</div>'
+                         + (f'<div class="evidence">{_h(_said_above(report, c.evidence[tier]))}</div>'
                             if c.evidence[tier] not in ("", "ok") else "")
                          + (f'<div class="diag">diagnostics: {diag}</div>' if diag else "") + "</td>")
         rows.append(f'<tr data-claim="{_h(c.id)}"><th scope="row">{_h(c.id)}</th><td>{_h(c.title)}</td>'
@@ -603,14 +604,34 @@ def _html_legend(report: Report) -> str:
 TEST_COLUMNS = (("Test", "32%"), ("Tier", "5em"), ("Verdict", "6.5em"), ("Evidence", "auto"), ("Diagnostics", "15%"))
 
 
+def _said_above(report: Report, evidence: str) -> str:
+    """Evidence that repeats the reason the run stopped (shown whole in the banner, perhaps cut short here)
+    points at it instead."""
+    detail, head = report.run.problem_detail, evidence.removesuffix("…")
+    start = head.find(detail[:40]) if len(detail) >= 40 else -1
+    if start < 0 or not detail.startswith(head[start:]):
+        return evidence
+    return head[:start] + "the reason at the top"
+
+
 def _html_tests(report: Report, verdicts: Sequence[str], title: str, table_id: str) -> str:
     shown = [t for t in report.tests if t.verdict in verdicts]
     columns = TEST_COLUMNS if any(t.diagnostics for t in shown) else TEST_COLUMNS[:-1]
-    rows = [[f"<code>{_h(t.nodeid)}</code>", _h(t.tier), _badge(t.verdict),
-             f'<div class="evidence">{_h(one_line(t.evidence))}</div>'
-             + (f'<div class="evidence">first attempt: {_h(one_line(t.first_failure))}</div>'
-                if t.first_failure else ""),
-             _links(t.diagnostics)][:len(columns)] for t in shown]
+    groups: dict[tuple[str, str, str], list[TestResult]] = {}  # tests blocked for one reason: one row
+    for t in shown:
+        key = (t.tier, t.verdict, t.evidence) if t.verdict in ENVIRONMENT and not t.diagnostics else ("", "", t.nodeid)
+        groups.setdefault(key, []).append(t)
+    rows = []
+    for tests in groups.values():
+        t = tests[0]
+        ids = "".join(f"<div><code>{_h(x.nodeid)}</code></div>" for x in tests)
+        name = (f"<details><summary>{len(tests)} tests</summary>{ids}</details>" if len(tests) > 1
+                else f"<code>{_h(t.nodeid)}</code>")
+        rows.append([name, _h(t.tier), _badge(t.verdict),
+                     f'<div class="evidence">{_h(_said_above(report, one_line(t.evidence)))}</div>'
+                     + (f'<div class="evidence">first attempt: {_h(one_line(t.first_failure))}</div>'
+                        if t.first_failure else ""),
+                     _links(t.diagnostics)][:len(columns)])
     return _html_table(title, table_id, [c for c, _ in columns], rows, [w for _, w in columns])
 
 

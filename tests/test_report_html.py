@@ -188,3 +188,15 @@ def test_known_defects_are_not_needing_attention_and_the_legend_says_what_xfail_
     assert "e2e-variation" in attention and "no-secret-namespace" not in attention
     assert "no-secret-namespace" in known
     assert "known defect: the doc or chart is wrong here" in html.split('id="legend"')[1].split("</div></div>")[0]
+
+
+def test_blocked_tests_point_at_the_reason_and_share_one_row() -> None:
+    reason = "e2e tier cannot run here: docker: engine unreachable; kind: not on PATH; " + "inotify: too low " * 20
+    tests = [rep.TestResult(f"suites/e2e/test_x.py::test_{n}", "e2e", "blocked", ["NET-1"], f"not verified: {reason}")
+             for n in range(3)]
+    report = rep.build_report(rep.RunInfo(problem="environment", problem_detail=reason), tests, rep.default_catalog())
+    html = rep.to_html(report)
+    assert html.count("inotify: too low") == 20, "the reason is shown once, whole, in the banner"
+    assert "not verified: the reason at the top" in html.split('id="matrix"')[1]
+    assert "<summary>3 tests</summary>" in html.split('id="tests"')[1]
+    assert "not verified: the reason at the top" in rep.to_markdown(report)
