@@ -25,6 +25,7 @@ from . import runner
 from .tools import Tool, find_tool, helm_home_env, kubectl_skew
 
 TIERS = ("render", "e2e")
+LOCAL_TIERS = ("local", "vault")  # the Docker-free live tiers: their own checks and verdict lines
 USAGE = 3  # as the suite's usage error (esoconf.report.Exit.USAGE)
 PYTHON_MINIMUM = (3, 11)
 GIB = 1024**3
@@ -335,6 +336,29 @@ def check_cni(ctx: Context) -> CheckResult:
     return CheckResult("cni", True, CNI_REQUIREMENT)
 
 
+def check_vault_server(ctx: Context) -> CheckResult:
+    """A Vault API server binary for the quick vault tier and the local platform (vault, or OpenBao's bao)."""
+    from .local.binaries import find_vault_server
+
+    try:
+        path, product, source = find_vault_server(ctx.config.vault_bin)
+    except cfg.ConfigError as exc:
+        docker = check_docker_engine(ctx, ("vault",))
+        blocks = ("local", "vault") if not docker.ok else ("local",)
+        return CheckResult("vault", False, str(exc).split(". Fix: ")[0],
+                           "python scripts/install-tools --if-missing --set local openbao", blocks)
+    return CheckResult("vault", True, f"{product} {path} ({source})")
+
+
+def check_local(ctx: Context) -> CheckResult:
+    """The local platform's binaries (etcd, kube-apiserver, kube-controller-manager, the ESO controller)."""
+    from .local.doctor import local_blockers
+
+    problem = local_blockers(ctx.config) or None
+    return _result("local", problem, "binaries cached (scripts/tox -e local)",
+                   "python scripts/install-tools --if-missing --set local [--eso-version vX] (needs go)", ("local",))
+
+
 CHECKS: tuple[Callable[[Context], CheckResult], ...] = (
     check_python,
     check_helm,
@@ -348,6 +372,7 @@ CHECKS: tuple[Callable[[Context], CheckResult], ...] = (
     check_cluster,
     check_cni,
 )
+LOCAL_CHECKS: tuple[Callable[[Context], CheckResult], ...] = (check_vault_server, check_local)
 
 
 def run_checks(
@@ -394,10 +419,14 @@ def format_verdicts(verdicts: Mapping[str, str]) -> str:
     )
 
 
-def report(ctx: Context) -> tuple[str, int]:
+def report(ctx: Context, local_checks: Sequence[Callable[[Context], CheckResult]] = LOCAL_CHECKS) -> tuple[str, int]:
+    """The table and a verdict per tier; exit 1 when the kind e2e tier cannot run (the local platform and the
+    vault tier get their own rows and verdict lines)."""
     results = run_checks(ctx)
+    local = run_checks(ctx, local_checks)
     verdicts = tier_verdicts(results)
-    text = f"{format_table(results)}\n\n{format_verdicts(verdicts)}"
+    local_verdicts = {tier: "; ".join(f"{r.name}: {r.detail}" for r in blockers(local, tier)) for tier in LOCAL_TIERS}
+    text = f"{format_table([*results, *local])}\n\n{format_verdicts({**verdicts, **local_verdicts})}"
     return text, 1 if verdicts["e2e"] else 0
 
 

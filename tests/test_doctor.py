@@ -228,15 +228,32 @@ def test_main_prints_table_and_tier_lines_and_exits_1_when_e2e_cannot_run(
     docker_row = next(line for line in out if line.startswith("docker"))
     assert [cell.strip() for cell in docker_row.split(" | ")][:2] == ["docker", "FAIL"]
     assert "start a Docker engine" in docker_row
-    assert out[-2:] == [
+    assert out[-4:-2] == [
         "render: can run",
         f"e2e: cannot run here: docker: docker CLI found, engine unreachable: {DOCKER_DOWN}",
     ]
+    assert [line.split(":")[0] for line in out[-2:]] == ["local", "vault"]  # the Docker-free tiers' own lines
 
 
 def test_main_exits_0_when_e2e_can_run(chart: str, capsys: pytest.CaptureFixture[str]) -> None:
     assert doctor.main(["--chart", chart], probes=Machine().probes()) == 0
-    assert capsys.readouterr().out.splitlines()[-2:] == ["render: can run", "e2e: can run"]
+    assert capsys.readouterr().out.splitlines()[-4:-2] == ["render: can run", "e2e: can run"]
+
+
+def test_local_rows_say_what_the_local_platform_and_vault_tier_lack(monkeypatch: pytest.MonkeyPatch) -> None:
+    from esoconf.local import binaries
+    from esoconf.local import doctor as local_doctor
+
+    def no_vault(*args: object, **kwargs: object) -> None:
+        raise ToolError("no Vault server binary: openbao v2.7.2 (not in /cache). Fix: install it")
+
+    monkeypatch.setattr(binaries, "find_vault_server", no_vault)
+    monkeypatch.setattr(local_doctor, "local_blockers", lambda config: "local platform binaries missing: etcd")
+    text, _ = doctor.report(doctor.Context(cfg.resolve({}, env={}), Machine(docker_engine=False).probes()))
+    rows = {line.split(" | ")[0].strip(): line for line in text.splitlines() if " | " in line}
+    assert "FAIL" in rows["vault"] and "install-tools --if-missing --set local openbao" in rows["vault"]
+    assert "FAIL" in rows["local"] and "etcd" in rows["local"]
+    assert text.splitlines()[-1].startswith("vault: cannot run here: vault: no Vault server binary")
 
 
 def test_main_bad_setting_is_one_line_and_exit_2(capsys: pytest.CaptureFixture[str]) -> None:

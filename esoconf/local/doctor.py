@@ -31,14 +31,10 @@ def local_blockers(config: Config) -> str:
             find_tool(tool, config.values.get(tool))
         except ConfigError as exc:
             problems.append(str(exc))
-    version = eso_version_for(config)
-    if version is None and not config.eso_bin:
-        problems.append("the ESO release to run is unknown: pass --chart (a local chart) or --eso-version")
-    else:
-        try:
-            # with --eso-bin and no known release the version only names the fix: the pinned default
-            pinned = str(config.versions.get("local", {}).get("eso", {}).get("version", ""))
-            find_local_binaries(version or pinned, eso_bin=config.eso_bin, vault_bin=config.vault_bin)
-        except ConfigError as exc:
-            problems.append(str(exc))
+    # no chart and no --eso-version (e.g. the doctor alone): the ESO release the local tier builds by default
+    pinned = str(config.versions.get("local", {}).get("eso", {}).get("version", ""))
+    try:
+        find_local_binaries(eso_version_for(config) or pinned, eso_bin=config.eso_bin, vault_bin=config.vault_bin)
+    except ConfigError as exc:
+        problems.append(str(exc))
     return "; ".join(problems)

@@ -64,12 +64,10 @@ def test_local_blockers_with_everything_present_is_empty(machine: dict[str, Any]
     assert local_blockers(local_config(machine)) == ""
 
 
-def test_local_blockers_without_a_known_eso_release(machine: dict[str, Any]) -> None:
+def test_local_blockers_without_a_known_eso_release_use_the_pinned_one(machine: dict[str, Any]) -> None:
+    """No chart, no --eso-version (the doctor alone): the ESO release the local tier builds by default."""
     fake_cache(machine["cache"], VERSIONS)
-    config = local_config(machine, eso_version=None, chart=None)
-
-    assert local_blockers(config) == ("the ESO release to run is unknown: pass --chart (a local chart) or "
-                                      "--eso-version")
+    assert local_blockers(local_config(machine, eso_version=None, chart=None)) == ""
 
 
 def test_local_blockers_name_a_missing_helm(machine: dict[str, Any], tmp_path: Path) -> None:
