@@ -117,6 +117,7 @@ class TestResult:
     attempts: int = 1
     first_failure: str = ""  # evidence of the failed first attempt of a flaky test
     diagnostics: list[str] = field(default_factory=list)  # paths relative to the artifacts dir
+    platform: str = ""  # live tests: the platform the verdict comes from (kind, local, existing)
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> TestResult:
@@ -156,6 +157,7 @@ class ClaimRow:
     verdicts: dict[str, str]  # tier -> verdict
     evidence: dict[str, str]  # tier -> one line
     tests: dict[str, list[str]]  # tier -> node ids
+    platforms: dict[str, str] = field(default_factory=dict)  # tier -> the platform(s) its verdict comes from
 
     @property
     def verdict(self) -> str:
@@ -210,7 +212,7 @@ class Report:
         """One record per claim and tier checked (``--report-json``): what a release note or MR quotes."""
         chart = {"name": self.run.chart.get("name", ""), "version": self.run.chart.get("version", "")}
         return [{"id": c.id, "title": c.title, "section": c.section, "tier": tier, "verdict": verdict,
-                 "evidence": c.evidence.get(tier, ""), "chart": chart}
+                 "evidence": c.evidence.get(tier, ""), "platform": c.platforms.get(tier, ""), "chart": chart}
                 for c in self.claims for tier, verdict in c.verdicts.items() if verdict != NOT_RUN]
 
 
@@ -237,7 +239,10 @@ def build_report(run: RunInfo, tests: Sequence[TestResult],
             node_ids[tier] = [t.nodeid for t in mine]
             deciding = [t for t in mine if t.verdict == verdicts[tier]]
             evidence[tier] = _claim_evidence(mine, deciding)
-        rows.append(ClaimRow(cid, info.title, info.section, verdicts, evidence, node_ids))
+        platforms = {tier: ", ".join(sorted({t.platform for t in tests if cid in t.claims and t.tier == tier
+                                             and t.platform})) for tier in tiers}
+        rows.append(ClaimRow(cid, info.title, info.section, verdicts, evidence, node_ids,
+                             {tier: names for tier, names in platforms.items() if names}))
     exit_code, reasons = decide(run, tests, rows)
     return Report(run, list(tests), rows, tiers, exit_code, reasons)
 
@@ -380,7 +385,8 @@ REPORT_SCHEMA: dict[str, Any] = {
             "required": ["nodeid", "tier", "verdict"],
             "properties": {"nodeid": {"type": "string"}, "tier": {"type": "string"},
                            "verdict": {"enum": list(VERDICT_ORDER)},
-                           "claims": {"type": "array", "items": {"type": "string"}}},
+                           "claims": {"type": "array", "items": {"type": "string"}},
+                           "platform": {"type": "string"}},
         }},
     },
 }
@@ -463,7 +469,8 @@ def to_markdown(report: Report) -> str:
         header = ["Claim", "Title", "Doc section", *report.tiers]
         lines += ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
         for c in report.claims:
-            cells = " | ".join(BADGE.get(c.verdicts[t], c.verdicts[t]) for t in report.tiers)
+            cells = " | ".join(BADGE.get(c.verdicts[t], c.verdicts[t])
+                               + (f" ({c.platforms[t]})" if c.platforms.get(t) else "") for t in report.tiers)
             lines.append(f"| {c.id} | {_md(c.title)} | {_md(c.section)} | {cells} |")
         lines.append("")
     notable = [(c, t) for c in report.claims for t in report.tiers
@@ -584,6 +591,7 @@ def _html_matrix(report: Report) -> str:
             diag = _links(p for t in tests for p in t.diagnostics)
             cells.append(f'<td class="verdict v-{_slug(verdict)}" data-claim="{_h(c.id)}" '
                          f'data-tier="{_h(tier)}" data-verdict="{_h(verdict)}">{_badge(verdict)}'
+                         + (f'<div class="platform">on {_h(c.platforms[tier])}</div>' if c.platforms.get(tier) else "")
                          + (f'<div class="evidence">{_h(_said_above(report, c.evidence[tier]))}</div>'
                             if c.evidence[tier] not in ("", "ok") else "")
                          + (f'<div class="diag">diagnostics: {diag}</div>' if diag else "") + "</td>")

@@ -264,7 +264,16 @@ def result_of(nodeid: str, reports: list[pytest.TestReport], artifacts_dir: Path
         claims=list(getattr(main, "esoconf_claims", [])), evidence=one_line(evidence),
         duration=round(sum(r.duration for r in reports), 3), when=decisive.when or "call",
         attempts=attempts, first_failure=first_failure,
-        diagnostics=diagnostics)
+        diagnostics=diagnostics, platform=_platform(reports))
+
+
+def _platform(reports: list[pytest.TestReport]) -> str:
+    """The live platform a test recorded (user property ``platform``), "" for the other tiers."""
+    for report in reports:
+        for name, value in report.user_properties:
+            if name == "platform":
+                return str(value)
+    return ""
 
 
 def tool_versions(config: pytest.Config, resolved: cfg.Config) -> dict[str, str]:

@@ -96,9 +96,10 @@ def test_worst_verdict_of_a_claims_tests_decides_and_its_evidence_is_shown() -> 
 
 STABLE_TOP_KEYS = {"schema_version", "outcome", "exit_code", "reasons", "run", "summary", "tiers", "claims",
                    "tests"}
+# `platform` (tests) and `platforms` (claims) were added, optional and additive, for the live platforms
 STABLE_TEST_KEYS = {"nodeid", "tier", "verdict", "claims", "evidence", "duration", "when", "attempts",
-                    "first_failure", "diagnostics"}
-STABLE_CLAIM_KEYS = {"id", "title", "section", "verdicts", "evidence", "tests", "verdict"}
+                    "first_failure", "diagnostics", "platform"}
+STABLE_CLAIM_KEYS = {"id", "title", "section", "verdicts", "evidence", "tests", "verdict", "platforms"}
 
 
 def test_json_report_keeps_its_schema_version_1_shape() -> None:
@@ -138,7 +139,7 @@ def test_claim_records_one_per_claim_and_tier_with_chart() -> None:
     net2 = [r for r in records if r["id"] == "NET-2"]
     assert net2 == [{"id": "NET-2", "title": 'ESO controller pods carry vault-ingress: "true"',
                      "section": "Prerequisites", "tier": "render", "verdict": "fail",
-                     "evidence": net2[0]["evidence"],
+                     "evidence": net2[0]["evidence"], "platform": "",
                      "chart": {"name": "external-secrets", "version": "1.3.2-bb.0"}}]
     assert "vault-ingress" in net2[0]["evidence"]
 
@@ -441,3 +442,15 @@ def test_report_is_written_under_xdist(suite: pytest.Pytester) -> None:
     data = json.loads((suite.path / "artifacts" / "report.json").read_text())
     assert {c["id"]: c["verdict"] for c in data["claims"] if c["id"] in ("NET-1", "NET-2")} == {
         "NET-1": "pass", "NET-2": "fail"}
+
+
+def test_a_live_verdict_names_its_platform() -> None:
+    tests = [rep.TestResult("suites/e2e/test_sync.py::test_sync[token-data]", "e2e", "pass", ["TOK-1"],
+                            platform="local"),
+             rep.TestResult("suites/e2e/test_prerequisites.py::test_mesh", "e2e", "skip", ["MESH-1"],
+                            evidence="not verified on platform local: no mesh", platform="local")]
+    report = rep.build_report(rep.RunInfo(), tests)
+    rows = {c.id: c for c in report.claims}
+    assert rows["TOK-1"].platforms == {"e2e": "local"} and rows["MESH-1"].verdicts == {"e2e": "skip"}
+    assert {r["id"]: r["platform"] for r in report.claim_records()} == {"MESH-1": "local", "TOK-1": "local"}
+    assert "pass (local)" in rep.to_markdown(report) or "(local)" in rep.to_markdown(report)
