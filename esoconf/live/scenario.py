@@ -46,7 +46,7 @@ from .expectations import (
 
 if TYPE_CHECKING:  # pragma: no cover
     from .kube import Kube
-    from .platform import Platform
+    from .platform import LivePlatform as Platform
     from .vault import VaultSeeder
 
 API = "external-secrets.io/v1"

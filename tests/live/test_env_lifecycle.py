@@ -12,10 +12,11 @@ from typing import Any
 import pytest
 
 from esoconf.config import resolve
-from esoconf.live import platform as live
+from esoconf.kind import setup as live
+from esoconf.kind.portforward import PortForward, PortForwardError, port_open
 from esoconf.live.diagnostics import Diagnostics, PodLogs, summary
 from esoconf.live.kube import Kube, sort_events
-from esoconf.live.portforward import PortForward, PortForwardError, port_open
+from esoconf.live.platform import Phases
 from esoconf.live.vault import VaultSeeder
 from esoconf.redact import REDACT
 from esoconf.runner import CommandError
@@ -295,7 +296,7 @@ def test_platform_setup_without_docker_stops_with_one_line(monkeypatch: pytest.M
 
 def test_phases_are_written_for_the_report(tmp_path: Path) -> None:
     ticks = iter([0.0, 12.5, 20.0, 21.25])
-    phases = live.Phases(clock=lambda: next(ticks))
+    phases = Phases(clock=lambda: next(ticks))
     with phases.phase("cluster"):
         pass
     with phases.phase("seeding"):

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from esoconf.config import resolve
-from esoconf.live import platform as live
+from esoconf.kind import setup as live
 from esoconf.redact import REDACT
 
 
