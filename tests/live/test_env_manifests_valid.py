@@ -15,7 +15,7 @@ from esoconf.kind.images import pull_secret_manifest
 from esoconf.kind.istio import mesh_policies
 from esoconf.kind.vault import doc_authorization_policy_objects
 from esoconf.live.naming import namespace_manifest
-from esoconf.live.scenario import allow_policy_manifest, secret_manifest
+from esoconf.live.scenario.manifests import allow_policy_manifest, secret_manifest
 from esoconf.live.vault import token_secret_manifest
 from esoconf.schema import SchemaSet
 
