@@ -17,12 +17,19 @@ from ..live.eso import CONTROLLER_SELECTOR, ESO_NAMESPACE, image_overrides
 from ..live.kube import RUN_LABEL, Kube
 from ..live.platform import Phases
 from ..live.vault import SeedResult, VaultSeeder
+from ..report import EnvironmentNotReady
 from ..wait import Timeouts
 from .canary import NETPOL_NOT_ENFORCED, NETPOL_UNVERIFIED
 from .cluster import ChartRef, Env, HelmComponent, helm_status
 from .eso import EsoComponent
 from .istio import ISTIO_NAMESPACE
 from .vault import SERVER_POD_SELECTOR, VAULT_NAMESPACE, VAULT_RELEASE, VaultComponent, doc_authorization_policy_objects
+
+
+class PlatformUnavailable(EnvironmentNotReady):
+    """The live platform cannot be set up here; the message is one line with the reason and the fix."""
+
+
 
 # ESO controller (manager + istio-proxy), Vault server (vault + istio-proxy): current + previous
 DIAGNOSTIC_LOGS = (

@@ -16,16 +16,14 @@ from pathlib import Path
 from typing import Any
 
 from .. import doctor
-from ..charts import chart_info, resolve_chart
-from ..config import Config, ConfigError, default_doc_for, node_image_for
-from ..doc import VaultDoc, load_doc
+from ..charts import chart_info
+from ..config import Config, ConfigError, node_image_for
 from ..live.eso import ESO_NAMESPACE, ESO_RELEASE, doc_eso_values
 from ..live.images import ImageSet, image_set
 from ..live.kube import Kube
 from ..live.platform import Phases
 from ..live.vault import DEFAULT_PLAN, DEV_ROOT_TOKEN, SeedPlan, SeedResult, VaultSeeder, seed, token_secret_manifest
 from ..redact import REDACT, write_redacted
-from ..report import EnvironmentNotReady
 from ..runner import run
 from ..tools import find_tool
 from ..wait import Timeouts
@@ -34,9 +32,10 @@ from .canary import CanaryVerdict, run_canary
 from .cluster import ChartRef, ClusterAccess, Env, HelmComponent, KindEnvironment, kind_cmd
 from .eso import EsoComponent
 from .images import image_archives, pull_secret_manifest, registry_credentials
+from .inputs import Inputs, Tools, chart_sources, find_tools, resolve_inputs
 from .istio import IstioComponent
 from .leftovers import clean_start
-from .platform import ChartSources, Platform
+from .platform import Platform, PlatformUnavailable
 from .portforward import PortForward
 from .vault import (
     VAULT_NAMESPACE,
@@ -46,10 +45,6 @@ from .vault import (
     VaultComponent,
     doc_vault_authorization_policies,
 )
-
-
-class PlatformUnavailable(EnvironmentNotReady):
-    """The live platform cannot be set up here; the message is one line with the reason and the fix."""
 
 
 class ChartUnderTestFailed(AssertionError):
@@ -118,18 +113,6 @@ def teardown_from_plan(plan: Mapping[str, Any]) -> bool:
     return True
 
 
-def _chart(
-    config: Config, versions: Mapping[str, Any], which: str, cache: Path, helm: Path, helm_env: dict[str, str]
-) -> Path:
-    pin = versions["charts"][which]
-    option = "--chart" if which == "external_secrets" else "--vault-chart"
-    ref = config.chart if which == "external_secrets" else config.vault_chart
-    version = config.chart_version if which == "external_secrets" else config.vault_chart_version
-    if not ref:
-        ref, version = pin["git"], pin["version"]
-    return resolve_chart(ref, version, cache_dir=cache, helm=helm, helm_env=helm_env, option=option)
-
-
 @dataclass
 class _SetupState:
     """What setup has built so far, for the failure path (diagnostics, then cleanup)."""
@@ -178,23 +161,6 @@ def _setup_diagnostics(state: _SetupState, dest: Path) -> None:
 
 
 @dataclass(frozen=True)
-class _Tools:
-    helm: Path
-    kubectl: Path
-    helm_env: dict[str, str]
-
-
-@dataclass(frozen=True)
-class _Inputs:
-    """The charts and the doc, resolved before any cluster work."""
-
-    eso_chart: Path
-    vault_chart: Path
-    doc: VaultDoc
-    cache: Path
-
-
-@dataclass(frozen=True)
 class _Components:
     istio: IstioComponent
     vault: VaultComponent
@@ -209,8 +175,8 @@ def _setup(
 ) -> Session:
     preflight(config)
     phases = Phases()
-    tools = _find_tools(config)
-    inputs = _resolve_inputs(config, tools, artifacts)  # fail before any cluster work
+    tools = find_tools(config)
+    inputs = resolve_inputs(config, tools, artifacts)  # fail before any cluster work
     access = _cluster(config, tools, artifacts, phases, state)
     kube = Kube.connect(str(access.kubeconfig), access.context, access.kubectl_cmd(), timeouts)
     env = state.env = Env(access, kube, timeouts, _image_set(config), artifacts, run_id)
@@ -244,35 +210,13 @@ def _setup(
         env=env,
         eso_component=components.eso,
         vault_component=components.vault,
-        charts=_chart_sources(config, tools, inputs.cache),
+        charts=chart_sources(config, tools, inputs.cache),
         _installed_values=components.eso.values(env),
     )
     return Session(platform, state.kind, pf, installed_now, keep=bool(config.keep_cluster))
 
 
-def _find_tools(config: Config) -> _Tools:
-    helm_env = doctor.helm_env()
-    return _Tools(find_tool("helm", config.helm).path, find_tool("kubectl", config.kubectl).path, helm_env)
-
-
-def _resolve_inputs(config: Config, tools: _Tools, artifacts: Path) -> _Inputs:
-    """The charts, then the doc (which may live in the chart's git clone)."""
-    cache = artifacts / "cache"
-    eso_chart = _chart(config, config.versions, "external_secrets", cache, tools.helm, tools.helm_env)
-    vault_chart = _chart(config, config.versions, "vault", cache, tools.helm, tools.helm_env)
-    if not config.doc:
-        found = default_doc_for(str(eso_chart))
-        if found is not None:  # shared with the suites' doc_shapes fixture through the config
-            config.values["doc"], config.sources["doc"] = str(found), "chart repo"
-    if not config.doc:
-        raise PlatformUnavailable(
-            "live platform needs the doc under test: pass --doc VAULT_INTEGRATION.md "
-            "(or a --chart inside the package repo)"
-        )
-    return _Inputs(eso_chart, vault_chart, load_doc(config.doc), cache)
-
-
-def _cluster(config: Config, tools: _Tools, artifacts: Path, phases: Phases, state: _SetupState) -> ClusterAccess:
+def _cluster(config: Config, tools: Tools, artifacts: Path, phases: Phases, state: _SetupState) -> ClusterAccess:
     """An existing cluster (``--kubeconfig``), or a kind cluster created or reused (``state.kind``)."""
     with phases.phase("cluster"):
         if config.kubeconfig:
@@ -316,7 +260,7 @@ def _prepare_images(config: Config, env: Env, kind_env: KindEnvironment | None, 
                 kind_env.load_archive(archive)
 
 
-def _components(config: Config, inputs: _Inputs) -> _Components:
+def _components(config: Config, inputs: Inputs) -> _Components:
     versions = config.versions
     istio = IstioComponent(  # --istio-version (default: versions.yaml) picks the charts and, above, the images
         version=str(config.istio_version or versions["charts"]["istio"]["version"]),
@@ -411,16 +355,6 @@ def _seed_vault(
             env.kube.apply(token_secret_manifest(result.token, namespace=ESO_NAMESPACE, run_id=env.run_id))
             env.kube.apply(fp.configmap(wanted, fp.RunState(env.run_id, verdict.enforced, verdict.detail)))
     return pf, seeder, result
-
-
-def _chart_sources(config: Config, tools: _Tools, cache: Path) -> ChartSources:
-    return ChartSources(
-        config.chart,
-        str(config.versions["charts"]["external_secrets"]["git"]),
-        lambda ref, version: resolve_chart(
-            ref, version, cache_dir=cache, helm=tools.helm, helm_env=tools.helm_env, option="--from-chart-version"
-        ),
-    )
 
 
 def attach_seed(seeder: VaultSeeder, kube: Kube, plan: SeedPlan = DEFAULT_PLAN) -> SeedResult:
