@@ -24,8 +24,9 @@ if TYPE_CHECKING:  # pragma: no cover
 
 
 class LivePlatform(Protocol):
-    """What the verbs use: the cluster and Vault clients, the run's names and timeouts, the ESO under test,
-    and the release verbs the serial cases change shared state with."""
+    """What the verbs and the cases use: the cluster and Vault clients, the run's names and timeouts, the ESO
+    under test, and the release verbs the serial cases change shared state with. Implemented by
+    :class:`esoconf.kind.platform.Platform` and :class:`esoconf.local.platform.LocalPlatform`."""
 
     kube: Kube
     vault: VaultSeeder
@@ -52,6 +53,10 @@ class LivePlatform(Protocol):
     def set_vault_authorization_policy(self, present: bool) -> None: ...
 
     def eso_pods(self) -> list[dict[str, Any]]: ...
+
+    def require_netpol_enforcement(self) -> None:
+        """Fail (never skip) a case that relies on NetworkPolicy where it is not enforced."""
+        ...
 
 
 @dataclass

@@ -16,7 +16,7 @@ from .manifests import (
     ES,
     SS,
     Ref,
-    _expected_data,
+    expected_data,
     external_secret_manifest,
     random_value,
     secret_manifest,
@@ -83,7 +83,7 @@ class Arranging(ScenarioCore):
             _break_item(item, breakage, tag), store=store, namespace=self.namespace, key_prefix=prefix
         )
         target = es_manifest["spec"]["target"]["name"]
-        expected = _expected_data(es_manifest["spec"], vault_data)
+        expected = expected_data(es_manifest["spec"], vault_data)
         es = Ref(ES, es_manifest["metadata"]["name"], self.namespace)
         return World(
             auth,

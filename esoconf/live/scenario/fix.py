@@ -16,7 +16,7 @@ from esoconf.wait import wait_for
 
 from ..cases import Change, Fix, role_list
 from .core import TRANSIENT, ScenarioCore, World
-from .manifests import _expected_data, _label, allow_policy_manifest, random_value, second_eso_values, secret_manifest
+from .manifests import allow_policy_manifest, expected_data, random_value, second_eso_values, secret_manifest
 from .observe import has_sidecar
 
 VAULT_INGRESS_LABEL = "vault-ingress"  # the pod label Vault's ingress NetworkPolicy admits
@@ -61,7 +61,7 @@ class Fixing(ScenarioCore):
         world.vault_data = {k: random_value() for k in world.vault_data}
         REDACT.add(*world.vault_data.values())
         self.vault.write_secret(world.vault_key, world.vault_data, mount=self.mount)
-        world.expected = _expected_data(world.es_manifest["spec"], world.vault_data)
+        world.expected = expected_data(world.es_manifest["spec"], world.vault_data)
         return world.expected
 
     # ---- shared-state changes (serial tests) ------------------------------------------------------
@@ -240,3 +240,6 @@ def doc_token_clean(raw: str, argv: tuple[str, ...]) -> str:
     """Run the doc's own clean-up (``tr -d '\\r\\n'``) on the token, through the runner."""
     return run(list(argv), input=raw, timeout=10).stdout
 
+
+def _label(obj: Mapping[str, Any], key: str) -> str | None:
+    return ((obj.get("metadata") or {}).get("labels") or {}).get(key)

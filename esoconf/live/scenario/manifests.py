@@ -193,11 +193,7 @@ def random_value() -> str:
     return secrets.token_urlsafe(16)
 
 
-def _label(obj: Mapping[str, Any], key: str) -> str | None:
-    return ((obj.get("metadata") or {}).get("labels") or {}).get(key)
-
-
-def _expected_data(spec: Mapping[str, Any], vault_data: Mapping[str, str]) -> dict[str, str]:
+def expected_data(spec: Mapping[str, Any], vault_data: Mapping[str, str]) -> dict[str, str]:
     """What ESO must write: one key per ``data`` entry, or every Vault key for ``dataFrom.extract``."""
     if spec.get("data"):
         return {d["secretKey"]: vault_data.get(d["remoteRef"].get("property", ""), "") for d in spec["data"]}
