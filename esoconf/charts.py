@@ -105,6 +105,22 @@ def _read_member(archive: Path, suffix: str) -> str | None:
     return None
 
 
+def _member(chart: Path, name: str) -> str:
+    return str(chart / name) if chart.is_dir() else f"{chart}:{name}"
+
+
+def _parse_chart_yaml(chart: Path, name: str, text: str, option: str) -> Any:
+    """One of the chart's YAML files; a syntax error is one line naming the file and line."""
+    try:
+        return yamlio.load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        where = f" (line {mark.line + 1})" if mark is not None else ""
+        raise ConfigError(f"{option} {chart}: {_member(chart, name)} is not valid YAML: {problem}{where}; fix "
+                          f"the chart") from None
+
+
 def chart_info(path: Path, option: str = "--chart") -> ChartInfo:
     """Chart.yaml and values.yaml of a chart directory or archive."""
     if path.is_dir():
@@ -115,16 +131,17 @@ def chart_info(path: Path, option: str = "--chart") -> ChartInfo:
         try:
             chart_text = _read_member(path, "Chart.yaml")
             values_text = _read_member(path, "values.yaml") or ""
-        except (tarfile.TarError, OSError) as exc:
-            raise ConfigError(f"{option} {path}: not a readable chart archive ({exc})") from None
+        except (tarfile.TarError, OSError, UnicodeDecodeError) as exc:
+            why = "not a gzip-compressed tar file" if isinstance(exc, tarfile.ReadError) else (
+                str(exc).splitlines()[0].rstrip(":"))
+            raise ConfigError(f"{option} {path}: not a readable chart archive ({why}); pass a `helm package` "
+                              f".tgz or a chart directory") from None
     if chart_text is None:
         raise ConfigError(f"{option} {path}: no Chart.yaml; point it at a chart directory or .tgz")
-    try:
-        meta = yamlio.load(chart_text) or {}
-        values = yamlio.load(values_text) or {}
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"{option} {path}: Chart.yaml/values.yaml is not valid YAML "
-                          f"({str(exc).splitlines()[0]})") from None
+    meta = _parse_chart_yaml(path, "Chart.yaml", chart_text, option) or {}
+    values = _parse_chart_yaml(path, "values.yaml", values_text, option) or {}
+    if not isinstance(meta, dict):
+        raise ConfigError(f"{option} {path}: {_member(path, 'Chart.yaml')} is not a mapping; fix the chart")
     return ChartInfo(path, str(meta.get("name", "?")), str(meta.get("version", "?")),
                      str(meta.get("appVersion", "")), values if isinstance(values, dict) else {})
 

@@ -23,6 +23,10 @@ MANIFESTS = PROJECT_ROOT / "manifests"
 PROFILES_DIR = MANIFESTS / "profiles"
 VERSIONS_FILE = MANIFESTS / "versions.yaml"
 ENV_PREFIX = "ESOCONF_"
+# a tox env's own defaults ("name=value,..."): below the user's option, env and profile, shown as [tox.ini]
+TOX_DEFAULTS_ENV = "ESOCONF_TOX_DEFAULTS"
+# ESOCONF_* variables that are not settings (read by scripts/tox, set by tox.ini): never called misspelled
+OTHER_ENV = frozenset({"ESOCONF_BOOTSTRAP_VENV", TOX_DEFAULTS_ENV})
 
 
 class ConfigError(Exception):
@@ -220,6 +224,7 @@ def resolve(cli: Mapping[str, Any], env: Mapping[str, str] | None = None,
             profiles_dir: Path = PROFILES_DIR, versions_file: Path = VERSIONS_FILE) -> Config:
     """Compute the effective configuration. ``cli`` maps setting name to value (None = not given)."""
     env = os.environ if env is None else env
+    tox_defaults = _tox_defaults(env.get(TOX_DEFAULTS_ENV, ""))
 
     def raw(setting: Setting, profile: Mapping[str, Any]) -> tuple[Any, str]:
         if cli.get(setting.name) is not None:
@@ -228,6 +233,8 @@ def resolve(cli: Mapping[str, Any], env: Mapping[str, str] | None = None,
             return env[setting.env], "env"
         if setting.name in profile:
             return profile[setting.name], "profile"
+        if setting.name in tox_defaults:
+            return tox_defaults[setting.name], "tox.ini"
         return setting.default, "default"
 
     profile_name, _ = raw(SETTINGS_BY_NAME["profile"], {})
@@ -240,7 +247,7 @@ def resolve(cli: Mapping[str, Any], env: Mapping[str, str] | None = None,
             try:
                 value = setting.parse(value)
             except (TypeError, ValueError) as exc:
-                where = {"option": setting.option, "env": setting.env,
+                where = {"option": setting.option, "env": setting.env, "tox.ini": TOX_DEFAULTS_ENV,
                          "profile": f"profile key {setting.name}"}[source]
                 raise ConfigError(f"{where}: {exc}") from None
         values[setting.name] = value
@@ -249,6 +256,14 @@ def resolve(cli: Mapping[str, Any], env: Mapping[str, str] | None = None,
     _expand_pinned(values, sources, versions)
     _fill_version_defaults(values, sources, versions)
     return Config(values, sources, versions)
+
+
+def _tox_defaults(text: str) -> dict[str, str]:
+    pairs = [item.partition("=") for item in text.split(",") if item.strip()]
+    unknown = sorted(name.strip() for name, _, _ in pairs if name.strip() not in SETTINGS_BY_NAME)
+    if unknown:
+        raise ConfigError(f"{TOX_DEFAULTS_ENV} (tox.ini set_env): unknown setting(s) {', '.join(unknown)}")
+    return {name.strip(): value.strip() for name, _, value in pairs}
 
 
 PINNED = "pinned"
@@ -296,6 +311,30 @@ def node_image_for(versions: Mapping[str, Any], kubernetes_version: str | None) 
     return str(images[wanted])
 
 
+def given(option: str, value: Any, source: str = "option") -> str:
+    """How the user gave ``value`` for ``option``, for error lines: ``--chart X``, ``ESOCONF_CHART=X`` or
+    ``profile key chart: X`` (a line that names an option the user never typed sends them looking in vain)."""
+    name = option.removeprefix("--").replace("-", "_")
+    if source == "env":
+        return f"{ENV_PREFIX}{name.upper()}={value}"
+    if source == "profile":
+        return f"profile key {name}: {value}"
+    return f"{option} {value}"
+
+
+def misspelled_env(env: Mapping[str, str]) -> list[str]:
+    """One warning per ``ESOCONF_*`` variable that is no setting (it would be silently ignored)."""
+    import difflib
+
+    known = [s.env for s in SETTINGS]
+    warnings = []
+    for name in sorted(n for n in env if n.startswith(ENV_PREFIX) and n not in known and n not in OTHER_ENV):
+        close = difflib.get_close_matches(name, known, n=1, cutoff=0.6)
+        hint = f"did you mean {close[0]}?" if close else "see the README configuration table"
+        warnings.append(f"{name} is not a setting and is ignored ({hint})")
+    return warnings
+
+
 REMOTE_CHART = re.compile(r"^(oci://|https?://|git@|git\+|ssh://)")
 
 
@@ -303,22 +342,23 @@ def is_remote_chart(ref: str) -> bool:
     return bool(REMOTE_CHART.match(ref))
 
 
-def check_chart_ref(ref: str, version: str | None, option: str = "--chart") -> None:
-    """Validate a chart reference up front; one actionable line on failure."""
+def check_chart_ref(ref: str, version: str | None, option: str = "--chart", source: str = "option") -> None:
+    """Validate a chart reference up front; one actionable line on failure (naming it as it was given)."""
+    shown = given(option, ref, source)
     if is_remote_chart(ref):
         if not version:
-            raise ConfigError(f"{option} {ref} is remote: also give {option}-version (a chart version "
+            raise ConfigError(f"{shown} is remote: also give {option}-version (a chart version "
                               f"or git tag)")
         return
     path = Path(ref)
     if not path.exists():
-        raise ConfigError(f"{option} {ref}: no such file or directory; pass a chart directory (with "
+        raise ConfigError(f"{shown}: no such file or directory; pass a chart directory (with "
                           f"Chart.yaml), a .tgz, an oci:// reference or a git URL")
     if path.is_dir() and not (path / "Chart.yaml").is_file():
         hint = " (did you mean its chart/ subfolder?)" if (path / "chart" / "Chart.yaml").is_file() else ""
-        raise ConfigError(f"{option} {ref}: folder has no Chart.yaml{hint}; point it at the chart directory")
+        raise ConfigError(f"{shown}: folder has no Chart.yaml{hint}; point it at the chart directory")
     if path.is_file() and not path.name.endswith((".tgz", ".tar.gz")):
-        raise ConfigError(f"{option} {ref}: not a chart archive (.tgz) or directory")
+        raise ConfigError(f"{shown}: not a chart archive (.tgz) or directory")
 
 
 def default_doc_for(chart: str | None) -> Path | None:

@@ -143,6 +143,9 @@ def load_doc(path: str | Path, required: Iterable[str] = SECTIONS) -> VaultDoc:
     doc_path = Path(path)
     try:
         text = doc_path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"--doc {doc_path}: not UTF-8 text (byte 0x{exc.object[exc.start]:02x} at offset "
+                          f"{exc.start}); save it as UTF-8 or pass the VAULT_INTEGRATION.md under test") from None
     except OSError as exc:
         raise ConfigError(f"--doc {doc_path}: cannot read it ({exc.strerror}); pass the VAULT_INTEGRATION.md "
                           f"under test") from None
@@ -152,6 +155,11 @@ def load_doc(path: str | Path, required: Iterable[str] = SECTIONS) -> VaultDoc:
 @cache
 def _load_text(name: str, text: str, required: tuple[str, ...]) -> VaultDoc:
     raw, headings = parse_markdown(text)
+    tops = sorted({SECTIONS[key][0] for key in required})
+    if required and not any(_under(h, (top,)) for h in headings for top in tops):
+        raise ConfigError(f"--doc {name} is not a VAULT_INTEGRATION.md: none of its sections ("
+                          f"{', '.join(repr(t) for t in tops)}) is there; pass the package's "
+                          f"docs/VAULT_INTEGRATION.md")
     if not any(s.lang == "yaml" for s in raw):
         raise ConfigError(f"doc {name} has no ```yaml code blocks: it is not the VAULT_INTEGRATION.md the suite "
                           f"tests (pass the right file with --doc)")

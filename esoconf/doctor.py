@@ -4,7 +4,7 @@ Each check is a function ``check_x(ctx) -> CheckResult``; ``ctx`` carries the ef
 and the probes (``run``, ``which``, file readers, ...) so tests can swap in fakes. A failed check
 names the tiers it blocks; a failed check that blocks no tier is a warning.
 
-Exit code: 0 when the e2e tier can run here, 1 when it cannot, 2 on a usage error.
+Exit code: 0 when the e2e tier can run here, 1 when it cannot, 3 on a usage error (one ``ERROR:`` line).
 """
 
 from __future__ import annotations
@@ -22,9 +22,10 @@ from typing import Any
 
 from . import config as cfg
 from . import runner
-from .tools import Tool, find_tool, helm_home_env
+from .tools import Tool, find_tool, helm_home_env, kubectl_skew
 
 TIERS = ("render", "e2e")
+USAGE = 3  # as the suite's usage error (esoconf.report.Exit.USAGE)
 PYTHON_MINIMUM = (3, 11)
 GIB = 1024**3
 E2E_MEMORY_GIB = 8
@@ -262,7 +263,13 @@ def check_chart(ctx: Context) -> CheckResult:
 
 def check_cluster(ctx: Context) -> CheckResult:
     if ctx.uses_kind:
-        return CheckResult("cluster", True, "kind creates one (no --kubeconfig)")
+        try:
+            ctx.probes.find_tool("kind", ctx.config.values.get("kind"))
+        except cfg.ConfigError:
+            return CheckResult("cluster", False, "none: no --kubeconfig, and kind (which would create one) is not "
+                               "usable", "see the kind line, or pass --kubeconfig", ("e2e",))
+        return CheckResult("cluster", True, f"kind creates one (no --kubeconfig; Kubernetes "
+                                            f"{ctx.config.kubernetes_version})")
     try:
         kubectl = ctx.probes.find_tool("kubectl", ctx.config.values.get("kubectl"))
     except cfg.ConfigError:
@@ -283,6 +290,10 @@ def check_cluster(ctx: Context) -> CheckResult:
         server = json.loads(out.stdout)["serverVersion"]["gitVersion"]
     except (ValueError, KeyError, TypeError):
         server = "version unknown"
+    skew = kubectl_skew(kubectl.version, server)
+    if skew:  # works, mostly: a warning, not a blocker
+        return CheckResult("cluster", False, f"API server reachable ({server}); {skew}",
+                           "`python scripts/install-tools kubectl` (the pinned one)")
     return CheckResult("cluster", True, f"API server reachable ({server})")
 
 
@@ -391,7 +402,9 @@ def report(ctx: Context) -> tuple[str, int]:
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    from .report import OneLineParser
+
+    parser = OneLineParser(
         prog="doctor",
         description="Can this machine run each tier of the "
         "ESO/Vault conformance suite? Exit 1 when the e2e tier cannot run here.",
@@ -418,8 +431,8 @@ def main(argv: list[str] | None = None, probes: Probes | None = None) -> int:
     try:
         config = cfg.resolve(vars(args))
     except cfg.ConfigError as exc:
-        print(f"doctor: error: {exc}", file=sys.stderr)
-        return 2
+        print(f"ERROR: doctor: {exc}", file=sys.stderr)
+        return USAGE
     text, code = report(Context(config, probes or Probes()))
     print(text)
     return code

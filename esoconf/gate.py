@@ -4,8 +4,10 @@
   configure time: a missing or too-old binary is a one-line usage error.
 * After collection, when ``render`` or ``e2e`` tests are selected, helm must be usable (usage error).
 * When ``e2e`` tests are selected, the doctor's checks for the live tier run; if that tier cannot run
-  here the session exits (non-zero, with the reason) instead of skipping: a release gate must never go
-  green on skipped tests.
+  here none of its tests runs (never skipped: a release gate must never go green on skipped tests): they
+  are reported as not verified with the reason (:data:`NOT_VERIFIED`) and the run exits 2 unless a claim
+  failed. Another selected tier that can run (``tox -e conformance``: render + live) still runs, so the
+  verdicts that can be had here are never thrown away; with nothing else selected the run stops at once.
 * Items marked ``vault`` (the quick tier: a testcontainers Vault, no kind, no helm) are also marked ``e2e``
   so the default run deselects them, but they need only a Docker engine: when every selected live item is
   a ``vault`` item, only that is checked.
@@ -16,6 +18,7 @@ monkeypatching :func:`e2e_blockers`.
 
 from __future__ import annotations
 
+import contextlib
 import os
 from collections.abc import Generator, Mapping
 
@@ -29,6 +32,8 @@ from .report import Exit
 from .tools import Tool, find_tool
 
 TOOLS_KEY = pytest.StashKey[dict[str, Tool]]()
+# live tests this machine cannot run, kept out of the session: node id -> (tier, claims, reason)
+NOT_VERIFIED = pytest.StashKey[dict[str, tuple[str, list[str], str]]]()
 E2E_EXIT_CODE = int(Exit.ENVIRONMENT)  # 2: "the environment could not be brought up"
 TIERS_NEEDING_HELM = ("render", "e2e")
 VAULT_TIER = "vault"
@@ -53,8 +58,9 @@ def require_tool(config: pytest.Config, name: str) -> Tool:
     """The usable ``name`` binary (found once per session); a usage error of one line if there is none."""
     found = config.stash.setdefault(TOOLS_KEY, {})
     if name not in found:
+        resolved = _resolved(config)
         try:
-            found[name] = find_tool(name, _resolved(config).values.get(name))
+            found[name] = find_tool(name, resolved.values.get(name), source=resolved.source(name))
         except cfg.ConfigError as exc:
             raise pytest.UsageError(str(exc)) from None
     return found[name]
@@ -72,8 +78,16 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 def vault_blockers(config: cfg.Config) -> str:
-    """Why the quick `vault` tier cannot run here, "" when it can (needs a Docker engine only)."""
-    return doctor.vault_blockers(config)
+    """Why the quick `vault` tier cannot run here, "" when it can: a Vault server binary (vault, or OpenBao's
+    bao) runs it as a local process; without one it needs a Docker engine (testcontainers)."""
+    from .local.binaries import find_vault_server
+
+    try:
+        find_vault_server(config.vault_bin)
+    except cfg.ConfigError as exc:
+        docker = doctor.vault_blockers(config)
+        return f"{exc}; and no container route either: {docker}" if docker else ""
+    return ""
 
 
 def selected_tiers(items: list[pytest.Item]) -> set[str]:
@@ -109,27 +123,60 @@ def check_live_inputs(resolved: cfg.Config, environ: Mapping[str, str]) -> None:
         image_archives(resolved.image_archive_dir)
 
 
+def live_blockers(resolved: cfg.Config, tiers: set[str]) -> dict[str, str]:
+    """Why each selected live tier (or platform) cannot run here; "" when it can. The one place that decides
+    per live tier/platform: a new platform (e.g. ``local``) adds its own entry and its items' tier."""
+    found = {}
+    if "e2e" in tiers:
+        found["e2e"] = e2e_blockers(resolved)
+    if VAULT_TIER in tiers:
+        found[VAULT_TIER] = vault_blockers(resolved)
+    return found
+
+
+def _item_tier(item: pytest.Item) -> str:
+    return VAULT_TIER if item.get_closest_marker(VAULT_TIER) else "e2e"
+
+
+def _set_aside(session: pytest.Session, blocked: Mapping[str, str]) -> None:
+    """Keep the live items of ``blocked`` tiers out of the run and record each as not verified."""
+    not_verified = session.config.stash.setdefault(NOT_VERIFIED, {})
+    kept, aside = [], []
+    for item in session.items:
+        tier = _item_tier(item) if item.get_closest_marker("e2e") else ""
+        if tier in blocked:
+            claims = [c for m in item.iter_markers("claim") for c in m.args]
+            not_verified[item.nodeid] = ("e2e", claims, f"{tier} tier cannot run here: {blocked[tier]} "
+                                                        f"(run `tox -e doctor`)")
+            aside.append(item)
+        else:
+            kept.append(item)
+    session.items[:] = kept
+    session.config.hook.pytest_deselected(items=aside)
+
+
 def pytest_collection_finish(session: pytest.Session) -> None:
     config = session.config
     # pytest calls this hook even when collection failed; that failure (a usage error) must win
     if config.option.collectonly or not config.stash.get(_COLLECTED, False):
         return
     tiers = selected_tiers(session.items)
+    resolved = _resolved(config)
     if "e2e" in tiers:
-        resolved = _resolved(config)
         try:
             check_live_inputs(resolved, os.environ)
         except cfg.ConfigError as exc:
             raise pytest.UsageError(str(exc)) from None
-        reason = e2e_blockers(resolved)
-        if reason:
-            pytest.exit(f"e2e tier cannot run here: {reason} (run `tox -e doctor`)", returncode=E2E_EXIT_CODE)
-    elif VAULT_TIER in tiers:
-        reason = vault_blockers(_resolved(config))
-        if reason:
-            pytest.exit(f"vault tier cannot run here: {reason} (run `tox -e doctor`)", returncode=E2E_EXIT_CODE)
+    # a live tier that cannot run here runs nothing; the rest runs (nothing at all when it was the only tier)
+    blocked = {tier: reason for tier, reason in live_blockers(resolved, tiers).items() if reason}
+    if blocked:
+        _set_aside(session, blocked)
+        tiers -= set(blocked)
     if tiers & set(TIERS_NEEDING_HELM):
         require_tool(config, "helm")
+    if "e2e" in tiers:  # found once here, so the report records the version really used
+        with contextlib.suppress(pytest.UsageError):  # none: the doctor's check already said so
+            require_tool(config, "kubectl")
 
 
 SERIAL_UNDER_XDIST = ("tests marked `serial` change shared state (an AuthorizationPolicy, the ESO release) and "
@@ -143,8 +190,10 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
     never silently skipped)."""
     needed = capabilities.item_needs(item)
     if needed:
-        reason = capabilities.not_verified(_resolved(item.config).platform, needed)
+        platform = _resolved(item.config).platform
+        reason = capabilities.not_verified(platform, needed)
         if reason:
+            item.user_properties.append(("platform", platform))  # the verdict names where it was (not) checked
             pytest.skip(reason)
     if item.get_closest_marker("serial") and hasattr(item.config, "workerinput"):
         pytest.fail(SERIAL_UNDER_XDIST, pytrace=False)

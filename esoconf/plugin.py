@@ -4,6 +4,7 @@ JUnit properties and one-line claim evidence; the gate and the reports are its s
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Generator
 from pathlib import Path
 from typing import Any
@@ -57,33 +58,52 @@ def pytest_configure(config: pytest.Config) -> None:
         config.addinivalue_line("markers", f"{name}: {text}")
     try:
         resolved = cfg.resolve(_cli_values(config))
-        if resolved.chart:
-            cfg.check_chart_ref(resolved.chart, resolved.chart_version, "--chart")
-            if not cfg.is_remote_chart(resolved.chart) and not resolved.chart_version:
-                from .charts import chart_info
-
-                resolved.values["chart_version"] = chart_info(Path(resolved.chart)).version  # for header, JUnit
-                resolved.sources["chart_version"] = "Chart.yaml"
-        if resolved.vault_chart:
-            cfg.check_chart_ref(resolved.vault_chart, resolved.vault_chart_version, "--vault-chart")
+        for setting in ("chart", "vault_chart"):
+            if resolved.values[setting]:
+                _check_chart(resolved, setting)
+        for warning in cfg.misspelled_env(os.environ):
+            config.issue_config_time_warning(pytest.PytestConfigWarning(warning), stacklevel=2)
         if resolved.doc is None and resolved.chart:
             doc = cfg.default_doc_for(resolved.chart)
             if doc is not None:
                 resolved.values["doc"] = str(doc)
                 resolved.sources["doc"] = "chart repo"
         if resolved.kube_context and not resolved.kubeconfig:
-            import os
-
             resolved.values["kubeconfig"] = os.environ.get("KUBECONFIG") or os.path.expanduser("~/.kube/config")
             resolved.sources["kubeconfig"] = "KUBECONFIG" if os.environ.get("KUBECONFIG") else "~/.kube/config"
-        if resolved.kube_context:
+        if resolved.kubeconfig:
             check_kube_context(resolved.kubeconfig, resolved.kube_context, resolved.source("kubeconfig"))
         _check_writable_folder("--artifacts-dir", resolved.artifacts_dir, resolved.artifacts_dir)
         if resolved.report_json:
+            if Path(resolved.report_json).is_dir():
+                raise cfg.ConfigError(f"--report-json {resolved.report_json}: is a directory; give a file path "
+                                      f"(e.g. {Path(resolved.report_json) / 'claims.json'})")
             _check_writable_folder("--report-json", resolved.report_json, str(Path(resolved.report_json).parent))
     except cfg.ConfigError as exc:
         raise pytest.UsageError(str(exc)) from None
     config.stash[CONFIG_KEY] = resolved
+
+
+def _check_chart(resolved: cfg.Config, setting: str) -> None:
+    """A chart setting's reference, and the version of a local chart: its Chart.yaml's (a version given
+    for a local chart that contradicts it would be printed into the report title as if it were tested)."""
+    option = f"--{setting.replace('_', '-')}"
+    ref, version_key = resolved.values[setting], f"{setting}_version"
+    version = resolved.values[version_key]
+    cfg.check_chart_ref(ref, version, option, resolved.source(setting))
+    if cfg.is_remote_chart(ref):
+        return
+    from .charts import chart_info
+
+    actual = chart_info(Path(ref), option).version
+    if version:
+        where = Path(ref) / "Chart.yaml" if Path(ref).is_dir() else Path(ref)
+        how = "contradicts" if str(version) != actual else "is not needed with"
+        raise cfg.ConfigError(f"{cfg.given(option + '-version', version, resolved.source(version_key))} "
+                              f"{how} {where} (version {actual}); a local chart's version is its "
+                              f"Chart.yaml: drop {option}-version (it is for oci:// and git references)")
+    resolved.values[version_key] = actual  # for header, JUnit
+    resolved.sources[version_key] = "Chart.yaml"
 
 
 def _check_writable_folder(option: str, given: str, folder: str) -> None:
@@ -94,21 +114,24 @@ def _check_writable_folder(option: str, given: str, folder: str) -> None:
                               f"folder") from None
 
 
-def check_kube_context(kubeconfig: str, context: str, source: str = "option") -> None:
+def check_kube_context(kubeconfig: str, context: str | None, source: str = "option") -> None:
+    """--kubeconfig must be readable YAML (exit 3 up front, not a failed platform later) and name
+    ``context`` when one is given."""
     import yaml
 
+    shown = cfg.given("--kubeconfig", kubeconfig, source)
     try:
         with open(kubeconfig, encoding="utf-8") as handle:
             data = yaml.safe_load(handle) or {}
     except OSError as exc:
         if source in ("option", "env", "profile"):
-            raise cfg.ConfigError(f"--kubeconfig {kubeconfig}: cannot read it ({exc.strerror})") from None
+            raise cfg.ConfigError(f"{shown}: cannot read it ({exc.strerror})") from None
         raise cfg.ConfigError(f"--kube-context {context}: no --kubeconfig given and {kubeconfig} cannot be read "
                               f"({exc.strerror}); pass --kubeconfig") from None
     except yaml.YAMLError:
-        raise cfg.ConfigError(f"--kubeconfig {kubeconfig}: not valid YAML") from None
-    names = [c.get("name") for c in data.get("contexts") or []]
-    if context not in names:
+        raise cfg.ConfigError(f"{shown}: not valid YAML; pass a kubeconfig file") from None
+    names = [c.get("name") for c in data.get("contexts") or []] if isinstance(data, dict) else []
+    if context is not None and context not in names:
         raise cfg.ConfigError(f"--kube-context {context!r} is not in {kubeconfig} (contexts: "
                               f"{', '.join(map(str, names)) or 'none'}); see `kubectl config get-contexts`")
 

@@ -121,6 +121,7 @@ class Renderer:
     calls: list[tuple[Path, str, str, Path]] = field(default_factory=list)  # what was rendered (for benchmarks)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
     _fingerprints: dict[Path, str] = field(default_factory=dict, repr=False)
+    _outcomes: dict[Path, list[str]] = field(default_factory=dict, repr=False)  # chart -> helm error or ""
 
     @property
     def env(self) -> dict[str, str]:
@@ -154,6 +155,7 @@ class Renderer:
         with _CACHE_LOCK:
             cached = _CACHE.get(key)
         if cached is not None:
+            self._note(chart, cached)
             return cached
         values_file = self.values_file(release, values)
         cmd = [str(self.helm), "template", release, str(chart), "-n", namespace, "-f", str(values_file)]
@@ -178,7 +180,26 @@ class Renderer:
             self.calls.append((chart, release, namespace, values_file))
         with _CACHE_LOCK:
             _CACHE[key] = result
+        self._note(chart, result)
         return result
+
+    def _note(self, chart: Path, result: Rendered | RenderError) -> None:
+        cause = ""
+        if isinstance(result, RenderError):
+            lines = [line.strip() for line in str(result).splitlines()[1:] if line.strip()]
+            cause = next((line for line in lines if line.startswith("Error:")), lines[0] if lines else "no output")
+        with self._lock:
+            self._outcomes.setdefault(chart, []).append(cause)
+
+    def chart_failure(self) -> str | None:
+        """One line when a chart rendered with no values at all (every render failed: a template syntax error,
+        a missing file): helm's own cause (it names file:line), so the run stops instead of failing every
+        claim with the same traceback."""
+        with self._lock:
+            broken = {chart: causes for chart, causes in self._outcomes.items() if causes and all(causes)}
+        for chart, causes in broken.items():
+            return f"helm cannot render {chart} with any values: {causes[0].removeprefix('Error: ')}"
+        return None
 
     def prefetch(self, jobs: Iterable[tuple[Path, str, Mapping[str, Any]]], workers: int | None = None,
                  meanwhile: Iterable[Callable[[], Any]] = ()) -> None:

@@ -26,6 +26,7 @@ import argparse
 import html
 import json
 import re
+import shutil
 import sys
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
@@ -36,6 +37,7 @@ from typing import Any
 
 import yaml
 
+from .evidence import EVIDENCE_MAX, one_line
 from .redact import REDACT, write_redacted
 
 SCHEMA_VERSION = 1
@@ -43,12 +45,29 @@ TIERS = ("render", "e2e", "unit")
 # worst first: a claim's verdict in a tier is the first of these that any of its tests has
 VERDICT_ORDER = ("fail", "error", "xpass", "blocked", "flaky", "xfail", "pass", "skip")
 FAILING = frozenset({"fail", "error", "xpass"})
-ENVIRONMENT = frozenset({"blocked"})
 NOT_RUN = "not run"
+# what each verdict means to a reader (the HTML legend)
+MEANING = {
+    "fail": "the claim does not hold: the chart or its doc is wrong",
+    "error": "the check itself broke (fixture or teardown error): counts as a failure",
+    "xpass": "a known defect no longer fails: the chart or doc was fixed; update the expectation",
+    "blocked": "not verified: the environment could not be brought up (infrastructure, not the chart)",
+    "flaky": "failed once, passed on the nightly rerun",
+    "xfail": "known defect: the doc or chart is wrong here, recorded as a strict expected failure; it does "
+             "not fail the run, and a fix shows up as xpass",
+    "pass": "the claim holds",
+    "skip": "not checked in this run (fails the gate under --gate)",
+    NOT_RUN: "no test of this tier checks the claim in this run",
+}
+ATTENTION = frozenset({*FAILING, "blocked", "flaky"})  # what a reader must act on
+ENVIRONMENT = frozenset({"blocked"})
 REPORT_FILES = {"json": "report.json", "markdown": "report.md", "html": "report.html"}
 PHASES_FILE = "phases.json"
 DIAGNOSTICS_DIR = "diagnostics"
-EVIDENCE_MAX = 300
+RUNS_DIR = "runs"  # one folder per run: runs/<run id>/report.*
+LATEST = "latest"  # link to the newest run's folder
+KEEP_RUNS = 20  # older run folders are removed
+REASON_MAX = 1000  # the reason a run stopped is shown whole (it is what the reader acts on)
 
 
 class EnvironmentNotReady(Exception):
@@ -77,12 +96,6 @@ OUTCOMES = {
 def worst(verdicts: Iterable[str]) -> str:
     ranked = [v for v in verdicts if v in VERDICT_ORDER]
     return min(ranked, key=VERDICT_ORDER.index) if ranked else NOT_RUN
-
-
-def one_line(text: str, limit: int = EVIDENCE_MAX) -> str:
-    """Redacted, whitespace-collapsed, at most ``limit`` characters."""
-    flat = " ".join(REDACT(text or "").split())
-    return flat if len(flat) <= limit else flat[: limit - 1] + "…"
 
 
 # ---------------------------------------------------------------------------------------------- model
@@ -121,7 +134,7 @@ class RunInfo:
     started: str = ""
     duration: float = 0.0
     pytest_exit: int = 0
-    problem: str = ""  # "" | environment | usage | interrupted | collection
+    problem: str = ""  # "" | environment | usage | interrupted | collection | chart
     problem_detail: str = ""
     diagnostics: list[str] = field(default_factory=list)
 
@@ -161,6 +174,16 @@ class Report:
     @property
     def outcome(self) -> str:
         return OUTCOMES[self.exit_code]
+
+    @property
+    def complete(self) -> bool:
+        """The run gave verdicts: it replaces the last complete report. A run that stopped on a usage or
+        environment error before any check ran (nothing but blocked or skipped tests) does not."""
+        if self.run.problem in ("usage", "interrupted", "collection"):
+            return False
+        if self.run.problem == "chart":  # a verdict on the chart: it does not render
+            return True
+        return any(t.verdict not in ("blocked", "skip") for t in self.tests)
 
     def summary(self) -> dict[str, int]:
         counts = Counter(t.verdict for t in self.tests)
@@ -213,10 +236,30 @@ def build_report(run: RunInfo, tests: Sequence[TestResult],
             verdicts[tier] = worst(t.verdict for t in mine)
             node_ids[tier] = [t.nodeid for t in mine]
             deciding = [t for t in mine if t.verdict == verdicts[tier]]
-            evidence[tier] = one_line(deciding[0].evidence) if deciding else ""
+            evidence[tier] = _claim_evidence(mine, deciding)
         rows.append(ClaimRow(cid, info.title, info.section, verdicts, evidence, node_ids))
     exit_code, reasons = decide(run, tests, rows)
     return Report(run, list(tests), rows, tiers, exit_code, reasons)
+
+
+def _variant(nodeid: str) -> str:
+    """The parameter id of a test (``test_x[no-secret-namespace]`` -> ``no-secret-namespace``), else its name."""
+    name = nodeid.rsplit("::", 1)[-1]
+    return name[name.index("[") + 1:-1] if name.endswith("]") and "[" in name else name
+
+
+def _claim_evidence(mine: Sequence[TestResult], deciding: Sequence[TestResult]) -> str:
+    """The deciding test's evidence; when other checks of the claim passed, it says which ones did not, so a
+    known defect in one variation does not read as the doc's own case failing."""
+    if not deciding:
+        return ""
+    text = one_line(deciding[0].evidence)
+    passed = [t for t in mine if t.verdict == "pass"]
+    if not passed or deciding[0].verdict not in ("xfail", "fail"):
+        return text
+    which = ", ".join(_variant(t.nodeid) for t in deciding)
+    return one_line(f"{len(passed)} of {len(mine)} checks pass ({', '.join(_variant(t.nodeid) for t in passed)}); "
+                    f"{deciding[0].verdict} only in {which}: {text}", 2 * EVIDENCE_MAX)
 
 
 def _claim_sort_key(claim_id: str) -> tuple[str, int, str]:
@@ -227,7 +270,9 @@ def _claim_sort_key(claim_id: str) -> tuple[str, int, str]:
 def decide(run: RunInfo, tests: Sequence[TestResult], rows: Sequence[ClaimRow]) -> tuple[Exit, list[str]]:
     """The exit code and one line per reason. Chart failures and environment failures never mix."""
     if run.problem in ("usage", "interrupted", "collection"):
-        return Exit.USAGE, [one_line(run.problem_detail or run.problem)]
+        return Exit.USAGE, [one_line(run.problem_detail or run.problem, REASON_MAX)]
+    if run.problem == "chart":  # the chart could not be rendered at all: nothing was checked, the chart failed
+        return Exit.CLAIM_FAILED, [f"chart failure: {one_line(run.problem_detail, REASON_MAX)}"]
     failed = [t for t in tests if t.verdict in FAILING]
     reasons = [f"{_label(t)}: {t.verdict}: {one_line(t.evidence, 200)}" for t in failed]
     if run.mode == "gate":
@@ -235,8 +280,11 @@ def decide(run: RunInfo, tests: Sequence[TestResult], rows: Sequence[ClaimRow]) 
         if unverified:
             reasons.append(f"not verified (skipped) under --gate: {', '.join(unverified)}")
     blocked = [t for t in tests if t.verdict in ENVIRONMENT]
-    env_reasons = [f"environment not ready: {one_line(run.problem_detail, 200)}"] if run.problem else []
-    if blocked:
+    env_reasons = [f"environment not ready: {one_line(run.problem_detail, REASON_MAX)}"] if run.problem else []
+    if blocked and run.problem_detail and run.problem_detail in blocked[0].evidence:  # said in the line above
+        tiers = ", ".join(sorted({t.tier for t in blocked}))
+        env_reasons.append(f"{len(blocked)} {tiers} test(s) not verified because of it")
+    elif blocked:
         env_reasons.append(f"{len(blocked)} test(s) blocked by the environment, e.g. {_label(blocked[0])}: "
                            f"{one_line(blocked[0].evidence, 200)}")
     if reasons:
@@ -316,7 +364,7 @@ REPORT_SCHEMA: dict[str, Any] = {
                 "environment": {"type": "object", "additionalProperties": {"type": "string"}},
                 "phases": {"type": "object", "additionalProperties": {"type": "number"}},
                 "pytest_exit": {"type": "integer"},
-                "problem": {"enum": ["", "environment", "usage", "interrupted", "collection"]},
+                "problem": {"enum": ["", "environment", "usage", "interrupted", "collection", "chart"]},
                 "diagnostics": {"type": "array", "items": {"type": "string"}},
             },
         },
@@ -411,9 +459,9 @@ def to_markdown(report: Report) -> str:
     counts = ", ".join(f"{n} {v}" for v, n in report.claim_summary().items()) or "none"
     tcounts = ", ".join(f"{n} {v}" for v, n in report.summary().items()) or "none"
     lines += [f"Claims: {counts}. Tests: {tcounts}.", ""]
-    if report.claims:
-        lines += ["| Claim | Title | Doc section | " + " | ".join(report.tiers) + " |",
-                  "|---|---|---|" + "---|" * len(report.tiers)]
+    if report.claims and report.tiers:
+        header = ["Claim", "Title", "Doc section", *report.tiers]
+        lines += ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
         for c in report.claims:
             cells = " | ".join(BADGE.get(c.verdicts[t], c.verdicts[t]) for t in report.tiers)
             lines.append(f"| {c.id} | {_md(c.title)} | {_md(c.section)} | {cells} |")
@@ -422,7 +470,8 @@ def to_markdown(report: Report) -> str:
                if c.verdicts[t] not in ("pass", "skip", NOT_RUN)]
     if notable:
         lines += ["### Evidence", ""]
-        lines += [f"- **{c.id}** [{t}] {c.verdicts[t]}: {_md(c.evidence[t])}" for c, t in notable]
+        lines += [f"- **{c.id}** [{t}] {c.verdicts[t]}: {_md(_said_above(report, c.evidence[t]))}"
+                  for c, t in notable]
         lines.append("")
     others = [t for t in report.tests if not t.claims and t.verdict not in ("pass", "skip")]
     if others:
@@ -456,14 +505,17 @@ body{font:14px/1.45 system-ui,-apple-system,Segoe UI,sans-serif;margin:1.5em aut
 color:#1f2328}
 h1{font-size:1.5em;margin:0 0 .3em} h2{font-size:1.15em;margin:1.6em 0 .5em}
 .banner{color:#fff;padding:.8em 1em;border-radius:6px;font-size:1.2em}
-.banner ul{margin:.4em 0 0;font-size:.8em}
+.banner ul{margin:.4em 0 0;font-size:.8em} .banner li{overflow-wrap:anywhere}
 table{border-collapse:collapse;width:100%}
 th,td{border:1px solid #d0d7de;padding:.35em .5em;vertical-align:top;text-align:left}
-th{background:#f6f8fa} td.verdict{min-width:9em}
-.badge{display:inline-block;color:#fff;border-radius:3px;padding:0 .45em;font-weight:600;font-size:.85em}
+th{background:#f6f8fa} td.verdict{min-width:9em} th[scope=row],.nowrap{white-space:nowrap}
+.badge{display:inline-block;color:#fff;border-radius:3px;padding:0 .45em;font-weight:600;font-size:.85em;
+white-space:nowrap}
 .evidence{font-family:ui-monospace,monospace;font-size:.8em;color:#57606a;margin-top:.2em;
-word-break:break-word}
-.legend .badge{margin-right:.4em} .muted{color:#57606a}
+overflow-wrap:anywhere}
+table.tests{table-layout:fixed} table.tests code,table.tests a{overflow-wrap:anywhere} table.tests code{font-size:.8em}
+.legend{display:grid;grid-template-columns:max-content 1fr;gap:.15em .6em;margin:.6em 0;font-size:.9em}
+.muted{color:#57606a}
 .bar{background:#54aeff;height:.8em;display:inline-block}
 code{font-size:.9em}
 """
@@ -500,9 +552,11 @@ def to_html(report: Report) -> str:
     if report.reasons:
         parts.append("<ul>" + "".join(f"<li>{_h(r)}</li>" for r in report.reasons) + "</ul>")
     parts.append("</div>")
-    parts.append('<p class="legend">' + "".join(_badge(v) for v in (*VERDICT_ORDER, NOT_RUN)) + "</p>")
+    parts.append(_html_legend(report))
     parts.append(_html_matrix(report))
-    parts.append(_html_tests(report))
+    parts.append(_html_tests(report, sorted(ATTENTION), "Tests needing attention", "tests"))
+    parts.append(_html_tests(report, ["xfail"], "Known defects (strict expected failures: they do not fail the "
+                                                "run; a fix shows up as xpass)", "known"))
     parts.append(_html_table("Environment", "environment", ["Setting", "Value"],
                              [[_h(k), f"<code>{_h(v)}</code>"] for k, v in run.environment.items()]))
     longest = max(run.phases.values(), default=0) or 1
@@ -530,7 +584,8 @@ def _html_matrix(report: Report) -> str:
             diag = _links(p for t in tests for p in t.diagnostics)
             cells.append(f'<td class="verdict v-{_slug(verdict)}" data-claim="{_h(c.id)}" '
                          f'data-tier="{_h(tier)}" data-verdict="{_h(verdict)}">{_badge(verdict)}'
-                         + (f'<div class="evidence">{_h(c.evidence[tier])}</div>' if c.evidence[tier] else "")
+                         + (f'<div class="evidence">{_h(_said_above(report, c.evidence[tier]))}</div>'
+                            if c.evidence[tier] not in ("", "ok") else "")
                          + (f'<div class="diag">diagnostics: {diag}</div>' if diag else "") + "</td>")
         rows.append(f'<tr data-claim="{_h(c.id)}"><th scope="row">{_h(c.id)}</th><td>{_h(c.title)}</td>'
                     f'<td>{_h(c.section)}</td>{"".join(cells)}</tr>')
@@ -538,23 +593,57 @@ def _html_matrix(report: Report) -> str:
             f'<th>Doc section</th>{head}</tr></thead><tbody>{"".join(rows)}</tbody></table>')
 
 
-def _html_tests(report: Report) -> str:
-    shown = [t for t in report.tests if t.verdict not in ("pass", "skip")]
-    rows = [[f"<code>{_h(t.nodeid)}</code>", _h(t.tier), _badge(t.verdict),
-             f'<div class="evidence">{_h(one_line(t.evidence))}</div>'
-             + (f'<div class="evidence">first attempt: {_h(one_line(t.first_failure))}</div>'
-                if t.first_failure else ""),
-             _links(t.diagnostics)] for t in shown]
-    header = ["Test", "Tier", "Verdict", "Evidence", "Diagnostics"]
-    return _html_table("Tests needing attention", "tests", header, rows)
+def _html_legend(report: Report) -> str:
+    """Each verdict that appears on the page, with what it means."""
+    used = {t.verdict for t in report.tests} | {v for c in report.claims for v in c.verdicts.values()}
+    shown = [v for v in (*VERDICT_ORDER, NOT_RUN) if v in used] or list(VERDICT_ORDER)
+    return ('<div class="legend" id="legend">'
+            + "".join(f"<div>{_badge(v)}</div><div>{_h(MEANING[v])}</div>" for v in shown) + "</div>")
 
 
-def _html_table(title: str, table_id: str, header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
+TEST_COLUMNS = (("Test", "32%"), ("Tier", "5em"), ("Verdict", "6.5em"), ("Evidence", "auto"), ("Diagnostics", "15%"))
+
+
+def _said_above(report: Report, evidence: str) -> str:
+    """Evidence that repeats the reason the run stopped (shown whole in the banner, perhaps cut short here)
+    points at it instead."""
+    detail, head = report.run.problem_detail, evidence.removesuffix("…")
+    start = head.find(detail[:40]) if len(detail) >= 40 else -1
+    if start < 0 or not detail.startswith(head[start:]):
+        return evidence
+    return head[:start] + "the reason at the top"
+
+
+def _html_tests(report: Report, verdicts: Sequence[str], title: str, table_id: str) -> str:
+    shown = [t for t in report.tests if t.verdict in verdicts]
+    columns = TEST_COLUMNS if any(t.diagnostics for t in shown) else TEST_COLUMNS[:-1]
+    groups: dict[tuple[str, str, str], list[TestResult]] = {}  # tests blocked for one reason: one row
+    for t in shown:
+        key = (t.tier, t.verdict, t.evidence) if t.verdict in ENVIRONMENT and not t.diagnostics else ("", "", t.nodeid)
+        groups.setdefault(key, []).append(t)
+    rows = []
+    for tests in groups.values():
+        t = tests[0]
+        ids = "".join(f"<div><code>{_h(x.nodeid)}</code></div>" for x in tests)
+        name = (f"<details><summary>{len(tests)} tests</summary>{ids}</details>" if len(tests) > 1
+                else f"<code>{_h(t.nodeid)}</code>")
+        rows.append([name, _h(t.tier), _badge(t.verdict),
+                     f'<div class="evidence">{_h(_said_above(report, one_line(t.evidence)))}</div>'
+                     + (f'<div class="evidence">first attempt: {_h(one_line(t.first_failure))}</div>'
+                        if t.first_failure else ""),
+                     _links(t.diagnostics)][:len(columns)])
+    return _html_table(title, table_id, [c for c, _ in columns], rows, [w for _, w in columns])
+
+
+def _html_table(title: str, table_id: str, header: Sequence[str], rows: Sequence[Sequence[str]],
+                widths: Sequence[str] = ()) -> str:
     if not rows:
         return ""
+    cols = "<colgroup>" + "".join(f'<col style="width:{w}">' for w in widths) + "</colgroup>" if widths else ""
     head = "".join(f"<th>{h}</th>" for h in header)
     body = "".join("<tr>" + "".join(f"<td>{cell}</td>" for cell in row) + "</tr>" for row in rows)
-    return (f'<h2>{_h(title)}</h2><table id="{table_id}"><thead><tr>{head}</tr></thead>'
+    css = ' class="tests"' if widths else ""
+    return (f'<h2>{_h(title)}</h2><table id="{table_id}"{css}>{cols}<thead><tr>{head}</tr></thead>'
             f"<tbody>{body}</tbody></table>")
 
 
@@ -571,6 +660,36 @@ def write_reports(report: Report, artifacts_dir: Path) -> dict[str, Path]:
     return written
 
 
+def write_run(report: Report, artifacts_dir: Path, run_id: str,
+              extra: Iterable[Path] = ()) -> dict[str, Path]:
+    """This run's folder ``runs/<run_id>/`` (report.* plus ``extra`` files already in it, e.g. junit.xml),
+    ``latest`` pointing at it, and, for a complete run only, copies of its files at the top of
+    ``artifacts_dir`` (the last complete report: a run that stopped on a usage or environment error never
+    replaces it). Keeps the newest :data:`KEEP_RUNS` run folders. Returns what it wrote, newest first."""
+    artifacts_dir = Path(artifacts_dir)
+    run_dir = artifacts_dir / RUNS_DIR / run_id
+    written = write_reports(report, run_dir)
+    latest = artifacts_dir / LATEST
+    tmp_link = artifacts_dir / f".{LATEST}.{run_id}"
+    tmp_link.unlink(missing_ok=True)
+    tmp_link.symlink_to(Path(RUNS_DIR) / run_id, target_is_directory=True)
+    tmp_link.replace(latest)  # atomic: a reader never sees no `latest`
+    shown = {"run": run_dir}
+    if report.complete:
+        for source in [*written.values(), *(p for p in extra if p.is_file())]:
+            target = artifacts_dir / source.name
+            tmp = target.with_name(f".{target.name}.tmp")
+            shutil.copyfile(source, tmp)
+            tmp.replace(target)
+        shown["report"] = artifacts_dir / REPORT_FILES["html"]
+    else:
+        shown["report"] = written["html"]
+    runs = sorted((p for p in (artifacts_dir / RUNS_DIR).iterdir() if p.is_dir()), key=lambda p: p.name)
+    for old in runs[:-KEEP_RUNS]:
+        shutil.rmtree(old, ignore_errors=True)
+    return shown
+
+
 def write_claim_records(report: Report, path: Path) -> Path:
     return write_redacted(Path(path), json.dumps(report.claim_records(), indent=2) + "\n")
 
@@ -584,6 +703,8 @@ class Change:
     tier: str
     old: str
     new: str
+    evidence: str = ""  # the new run's evidence (the old run's when the claim is no longer checked)
+    old_evidence: str = ""
 
     @property
     def kind(self) -> str:
@@ -599,45 +720,93 @@ def diff(old: Report, new: Report) -> list[Change]:
     def table(report: Report) -> dict[tuple[str, str], str]:
         return {(c.id, t): v for c in report.claims for t, v in c.verdicts.items()}
 
+    def evidence(report: Report) -> dict[tuple[str, str], str]:
+        return {(c.id, t): e for c in report.claims for t, e in c.evidence.items()}
+
     before, after = table(old), table(new)
+    said_before, said_after = evidence(old), evidence(new)
     keys = sorted(set(before) | set(after), key=lambda k: (_claim_sort_key(k[0]), k[1]))
-    changes = [Change(cid, tier, before.get((cid, tier), NOT_RUN), after.get((cid, tier), NOT_RUN))
-               for cid, tier in keys]
+    changes = [Change(key[0], key[1], before.get(key, NOT_RUN), after.get(key, NOT_RUN),
+                      said_after.get(key, "") or said_before.get(key, ""), said_before.get(key, ""))
+               for key in keys]
     return [c for c in changes if c.old != c.new]
 
 
-def format_diff(old: Report, new: Report, changes: Sequence[Change], fmt: str = "text") -> str:
+def run_label(report: Report, path: str | Path | None = None) -> str:
+    """What tells two runs apart: chart, outcome, when it started, and the file it was read from."""
+    when = report.run.started or "start unknown"
+    where = f"; {Path(path).name if Path(path).name != 'report.json' else path}" if path else ""
+    return f"{_chart_title(report.run)} ({report.outcome}, {report.run.mode}, {when}{where})"
+
+
+def format_diff(old: Report, new: Report, changes: Sequence[Change], fmt: str = "text",
+                labels: tuple[str, str] | None = None) -> str:
+    before, after = labels or (run_label(old), run_label(new))
     if fmt == "json":
-        return json.dumps({"old": old.run.chart, "new": new.run.chart,
+        return json.dumps({"old": old.run.chart, "new": new.run.chart, "old_label": before, "new_label": after,
                            "changes": [{**asdict(c), "kind": c.kind} for c in changes]}, indent=2) + "\n"
-    header = f"{_chart_title(old.run)} ({old.outcome}) -> {_chart_title(new.run)} ({new.outcome})"
+    if fmt == "html":
+        return _html_diff(before, after, changes)
     if fmt == "markdown":
-        lines = [f"### Verdict changes: {_md(header)}", ""]
+        lines = ["### Verdict changes", "", f"- before: {_md(before)}", f"- after: {_md(after)}", ""]
         if not changes:
             return REDACT("\n".join([*lines, "No claim changed its verdict."]) + "\n")
-        lines += ["| Claim | Tier | Before | After | Change |", "|---|---|---|---|---|"]
+        lines += ["| Claim | Tier | Before | After | Change | Evidence |", "|---|---|---|---|---|---|"]
         lines += [f"| {c.claim} | {c.tier} | {BADGE.get(c.old, c.old)} | {BADGE.get(c.new, c.new)} "
-                  f"| {c.kind} |" for c in changes]
+                  f"| {c.kind} | {_md(one_line(c.evidence, 200))} |" for c in changes]
         return REDACT("\n".join(lines) + "\n")
+    header = f"before: {before}\nafter:  {after}"
     if not changes:
         return REDACT(f"{header}\nno claim changed its verdict\n")
     width = max(len(c.claim) for c in changes)
-    body = [f"  {c.kind:<9} {c.claim.ljust(width)}  [{c.tier}]  {c.old} -> {c.new}" for c in changes]
+    body = [f"  {c.kind:<9} {c.claim.ljust(width)}  [{c.tier}]  {c.old} -> {c.new}"
+            + (f"\n  {'':<9} {'':<{width}}  evidence: {one_line(c.evidence, 200)}" if _telling(c) else "")
+            for c in changes]
     return REDACT("\n".join([header, *body]) + "\n")
+
+
+def _telling(change: Change) -> bool:
+    """Evidence worth a line: not the bare "ok" of a pass."""
+    return change.evidence not in ("", "ok")
+
+
+def _html_diff(before: str, after: str, changes: Sequence[Change]) -> str:
+    rows = [[f'<span class="nowrap">{_h(c.claim)}</span>', _h(c.tier), _badge(c.old), _badge(c.new),
+             f"<strong>{_h(c.kind)}</strong>", f'<div class="evidence">{_h(one_line(c.evidence))}</div>']
+            for c in changes]
+    table = _html_table("Verdict changes", "changes", ["Claim", "Tier", "Before", "After", "Change", "Evidence"],
+                        rows, ["7em", "5em", "6.5em", "6.5em", "6.5em", "auto"])
+    regressed = sum(c.kind == "regressed" for c in changes)
+    colour = OUTCOME_COLOURS[Exit.CLAIM_FAILED if regressed else Exit.CONFORMS]
+    return REDACT(
+        f'<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><title>Verdict changes</title>'
+        f"<style>{_CSS}</style></head><body><h1>ESO ↔ Vault conformance: verdict changes</h1>"
+        f'<div class="banner" id="outcome" style="background:{colour}"><strong>{regressed} regressed</strong>, '
+        f"{len(changes)} changed<ul><li>before: {_h(before)}</li><li>after: {_h(after)}</li></ul></div>"
+        + (table or '<p id="changes">No claim changed its verdict.</p>') + "</body></html>\n")
 
 
 # ------------------------------------------------------------------------------------------------ CLI
 
 
+class OneLineParser(argparse.ArgumentParser):
+    """argparse whose usage errors are one ``ERROR:`` line (exit 3) instead of the usage text and exit 2."""
+
+    def error(self, message: str) -> Any:  # argparse's hook; never returns
+        print(f"ERROR: {self.prog}: {message} (see `{self.prog} --help`)", file=sys.stderr)
+        raise SystemExit(int(Exit.USAGE))
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """``report diff OLD.json NEW.json`` and ``report render REPORT.json``."""
-    parser = argparse.ArgumentParser(prog="report", description="conformance report tools")
-    sub = parser.add_subparsers(dest="command", required=True)
+    parser = OneLineParser(prog="report", description="conformance report tools")
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=OneLineParser)
     p_diff = sub.add_parser("diff", help="claims whose verdict changed between two runs; "
                             "exit 1 if one regressed")
     p_diff.add_argument("old", type=Path)
     p_diff.add_argument("new", type=Path)
-    p_diff.add_argument("--format", choices=("text", "markdown", "json"), default="text")
+    p_diff.add_argument("--format", choices=("text", "markdown", "json", "html"), default="text")
+    p_diff.add_argument("-o", "--output", type=Path, help="write here instead of stdout")
     p_render = sub.add_parser("render", help="re-render a report.json (or recorded results) "
                               "as Markdown, HTML or JSON")
     p_render.add_argument("report", type=Path)
@@ -645,23 +814,30 @@ def main(argv: Sequence[str] | None = None) -> int:
     p_render.add_argument("-o", "--output", type=Path, help="write here instead of stdout")
     try:
         args = parser.parse_args(argv)
-    except SystemExit as exc:  # argparse: 2 on bad usage, 0 on --help
+    except SystemExit as exc:  # OneLineParser: 3 on bad usage (one line printed), 0 on --help
         return Exit.USAGE if exc.code else 0
     try:
         if args.command == "diff":
             old, new = load_report(args.old), load_report(args.new)
             changes = diff(old, new)
-            sys.stdout.write(format_diff(old, new, changes, args.format))
-            return Exit.CLAIM_FAILED if any(c.kind == "regressed" for c in changes) else Exit.CONFORMS
-        report = load_report(args.report)
-        text = {"markdown": to_markdown, "html": to_html, "json": to_json}[args.format](report)
+            labels = (run_label(old, args.old), run_label(new, args.new))
+            text = format_diff(old, new, changes, args.format, labels)
+            code = Exit.CLAIM_FAILED if any(c.kind == "regressed" for c in changes) else Exit.CONFORMS
+        else:
+            report = load_report(args.report)
+            text = {"markdown": to_markdown, "html": to_html, "json": to_json}[args.format](report)
+            code = Exit.CONFORMS
         if args.output:
-            write_redacted(args.output, text)
+            try:
+                write_redacted(args.output, text)
+            except OSError as exc:
+                raise ReportError(f"-o {args.output}: cannot write it ({exc.strerror}); pick a writable "
+                                  f"file path") from None
         else:
             sys.stdout.write(text)
-        return Exit.CONFORMS
+        return code
     except ReportError as exc:
-        print(f"report: {exc}", file=sys.stderr)
+        print(f"ERROR: report: {exc}", file=sys.stderr)
         return Exit.USAGE
 
 

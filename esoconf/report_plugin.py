@@ -12,7 +12,10 @@ Modes:
 
 from __future__ import annotations
 
+import contextlib
+import os
 import platform
+import shutil
 import sys
 import time
 from collections.abc import Generator
@@ -22,12 +25,15 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from _pytest import junitxml
 from _pytest.runner import runtestprotocol
 
 from . import config as cfg
-from .gate import TOOLS_KEY
+from .gate import NOT_VERIFIED, TOOLS_KEY
 from .redact import REDACT, RedactingStream, install_log_redaction, redact_report, uninstall_log_redaction
 from .report import (
+    REASON_MAX,
+    RUNS_DIR,
     EnvironmentNotReady,
     Exit,
     Report,
@@ -41,10 +47,13 @@ from .report import (
     one_line,
     read_phases,
     write_claim_records,
-    write_reports,
+    write_run,
 )
+from .tools import kubectl_skew
 
 XPASS_STRICT = "[XPASS(strict)]"
+JUNIT_FILE = "junit.xml"
+SELF_TESTS_DIR = "self-tests"  # the self-tests' JUnit: apart from the conformance reports
 
 
 @dataclass
@@ -56,6 +65,8 @@ class _State:
     reports: dict[str, list[pytest.TestReport]] = field(default_factory=dict)
     interrupted: tuple[str, int | None, str] | None = None  # kind, returncode, message
     collect_errors: int = 0
+    run_id: str = ""
+    scratch: list[Path] = field(default_factory=list)  # removed when the run ends, kept when it failed
     report: Report | None = None
     written: dict[str, Path] = field(default_factory=dict)
     write_error: str = ""
@@ -76,7 +87,28 @@ def pytest_cmdline_main(config: pytest.Config) -> Generator[None, Any, Any]:
     except pytest.UsageError as exc:
         for line in exc.args:
             print(f"ERROR: {REDACT(str(line))}", file=sys.stderr)
+        _record_early_usage_error(config, " ".join(str(a) for a in exc.args))
         return int(Exit.USAGE)
+
+
+def _record_early_usage_error(config: pytest.Config, message: str) -> None:
+    """A usage error before the session started (a bad setting): this run's folder says why, like every run's;
+    the last complete report stays. Best effort: the artifacts folder may be the bad input itself."""
+    state = config.stash.get(STATE_KEY, None)
+    if (state is not None and state.report is not None) or config.option.collectonly or hasattr(config,
+                                                                                                "workerinput"):
+        return  # the session's own report says it
+    folder = state.artifacts_dir if state is not None else Path(
+        config.getoption("esoconf_artifacts_dir", None) or os.environ.get("ESOCONF_ARTIFACTS_DIR") or "artifacts")
+    run_id = state.run_id if state is not None else _new_run_id()
+    run = RunInfo(problem="usage", problem_detail=one_line(f"usage error: {message}", REASON_MAX),
+                  started=datetime.now(UTC).isoformat(timespec="seconds"))
+    with contextlib.suppress(OSError):
+        write_run(build_report(run, [], default_catalog()), folder, run_id)
+
+
+def _new_run_id() -> str:
+    return datetime.now(UTC).strftime("%Y%m%dT%H%M%S.%fZ") + f"-{os.getpid()}"
 
 
 # -------------------------------------------------------------------------- configure/unconfigure
@@ -91,10 +123,12 @@ def pytest_configure(config: pytest.Config) -> None:
     reruns = 0 if gate else int(resolved.reruns or 0)
     mode = "gate" if gate else ("nightly" if reruns else "standard")
     artifacts = Path(resolved.artifacts_dir or "artifacts")
-    config.stash[STATE_KEY] = state = _State(artifacts_dir=artifacts, reruns=reruns, mode=mode)
+    run_id = _new_run_id()
+    config.stash[STATE_KEY] = state = _State(artifacts_dir=artifacts, reruns=reruns, mode=mode, run_id=run_id)
     config.pluginmanager.register(_Recorder(state), RECORDER)
     if config.option.xmlpath is None and not config.option.collectonly and not hasattr(config, "workerinput"):
-        config.option.xmlpath = str(artifacts / "junit.xml")
+        # into this run's folder; copied beside the last complete report when the run completes
+        config.option.xmlpath = str(artifacts / RUNS_DIR / run_id / JUNIT_FILE)
     install_log_redaction()
     terminal = config.pluginmanager.get_plugin("terminalreporter")
     writer = getattr(terminal, "_tw", None)
@@ -233,12 +267,43 @@ def result_of(nodeid: str, reports: list[pytest.TestReport], artifacts_dir: Path
         diagnostics=diagnostics)
 
 
+def tool_versions(config: pytest.Config, resolved: cfg.Config) -> dict[str, str]:
+    """The tools this run really uses, each with where it came from and the pin when it differs (a registry
+    package may ship another version than manifests/versions.yaml pins)."""
+    shown = {}
+    for name, tool in sorted(config.stash.get(TOOLS_KEY, {}).items()):
+        pinned = str(resolved.versions.get("tools", {}).get(name, {}).get("version", ""))
+        note = f", pinned {pinned}" if pinned and pinned != tool.version_str else ""
+        shown[name] = f"{tool.version_str} ({tool.source}{note})"
+    return shown
+
+
+def pytest_report_collectionfinish(config: pytest.Config) -> list[str]:
+    from .plugin import get_config
+
+    if config.option.collectonly or STATE_KEY not in config.stash:
+        return []
+    resolved = get_config(config)
+    tools = tool_versions(config, resolved)
+    lines = [f"tools used: {', '.join(f'{n} {v}' for n, v in tools.items())}"] if tools else []
+    kubectl = config.stash.get(TOOLS_KEY, {}).get("kubectl")
+    # kind runs the pinned Kubernetes version; an existing cluster's own version is the doctor's to check
+    skew = "" if resolved.kubeconfig else kubectl_skew(kubectl.version if kubectl else None,
+                                                        resolved.kubernetes_version)
+    if skew:
+        lines.append(f"WARNING: {skew}")
+    xml = config.stash.get(junitxml.xml_key, None)
+    for name, shown in tools.items():
+        if xml is not None:
+            xml.add_global_property(f"{name}_version", shown)
+    return lines
+
+
 def _environment(config: pytest.Config, resolved: cfg.Config) -> dict[str, str]:
     env = {k: v for k, v in resolved.junit_properties().items() if v != "-"}
     env["profile"] = str(resolved.profile)
     env["images"] = str(resolved.images)
-    for name, tool in sorted(config.stash.get(TOOLS_KEY, {}).items()):
-        env[name] = "v" + ".".join(map(str, tool.version))
+    env.update(tool_versions(config, resolved))
     env["python"] = platform.python_version()
     env["pytest"] = pytest.__version__
     return {k: REDACT(v) for k, v in env.items()}
@@ -246,7 +311,10 @@ def _environment(config: pytest.Config, resolved: cfg.Config) -> dict[str, str]:
 
 def _problem(state: _State, exitstatus: int) -> tuple[str, str]:
     if exitstatus == pytest.ExitCode.USAGE_ERROR:
-        return "usage", "usage error (see the ERROR line)"
+        # sessionfinish runs while the UsageError that stopped the session propagates
+        error = sys.exc_info()[1]
+        message = str(error) if isinstance(error, pytest.UsageError) else ""
+        return "usage", f"usage error: {message}" if message else "usage error (see the ERROR line)"
     if exitstatus == pytest.ExitCode.NO_TESTS_COLLECTED:
         return "usage", ("no tests were collected: check the paths and the -m/-k selection (the live tier "
                           "is deselected unless asked for: -m e2e)")
@@ -268,14 +336,23 @@ def build_session_report(session: pytest.Session, exitstatus: int) -> Report:
     config = session.config
     state = config.stash[STATE_KEY]
     resolved = get_config(config)
+    not_verified = config.stash.get(NOT_VERIFIED, {})
+    if not_verified and exitstatus == pytest.ExitCode.NO_TESTS_COLLECTED:
+        exitstatus = pytest.ExitCode.OK  # every selected test was set aside as not verified: not a usage error
     problem, detail = _problem(state, int(exitstatus))
+    if CHART_FAILURE in config.stash:
+        problem, detail = "chart", config.stash[CHART_FAILURE]
+    if not_verified and not problem:
+        problem, detail = "environment", sorted({reason for _, _, reason in not_verified.values()})[0]
     run = RunInfo(
         chart=chart_identity(resolved.chart, resolved.chart_version), mode=state.mode,
         environment=_environment(config, resolved), phases=read_phases(state.artifacts_dir),
         started=datetime.fromtimestamp(state.started, UTC).isoformat(timespec="seconds"),
         duration=round(time.time() - state.started, 2), pytest_exit=int(exitstatus), problem=problem,
-        problem_detail=one_line(detail), diagnostics=list_diagnostics(state.artifacts_dir))
+        problem_detail=one_line(detail, REASON_MAX), diagnostics=list_diagnostics(state.artifacts_dir))
     tests = [result_of(nodeid, reports, state.artifacts_dir) for nodeid, reports in state.reports.items()]
+    tests += [TestResult(nodeid=nodeid, tier=tier, verdict="blocked", claims=claims,
+                         evidence=f"not verified: {reason}") for nodeid, (tier, claims, reason) in not_verified.items()]
     return build_report(run, tests, default_catalog())
 
 
@@ -287,23 +364,84 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     state = config.stash[STATE_KEY]
     if config.option.collectonly:
         return
-    if not any(item.get_closest_marker(m) for item in session.items for m in ("render", "e2e", "claim")) \
-            and exitstatus in (0, 1):
-        return  # the suite's own self-tests: no conformance verdict to give
+    run_dir = state.artifacts_dir / RUNS_DIR / state.run_id
+    junit = run_dir / JUNIT_FILE
+    # kept only where a check failed (its files reproduce it); a usage error or a passing run leaves nothing
+    _clean_scratch(state, failed=session.testsfailed > 0 or CHART_FAILURE in config.stash)
+    if not _checks_claims(session, state) and exitstatus in (0, 1):
+        # the suite's own self-tests: no conformance verdict to give, and the last report stays whole
+        if junit.is_file():
+            (state.artifacts_dir / SELF_TESTS_DIR).mkdir(parents=True, exist_ok=True)
+            shutil.move(junit, state.artifacts_dir / SELF_TESTS_DIR / JUNIT_FILE)
+            _remove_if_empty(run_dir)
+        return
     report = build_session_report(session, exitstatus)
     state.report = report
     try:
-        state.written = write_reports(report, state.artifacts_dir)
+        state.written = write_run(report, state.artifacts_dir, state.run_id, extra=[junit])
         from .plugin import get_config
 
         claims_json = get_config(config).report_json
-        if claims_json:
-            state.written["claims"] = write_claim_records(report, Path(claims_json))
     except OSError as exc:
         state.write_error = f"cannot write the report into {state.artifacts_dir}: {exc.strerror}"
         session.exitstatus = int(Exit.USAGE)
         return
+    if claims_json:
+        try:
+            state.written["claims"] = write_claim_records(report, Path(claims_json))
+        except OSError as exc:
+            state.write_error = f"--report-json {claims_json}: cannot write it ({exc.strerror})"
+            session.exitstatus = int(Exit.USAGE)
+            return
     session.exitstatus = int(report.exit_code)
+
+
+def _checks_claims(session: pytest.Session, state: _State) -> bool:
+    """A conformance run (render/e2e/claim tests selected), not the suite's self-tests. Under xdist the
+    controller has no items: the reports that reached it say."""
+    if session.config.stash.get(NOT_VERIFIED, {}):
+        return True
+    if any(item.get_closest_marker(m) for item in session.items for m in ("render", "e2e", "claim")):
+        return True
+    return any(getattr(r, "esoconf_claims", None) or getattr(r, "esoconf_tier", "unit") != "unit"
+               for reports in state.reports.values() for r in reports)
+
+
+CHART_FAILURE = pytest.StashKey[str]()
+
+
+def stop_for_chart_failure(config: pytest.Config, cause: str | None) -> None:
+    """Stop the run before any test when the chart under test cannot be rendered at all (``cause``: one line,
+    helm's own): a chart failure (exit 1) reported once, with no claim verdict (nothing was checked)."""
+    if cause:
+        config.stash[CHART_FAILURE] = cause
+        pytest.exit("the chart under test does not render (the conformance summary above says why)",
+                    returncode=int(Exit.CLAIM_FAILED))
+
+
+def scratch_folder(config: pytest.Config, folder: Path) -> Path:
+    """``folder`` is this run's scratch space (e.g. the render tier's values files): removed when the run
+    ends, so runs do not pile folders up; kept when the run failed (its files help reproduce the failure;
+    the next passing run does not remove them)."""
+    state = config.stash.get(STATE_KEY, None)
+    if state is not None:
+        state.scratch.append(folder)
+    return folder
+
+
+def _clean_scratch(state: _State, failed: bool) -> None:
+    for folder in state.scratch:
+        if not failed:
+            shutil.rmtree(folder, ignore_errors=True)
+            _remove_if_empty(folder.parent)
+
+
+def _remove_if_empty(folder: Path) -> None:
+    for path in (folder, folder.parent):
+        try:
+            path.rmdir()
+        except OSError:
+            return
 
 
 TERMINAL_COLOURS = {Exit.CONFORMS: "green", Exit.CLAIM_FAILED: "red", Exit.ENVIRONMENT: "yellow"}
@@ -329,5 +467,8 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
                                **({colour: True} if colour else {}))
     for reason in report.reasons[:10]:
         write(f"  {reason}")
-    shown = ", ".join(str(p) for p in state.written.values())
-    write(f"  report: {shown}")
+    write(f"  report: {state.written.get('report', '')} (this run: {state.written.get('run', '')})")
+    if not report.complete:
+        write("  (no verdict was reached: the last complete report in the artifacts folder is kept)")
+    if "claims" in state.written:
+        write(f"  claim records: {state.written['claims']}")

@@ -273,6 +273,12 @@ def kubernetes_schema_dir(version: str) -> str:
         match = re.match(r"^v(\d+)\.(\d+)\.(\d+)-local-strict$", entry.name)
         if match and (int(match[1]), int(match[2])) <= wanted:
             candidates.append(((int(match[1]), int(match[2]), int(match[3])), entry.name))
+    bundled = [m for e in _schema_root().iterdir() if (m := re.match(r"^v(\d+)\.(\d+)\.\d+-local-strict$", e.name))]
+    newest = max(((int(m[1]), int(m[2])) for m in bundled), default=None)
+    if newest is not None and wanted > newest:
+        raise ConfigError(f"--kubernetes-version {version}: no Kubernetes schemas for it (newest: "
+                          f"v{newest[0]}.{newest[1]}, from kubernetes-validate); pick v{newest[0]}.{newest[1]} or "
+                          f"older, or update kubernetes-validate")
     if not candidates:
         oldest = min((e.name for e in _schema_root().iterdir() if e.name.endswith("-local-strict")), default="none")
         raise ConfigError(f"--kubernetes-version {version}: no Kubernetes schemas that old (kubernetes-validate's "

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .config import PROJECT_ROOT, ConfigError, load_versions
+from .config import PROJECT_ROOT, ConfigError, given, load_versions
 from .runner import CommandError, run
 
 TOOLS_DIR = PROJECT_ROOT / ".tools" / "bin"
@@ -35,7 +35,7 @@ class Tool:
     name: str
     path: Path
     version: tuple[int, int, int]
-    source: str  # option | PATH | tools-dir
+    source: str  # option | env | profile | PATH | tools-dir
 
     @property
     def version_str(self) -> str:
@@ -47,10 +47,10 @@ def parse_version(text: str) -> tuple[int, int, int] | None:
     return (int(match[1]), int(match[2]), int(match[3])) if match else None
 
 
-def _candidates(name: str, explicit: str | None, tools_dir: Path) -> list[tuple[str, Path]]:
+def _candidates(name: str, explicit: str | None, tools_dir: Path, source: str) -> list[tuple[str, Path]]:
     found: list[tuple[str, Path]] = []
     if explicit:
-        return [("option", Path(explicit))]
+        return [(source, Path(explicit))]
     on_path = shutil.which(name)
     if on_path:
         found.append(("PATH", Path(on_path)))
@@ -74,16 +74,21 @@ def _binary_version(name: str, path: Path) -> tuple[int, int, int] | None:
 
 
 def find_tool(name: str, explicit: str | None = None, *, tools_dir: Path = TOOLS_DIR,
-              versions: dict[str, Any] | None = None) -> Tool:
-    """Return the first candidate that runs and meets the pinned minimum; else one-line ToolError."""
+              versions: dict[str, Any] | None = None, source: str = "option") -> Tool:
+    """Return the first candidate that runs and meets the pinned minimum; else one-line ToolError.
+    ``source`` says where ``explicit`` came from (option, env, profile): the error names it that way."""
     versions = versions or load_versions()
     pins = versions["tools"][name]
     minimum = parse_version(str(pins["minimum"]))
     assert minimum is not None
     problems: list[str] = []
-    for source, path in _candidates(name, explicit, tools_dir):
+    for found_in, path in _candidates(name, explicit, tools_dir, source):
+        shown = given(f"--{name}", path, found_in) if explicit else str(path)
+        if path.is_dir():
+            problems.append(f"{shown} is a directory, not the {name} binary")
+            continue
         if not path.is_file():
-            problems.append(f"{path} does not exist")
+            problems.append(f"{shown} does not exist")
             continue
         try:
             version = _binary_version(name, path)
@@ -97,7 +102,7 @@ def find_tool(name: str, explicit: str | None = None, *, tools_dir: Path = TOOLS
             shown = "v" + ".".join(map(str, version))
             problems.append(f"{path} is {shown}, older than the minimum {pins['minimum']}")
             continue
-        return Tool(name, path, version, source)
+        return Tool(name, path, version, found_in)
     why = "; ".join(problems) if problems else "not on PATH nor in .tools/bin"
     flag = f"--{name}"
     hint = INSTALL_HINT if pins.get("registry_package") else (
@@ -105,6 +110,16 @@ def find_tool(name: str, explicit: str | None = None, *, tools_dir: Path = TOOLS
         f"package registry ships it; `python scripts/install-tools {name}` needs internet)")
     raise ToolError(f"{name} {pins['minimum']}+ is needed: {why}. Fix: {hint}, "
                     f"or pass {flag} /path/to/{name}")
+
+
+def kubectl_skew(kubectl: tuple[int, int, int] | None, kubernetes_version: str | None) -> str:
+    """A warning when kubectl is more than one minor version away from the cluster's Kubernetes (the skew
+    kubectl supports), "" otherwise."""
+    cluster = parse_version(str(kubernetes_version or ""))
+    if kubectl is None or cluster is None or abs(kubectl[1] - cluster[1]) <= 1 and kubectl[0] == cluster[0]:
+        return ""
+    return (f"kubectl v{'.'.join(map(str, kubectl))} is more than one minor version from Kubernetes "
+            f"v{'.'.join(map(str, cluster))} (kubectl supports +/-1): install the pinned kubectl")
 
 
 def helm_home_env(base: Path) -> dict[str, str]:

@@ -122,3 +122,14 @@ def test_pinned_chart_is_the_release_in_versions_yaml(setting: str, package: str
     pin = cfg.load_versions()["charts"][package]
     assert (getattr(resolved, setting), getattr(resolved, f"{setting}_version")) == (pin["git"], pin["version"])
     assert resolved.source(f"{setting}_version") == "versions.yaml"
+
+
+def test_a_tox_env_default_is_below_the_users_settings_and_shown_as_tox_ini() -> None:
+    tox_default = {"ESOCONF_TOX_DEFAULTS": "vault_chart=/charts/vault"}
+    resolved = cfg.resolve({}, env=tox_default)
+    assert (resolved.vault_chart, resolved.source("vault_chart")) == ("/charts/vault", "tox.ini")
+    mine = cfg.resolve({}, env={**tox_default, "ESOCONF_VAULT_CHART": "/mine"})
+    assert (mine.vault_chart, mine.source("vault_chart")) == ("/mine", "env")
+    with pytest.raises(cfg.ConfigError, match="ESOCONF_TOX_DEFAULTS .*unknown setting.*vault_chrt"):
+        cfg.resolve({}, env={"ESOCONF_TOX_DEFAULTS": "vault_chrt=x"})
+    assert cfg.misspelled_env(tox_default) == []

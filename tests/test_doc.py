@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -59,9 +60,24 @@ def test_heading_match_ignores_case_and_markdown() -> None:
     assert [s.section[-1] for s in doc.blocks("data")] == ["Using individual keys (`data`)"]
 
 
-@pytest.mark.skipif(not SHARED_DOC.is_file(), reason="the shared copy of the current doc is not present")
+def published_doc() -> Path | None:
+    """The published doc, which lives outside this repository: ESOCONF_DOC, else the workspace's shared copy."""
+    given = os.environ.get("ESOCONF_DOC")
+    if given:
+        return Path(given)
+    return SHARED_DOC if SHARED_DOC.is_file() else None
+
+
+NO_PUBLISHED_DOC = ("the published VAULT_INTEGRATION.md is not in this repository (tests/fixtures/docs holds a copy, "
+                    "which the other tests use): set ESOCONF_DOC=<path to the package repo's "
+                    "docs/VAULT_INTEGRATION.md> to check the current one")
+
+
 def test_the_current_published_doc_parses() -> None:
-    doc = load_doc(SHARED_DOC)
+    published = published_doc()
+    if published is None:
+        pytest.skip(NO_PUBLISHED_DOC)
+    doc = load_doc(published)
     assert all(doc.blocks(key) for key in SECTIONS)
 
 

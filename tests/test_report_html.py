@@ -119,3 +119,84 @@ def test_banner_environment_and_phases(page: Page) -> None:
     assert environment["kubernetes_version"] == "v1.33.4"
     assert environment["chart_version"] == "1.3.2-bb.0"
     assert [row[:2] for row in page.rows["phases"][1:]][:2] == [["cluster", "47.9"], ["istio", "60.2"]]
+
+
+# appended to a copy of the page (the report itself has no scripts): what overflows a 1280 px window, and
+# how narrow the narrowest Evidence cell is (a word per line is unreadable)
+LAYOUT_PROBE = """<script>
+const width = document.documentElement.clientWidth;
+const over = [...document.querySelectorAll("body *")]
+  .filter(e => e.getBoundingClientRect().right > width + 1 || (e.clientWidth > 0 && e.scrollWidth > e.clientWidth + 1))
+  .map(e => e.tagName + "." + e.className + ": " + (e.textContent || "").slice(0, 40));
+const evidence = [...document.querySelectorAll("td > .evidence")].map(e => e.parentElement.clientWidth);
+document.body.setAttribute("data-layout", JSON.stringify({width, over, narrowest: Math.min(...evidence, 9999),
+  scroll: document.documentElement.scrollWidth}));
+</script>"""
+
+
+def _layout(html: str, folder: Path) -> dict[str, object]:
+    import json
+    import re
+
+    if CHROMIUM is None:
+        pytest.skip("chromium is not installed (apt-get install -y chromium); the HTML check needs it")
+    page_file = folder / "page.html"
+    page_file.write_text(html.replace("</body>", LAYOUT_PROBE + "</body>"), encoding="utf-8")
+    result = run([CHROMIUM, *CHROMIUM_FLAGS, f"--user-data-dir={folder / 'profile'}", "--window-size=1280,900",
+                  "--dump-dom", page_file.as_uri()], timeout=90)
+    found = re.search(r'data-layout="([^"]*)"', result.stdout)
+    assert found, f"the layout probe did not run: {result.stdout[:300]!r}"
+    return dict(json.loads(html_unescape(found[1])))
+
+
+def html_unescape(text: str) -> str:
+    import html
+
+    return html.unescape(text)
+
+
+LONG_ID = ("suites/render/test_render_external_secrets.py::"
+           "test_two_entries_with_one_store_in_one_namespace_render_two_external_secrets[variation-with-a-long-id]")
+
+
+def _conforming_report() -> rep.Report:
+    tests = [rep.TestResult(LONG_ID, "render", "xfail", ["ES-VAR-3"], "chart defect: " + "names collide " * 12),
+             rep.TestResult("suites/render/test_render_stores.py::test_tok[doc]", "render", "pass", ["TOK-2"]),
+             rep.TestResult("suites/render/test_render_stores.py::test_tok[no-secret-namespace]", "render", "xfail",
+                            ["TOK-2"], "a token store without auth.namespace is referent"),
+             rep.TestResult(LONG_ID.replace("[", "[e2e-"), "e2e", "fail", ["TOK-2"], "x" * 280,
+                            diagnostics=["diagnostics/a-very-long-folder-name-for-one-test/externalsecret.yaml"])]
+    return rep.build_report(rep.RunInfo(chart={"name": "external-secrets", "version": "1.3.1-bb.1"}), tests,
+                            rep.default_catalog())
+
+
+@pytest.mark.parametrize("which", ["failing", "conforming-with-long-ids", "diff"])
+def test_page_fits_a_1280px_window(which: str, tmp_path: Path) -> None:
+    old = rep.load_report(RECORDED.with_name("nightly-1.3.1-bb.1.json"))
+    new = rep.load_report(RECORDED)
+    html = {"failing": lambda: rep.to_html(new), "conforming-with-long-ids": lambda: rep.to_html(_conforming_report()),
+            "diff": lambda: rep.format_diff(old, new, rep.diff(old, new), "html")}[which]()
+    layout = _layout(html, tmp_path)
+    assert layout["over"] == [] and layout["scroll"] <= layout["width"], layout
+    assert int(str(layout["narrowest"])) >= 200, f"an Evidence cell is {layout['narrowest']}px wide"
+
+
+def test_known_defects_are_not_needing_attention_and_the_legend_says_what_xfail_means() -> None:
+    html = rep.to_html(_conforming_report())
+    attention = html.split('id="tests"')[1].split("</table>")[0]
+    known = html.split('id="known"')[1].split("</table>")[0]
+    assert "e2e-variation" in attention and "no-secret-namespace" not in attention
+    assert "no-secret-namespace" in known
+    assert "known defect: the doc or chart is wrong here" in html.split('id="legend"')[1].split("</div></div>")[0]
+
+
+def test_blocked_tests_point_at_the_reason_and_share_one_row() -> None:
+    reason = "e2e tier cannot run here: docker: engine unreachable; kind: not on PATH; " + "inotify: too low " * 20
+    tests = [rep.TestResult(f"suites/e2e/test_x.py::test_{n}", "e2e", "blocked", ["NET-1"], f"not verified: {reason}")
+             for n in range(3)]
+    report = rep.build_report(rep.RunInfo(problem="environment", problem_detail=reason), tests, rep.default_catalog())
+    html = rep.to_html(report)
+    assert html.count("inotify: too low") == 20, "the reason is shown once, whole, in the banner"
+    assert "not verified: the reason at the top" in html.split('id="matrix"')[1]
+    assert "<summary>3 tests</summary>" in html.split('id="tests"')[1]
+    assert "not verified: the reason at the top" in rep.to_markdown(report)

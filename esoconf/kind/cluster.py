@@ -8,6 +8,7 @@ pure function here (unit-tested) and run through ``esoconf.runner``.
 
 from __future__ import annotations
 
+import shutil
 import tempfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -370,10 +371,13 @@ class HelmComponent:
     def helm_install(self, env: Env, release: str, chart: ChartRef, values: Mapping[str, Any]) -> None:
         path = write_values(values, env.artifacts / "values", release)
         timeout = int(env.timeouts.helm_install)
-        env.access.run_helm(
-            helm_upgrade_install(release, chart, self.namespace, values_file=path, timeout_s=timeout),
-            timeout=timeout + 60,
-        )
+        try:
+            env.access.run_helm(
+                helm_upgrade_install(release, chart, self.namespace, values_file=path, timeout_s=timeout),
+                timeout=timeout + 60,
+            )
+        finally:
+            shutil.rmtree(path.parent, ignore_errors=True)  # the private copy (it may hold a token)
 
     def install(self, env: Env) -> None:
         self.helm_install(env, self.release, self.chart, self.values(env))

@@ -7,7 +7,6 @@ stored in the cluster. Phase durations go to ``<artifacts>/phases.json``.
 
 from __future__ import annotations
 
-import base64
 import os
 from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
@@ -21,8 +20,8 @@ from ..config import Config, ConfigError, node_image_for
 from ..live.eso import ESO_NAMESPACE, ESO_RELEASE, doc_eso_values
 from ..live.images import ImageSet, image_set
 from ..live.kube import Kube
-from ..live.platform import Phases
-from ..live.vault import DEFAULT_PLAN, DEV_ROOT_TOKEN, SeedPlan, SeedResult, VaultSeeder, seed, token_secret_manifest
+from ..live.platform import Phases, attach_seed
+from ..live.vault import DEV_ROOT_TOKEN, SeedResult, VaultSeeder, seed, token_secret_manifest
 from ..redact import REDACT, write_redacted
 from ..runner import run
 from ..tools import find_tool
@@ -355,15 +354,6 @@ def _seed_vault(
             env.kube.apply(token_secret_manifest(result.token, namespace=ESO_NAMESPACE, run_id=env.run_id))
             env.kube.apply(fp.configmap(wanted, fp.RunState(env.run_id, verdict.enforced, verdict.detail)))
     return pf, seeder, result
-
-
-def attach_seed(seeder: VaultSeeder, kube: Kube, plan: SeedPlan = DEFAULT_PLAN) -> SeedResult:
-    values = seeder.read_secret(plan.secret_path, mount=plan.mount)
-    secret = kube.get("Secret", plan.token_secret_name, plan.token_secret_namespace) or {}
-    encoded = (secret.get("data") or {}).get(plan.token_secret_key, "")
-    token = base64.b64decode(encoded).decode() if encoded else ""
-    REDACT.add(token)
-    return SeedResult(values, token, plan)
 
 
 def _timed(phases: Phases, name: str, work: Callable[[], CanaryVerdict]) -> CanaryVerdict:

@@ -1,5 +1,6 @@
 """The platform contract of the case layer: what a live platform gives a case (:class:`LivePlatform`), and the
-phase timings every platform records while it comes up (:class:`Phases`, ``<artifacts>/phases.json``).
+phase timings every platform records while it comes up (:class:`Phases`, ``<artifacts>/phases.json``), and
+how a platform shared by xdist workers hands its seeding to the ones that attach (:func:`attach_seed`).
 
 The platforms themselves live elsewhere: kind or an existing cluster in :mod:`esoconf.kind`, local processes
 in :mod:`esoconf.local`. :class:`~esoconf.live.scenario.Scenario` knows only this protocol.
@@ -7,6 +8,7 @@ in :mod:`esoconf.local`. :class:`~esoconf.live.scenario.Scenario` knows only thi
 
 from __future__ import annotations
 
+import base64
 import json
 import threading
 import time
@@ -16,7 +18,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
+from ..redact import REDACT
 from ..wait import Timeouts
+from .vault import DEFAULT_PLAN, SeedPlan, SeedResult
 
 if TYPE_CHECKING:  # pragma: no cover
     from .kube import Kube
@@ -84,3 +88,13 @@ class Phases:
         path.write_text(
             json.dumps({"phases": self.durations, "notes": self.notes}, indent=2), encoding="utf-8"
         )
+
+
+def attach_seed(seeder: VaultSeeder, kube: Kube, plan: SeedPlan = DEFAULT_PLAN) -> SeedResult:
+    """This run's seeding as the first worker wrote it: the values read back from Vault, the token from its Secret."""
+    values = seeder.read_secret(plan.secret_path, mount=plan.mount)
+    secret = kube.get("Secret", plan.token_secret_name, plan.token_secret_namespace) or {}
+    encoded = (secret.get("data") or {}).get(plan.token_secret_key, "")
+    token = base64.b64decode(encoded).decode() if encoded else ""
+    REDACT.add(token)
+    return SeedResult(values, token, plan)

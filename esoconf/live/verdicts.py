@@ -21,7 +21,7 @@ import pytest
 
 from esoconf.claims import CLAIMS_FILE, Claim, load_claims
 from esoconf.config import MANIFESTS
-from esoconf.report import one_line
+from esoconf.evidence import one_line
 
 from .expectations import pattern
 

@@ -109,6 +109,37 @@ def _executable(path: Path) -> bool:
     return path.is_file() and os.access(path, os.X_OK)
 
 
+def _vault_server(
+    vault_bin: str | None, environ: Mapping[str, str], cache: Path, pins: Mapping[str, str]
+) -> tuple[Path, str, str]:
+    """(path, product, source) of the Vault API server: ``vault_bin``, ``vault`` on PATH, or cached ``bao``."""
+    if vault_bin:
+        if not _executable(Path(vault_bin)):
+            raise ToolError(f"vault (--vault-bin {vault_bin} is not an executable file)")
+        text = _version_and_output(Path(vault_bin), VERSION_ARGS["vault"])[1]
+        return Path(vault_bin), "openbao" if "openbao" in text.lower() else "vault", "--vault-bin"
+    on_path = shutil.which("vault", path=environ.get("PATH", os.defpath))
+    if on_path:
+        return Path(on_path), "vault", "PATH"
+    hit = _cached("openbao", pins["openbao"], cache)
+    if hit is None:
+        raise ToolError(f"openbao {pins['openbao']} (not in {cache / ('openbao-' + pins['openbao'])})")
+    return hit[0], "openbao", f"cache {hit[0].parent}"
+
+
+def find_vault_server(
+    vault_bin: str | None = None, *, environ: Mapping[str, str] = os.environ, root: Path = PROJECT_ROOT
+) -> tuple[Path, str, str]:
+    """The Vault API server alone (the quick `vault` tier): (path, "vault"/"openbao", where it came from)."""
+    pins = pinned_versions(load_versions(root / "manifests" / "versions.yaml"))
+    cache = cache_dir(environ, root)
+    try:
+        return _vault_server(vault_bin, environ, cache, pins)
+    except ToolError as exc:
+        raise ToolError(f"no Vault server binary: {exc}. Fix: run `python scripts/install-tools --if-missing "
+                        f"--set local openbao`, put `vault` on PATH, or pass --vault-bin PATH") from None
+
+
 def find_local_binaries(
     eso_version: str,
     *,
@@ -163,19 +194,10 @@ def find_local_binaries(
         resolved_eso = str(manifest.get("version", eso_version)) if manifest is not None else eso_version
 
     vault_product = "openbao"
-    on_path = shutil.which("vault", path=environ.get("PATH", os.defpath))
-    if vault_bin:
-        if _executable(Path(vault_bin)):
-            text = _version_and_output(Path(vault_bin), VERSION_ARGS["vault"])[1]
-            vault_product = "openbao" if "openbao" in text.lower() else "vault"
-            found["vault"], sources["vault"] = Path(vault_bin), "--vault-bin"
-        else:
-            problems.append(f"vault (--vault-bin {vault_bin} is not an executable file)")
-    elif on_path:
-        found["vault"], sources["vault"], vault_product = Path(on_path), "PATH", "vault"
-    elif from_cache("openbao", pins["openbao"]) is not None:
-        found["vault"] = found.pop("openbao")
-        sources["vault"] = sources.pop("openbao")
+    try:
+        found["vault"], vault_product, sources["vault"] = _vault_server(vault_bin, environ, cache, pins)
+    except ToolError as exc:
+        problems.append(str(exc))
 
     if problems:
         missing = {problem.split()[0] for problem in problems}

@@ -8,6 +8,7 @@ with the chart's own arguments, or RBAC that keeps it from starting is a chart f
 from __future__ import annotations
 
 import dataclasses
+import os
 from pathlib import Path
 from typing import Any
 
@@ -123,7 +124,9 @@ def _bring_up(config: Config, run_id: str, timeouts: Timeouts, artifacts: Path, 
     kube = Kube.connect(str(plane.admin_kubeconfig), None, tools.kubectl_argv(), timeouts)
     images = image_set("upstream", config.versions)
     values = eso_values(doc_eso_values(doc), images)
-    eso_version = binaries.eso_version
+    # the release the expectations follow: --eso-version, else what the cache built, else the chart's appVersion
+    eso_version = str(config.eso_version or (binaries.eso_version if binaries.eso_version != "given"
+                                             else chart_info(chart).app_version))
     with phases.phase("crds"):
         rendered = render_release(tools, chart, ESO_RELEASE, ESO_NAMESPACE, values, supervisor.run_dir / "render")
         crds = controller_crds(eso_version) if config.local_crds == "controller" else chart_crds(tools, chart,
@@ -132,7 +135,8 @@ def _bring_up(config: Config, run_id: str, timeouts: Timeouts, artifacts: Path, 
             raise CrdsUnavailable(f"--local-crds {config.local_crds}: no CustomResourceDefinitions found (the chart "
                                   f"ships none with these values); try --local-crds controller")
         names = install_crds(tools, crds, timeout=timeouts.apply * 2)
-        phases.note("crds", f"{len(names)} CRDs from {config.local_crds} ({'ESO ' + eso_version if config.local_crds == 'controller' else chart})")
+        origin = f"ESO {eso_version}'s bundle" if config.local_crds == "controller" else str(chart)
+        phases.note("crds", f"{len(names)} CRDs from {config.local_crds} ({origin})")
     with phases.phase("seeding"):
         apply_objects(tools, reviewer_objects(*REVIEWER))
         reviewer_jwt = tools.kubectl_run("create", "token", REVIEWER[1], "-n", REVIEWER[0], "--duration=8h").strip()
@@ -157,7 +161,8 @@ def _bring_up(config: Config, run_id: str, timeouts: Timeouts, artifacts: Path, 
                                        ca=plane.pki.ca_cert, timeout=timeouts.pod_ready)
         except (NoControllerDeployment, ProcessDied) as exc:
             raise LocalChartFailed(f"the ESO chart under test did not run on the local platform: {exc}") from exc
-    phases.write(artifacts / "phases.json")
+    worker = os.environ.get("PYTEST_XDIST_WORKER")  # one platform per xdist worker: one phases file each
+    phases.write(artifacts / (f"phases-{worker}.json" if worker else "phases.json"))
     evidence = [
         f"platform local: kube-apiserver {binaries.kubernetes_version} ({plane.url}), {vault_info.label}, "
         f"ESO controller {eso_version} ({binaries.sources.get('eso', 'cache')})",

@@ -36,7 +36,9 @@ def local_blockers(config: Config) -> str:
         problems.append("the ESO release to run is unknown: pass --chart (a local chart) or --eso-version")
     else:
         try:
-            find_local_binaries(version or "given", eso_bin=config.eso_bin, vault_bin=config.vault_bin)
+            # with --eso-bin and no known release the version only names the fix: the pinned default
+            pinned = str(config.versions.get("local", {}).get("eso", {}).get("version", ""))
+            find_local_binaries(version or pinned, eso_bin=config.eso_bin, vault_bin=config.vault_bin)
         except ConfigError as exc:
             problems.append(str(exc))
     return "; ".join(problems)

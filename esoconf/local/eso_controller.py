@@ -118,10 +118,16 @@ def local_args(args: Iterable[str], ports: Mapping[str, int]) -> tuple[list[str]
     return out, notes
 
 
-def workers_not_started(log_text: str) -> list[str]:
+def required_workers(args: Iterable[str]) -> list[str]:
+    """The reconcilers this controller must start (a namespace-scoped install runs no cluster-store one)."""
+    off = "--enable-cluster-store-reconciler=false" in set(args)
+    return [w for w in REQUIRED_WORKERS if not (off and w == "clustersecretstore")]
+
+
+def workers_not_started(log_text: str, required: Iterable[str] = REQUIRED_WORKERS) -> list[str]:
     """The required reconcilers that have not logged "Starting workers" yet."""
     started = set(re.findall(r'"msg":"Starting workers","controller":"([a-z]+)"', log_text))
-    return [w for w in REQUIRED_WORKERS if w not in started]
+    return [w for w in required if w not in started]
 
 
 @dataclass
@@ -150,11 +156,12 @@ def start_controller(
         notes.append(f"env not passed (not literal values): {', '.join(spec.skipped_env)}")
     metrics = f"http://127.0.0.1:{ports['--metrics-addr']}/metrics"
     log = supervisor.logs / f"{name}.log"
+    required = required_workers(argv)
 
     def ready() -> object:
         if requests.get(metrics, timeout=2).status_code != 200:
             return False
-        waiting = workers_not_started(log.read_text(encoding="utf-8", errors="replace"))
+        waiting = workers_not_started(log.read_text(encoding="utf-8", errors="replace"), required)
         return True if not waiting else f"not ready: reconcilers without workers yet: {', '.join(waiting)}"
 
     managed = supervisor.start(
@@ -163,6 +170,6 @@ def start_controller(
         ready=ready,
         timeout=timeout,
         env={**spec.env, "KUBECONFIG": str(kubeconfig), "POD_NAMESPACE": spec.namespace},
-        what=f"ESO controller serving {metrics} with workers for {', '.join(REQUIRED_WORKERS)}",
+        what=f"ESO controller serving {metrics} with workers for {', '.join(required)}",
     )
     return RunningController(managed, spec, metrics, notes)

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import copy
 import dataclasses
-import shutil
 import tempfile
 from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
@@ -75,6 +74,15 @@ class LocalPlatform:
 
         pytest.skip(f"not verified on platform {self.name}: {NO_CNI}")
 
+    def properties(self) -> dict[str, str]:
+        """What really ran, for the JUnit testsuite properties and the report (not the pins)."""
+        return {
+            "platform": self.name,
+            "vault_server": f"{self.vault_info.label} (local process)",
+            "eso_controller": f"ESO {self.eso_version} (local process, {self.eso_binary})",
+            "kube_apiserver": self.plane.url,
+        }
+
     def check_alive(self) -> None:
         self.supervisor.check_alive()
 
@@ -131,10 +139,9 @@ class LocalPlatform:
         from ..live.diagnostics import conditions_lines, event_lines, to_yaml
 
         lines: list[str] = []
-        for name, managed in self.supervisor.processes.items():
-            write_redacted(dest / "logs" / f"{name}.log", log_tail(managed.log, 400))
-        if not self.supervisor.processes:
-            lines.append("no platform process running")
+        logs = self.supervisor.log_files()
+        for name, log in logs.items():
+            write_redacted(dest / "logs" / f"{name}.log", log_tail(log, 400))
         for kind, ns in (("ClusterSecretStore", None), ("SecretStore", test_namespace),
                          ("ExternalSecret", test_namespace)):
             if kind != "ClusterSecretStore" and not test_namespace:
@@ -148,15 +155,17 @@ class LocalPlatform:
             write_redacted(dest / "events" / f"{ns}.txt", text)
             lines += [f"event {ns}: {line}" for line in event_lines(events)[-5:]]
         controller = controller_process_name(self.eso_namespace, self.eso_release)
-        if controller in self.supervisor.processes:
-            tail = log_tail(self.supervisor.processes[controller].log, 5)
-            lines += [f"controller log: {line}" for line in tail.splitlines()]
+        if controller in logs:
+            lines += [f"controller log: {line}" for line in log_tail(logs[controller], 5).splitlines()]
         return REDACT("\n".join(lines))
 
     def close(self, keep: bool = False) -> None:
-        self.supervisor.stop_all()
-        if not keep:
-            shutil.rmtree(self.supervisor.run_dir, ignore_errors=True)
+        """Stop this process's platform processes; a platform shared with other test processes (handed over)
+        is stopped by whoever ends the run."""
+        if self.supervisor.handed_over:
+            self.supervisor.stop_all()
+        else:
+            self.supervisor.close(keep)
 
 
 def private_run_dir() -> Path:

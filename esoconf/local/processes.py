@@ -12,6 +12,7 @@ import atexit
 import contextlib
 import os
 import shlex
+import shutil
 import signal
 import socket
 import subprocess
@@ -88,7 +89,10 @@ class Managed:
         return ProcessDied(f"{self.name} {status}{' ' + doing if doing else ''} (log {self.log}): {body}")
 
     def stop(self, grace: float = STOP_GRACE_SECONDS) -> int | None:
-        """SIGTERM its process group, wait up to ``grace`` seconds, then SIGKILL; returns the exit code."""
+        """SIGTERM its process group, wait up to ``grace`` seconds, then SIGKILL; returns the exit code.
+
+        Whatever is left in the group once the leader is gone (a child it forked, also when the leader had
+        already exited by itself) is killed too: no orphan outlives the run."""
         if self.popen.poll() is None:
             with contextlib.suppress(ProcessLookupError, PermissionError):
                 os.killpg(self.popen.pid, signal.SIGTERM)
@@ -98,7 +102,34 @@ class Managed:
                 with contextlib.suppress(ProcessLookupError, PermissionError):
                     os.killpg(self.popen.pid, signal.SIGKILL)
                 self.popen.wait(timeout=grace)
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(self.popen.pid, signal.SIGKILL)
         return self.popen.returncode
+
+
+def pid_alive(pid: int) -> bool:
+    """The process exists and is not a zombie."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()[0]
+    except (OSError, IndexError):
+        return False
+    return state != "Z"
+
+
+def stop_process_groups(pids: Sequence[int], grace: float = STOP_GRACE_SECONDS) -> list[int]:
+    """SIGTERM each process group, SIGKILL what is left after ``grace``; returns the PIDs that needed SIGKILL.
+    For processes this interpreter did not start (handed over by another test process)."""
+    for pid in pids:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(pid, signal.SIGTERM)
+    deadline = time.monotonic() + grace
+    while time.monotonic() < deadline and any(pid_alive(pid) for pid in pids):
+        time.sleep(0.1)
+    killed = [pid for pid in pids if pid_alive(pid)]
+    for pid in killed:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(pid, signal.SIGKILL)
+    return killed
 
 
 _LIVE: weakref.WeakSet[Supervisor] = weakref.WeakSet()
@@ -121,6 +152,9 @@ class Supervisor:
         self.logs.mkdir(parents=True, exist_ok=True)
         self.clock = clock or Clock()
         self.processes: dict[str, Managed] = {}
+        # processes other test processes use too (pytest-xdist): not stopped here, but by whoever ends the
+        # run (stop_process_groups); name -> (pid, log)
+        self.handed_over: dict[str, tuple[int, Path]] = {}
         _LIVE.add(self)
 
     def start(
@@ -181,8 +215,10 @@ class Supervisor:
                 clock=self.clock,
             )
         except AssertionError as exc:
-            first = str(exc).splitlines()[0]
-            detail = "" if not managed.alive() else f"within {timeout:g}s ({first})"
+            first, _, rest = str(exc).partition("\n")
+            last = " ".join(line.strip() for line in rest.splitlines()[1:] if line.strip())  # after "last state:"
+            shown = f"{first}; last state: {last}" if last else first
+            detail = "" if not managed.alive() else f"within {timeout:g}s ({shown})"
             raise managed.died(detail) from (exc if isinstance(exc, WaitTimeout) else None)
         return managed
 
@@ -191,6 +227,18 @@ class Supervisor:
         for managed in self.processes.values():
             if not managed.alive():
                 raise managed.died("during the run")
+        for name, (pid, log) in self.handed_over.items():
+            if not pid_alive(pid):
+                raise ProcessDied(f"{name} (pid {pid}) exited during the run (log {log}): "
+                                  f"{log_tail(log).replace(chr(10), ' | ')}")
+
+    def hand_over(self) -> dict[str, tuple[int, Path]]:
+        """Leave the running processes to whoever ends the run (they keep running when this process exits);
+        returns name -> (pid, log) for them. Processes started later are this supervisor's own again."""
+        for name in list(self.processes):
+            managed = self.processes.pop(name)
+            self.handed_over[name] = (managed.pid, managed.log)
+        return dict(self.handed_over)
 
     def stop(self, name: str) -> int | None:
         managed = self.processes.pop(name, None)
@@ -202,6 +250,17 @@ class Supervisor:
             with contextlib.suppress(Exception):
                 codes[name] = self.stop(name)
         return codes
+
+    def close(self, keep: bool = False) -> None:
+        """Stop every process; remove the run folder (keys, tokens, raw logs) unless ``keep``."""
+        self.stop_all()
+        if not keep:
+            shutil.rmtree(self.run_dir, ignore_errors=True)
+
+    def log_files(self) -> dict[str, Path]:
+        """Every platform process's log, its own and handed-over ones."""
+        return {**{n: log for n, (_, log) in self.handed_over.items()},
+                **{n: m.log for n, m in self.processes.items()}}
 
     def pids(self) -> dict[str, int]:
         return {name: m.pid for name, m in self.processes.items() if m.alive()}

@@ -10,6 +10,7 @@ objects, NetworkPolicies, Services, the hook Job) is listed as not applied in th
 
 from __future__ import annotations
 
+import contextlib
 import json
 import subprocess
 from collections.abc import Iterable, Mapping, Sequence
@@ -197,7 +198,6 @@ def tear_down_release(supervisor: Supervisor, tools: Tools, local: LocalRelease)
     doomed = [o for o in local.identity if o["kind"] != "Namespace"]
     if doomed:
         text = "\n---\n".join(yamlio.dump(o) for o in doomed)
-        try:
+        # best effort: the run's API server goes away at the end anyway
+        with contextlib.suppress(CommandError, subprocess.SubprocessError):
             tools.kubectl_run("delete", "--ignore-not-found", "--wait=false", "-f", "-", input=text)
-        except (CommandError, subprocess.SubprocessError):
-            pass  # best effort: the run's API server goes away at the end anyway

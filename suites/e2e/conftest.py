@@ -52,11 +52,16 @@ def run_id() -> str:
 
 
 @pytest.fixture(scope="session")
-def platform(pytestconfig: pytest.Config, run_id: str, timeouts: Timeouts) -> Iterator[Any]:
+def platform(
+    pytestconfig: pytest.Config, run_id: str, timeouts: Timeouts, record_testsuite_property: Any
+) -> Iterator[Any]:
     """The live platform of this run: kind or an existing cluster (``live.setup``), or local processes."""
     config = get_config(pytestconfig)
     if config.platform == "local":
-        yield from _local_platform(pytestconfig, config, run_id, timeouts)
+        for local in _local_platform(pytestconfig, config, run_id, timeouts):
+            for name, value in local.properties().items():
+                record_testsuite_property(name, value)
+            yield local
         return
     shared = _shared_dir(pytestconfig)
     ready = shared / f"eso-conformance-{run_id}.json"
@@ -76,14 +81,24 @@ def platform(pytestconfig: pytest.Config, run_id: str, timeouts: Timeouts) -> It
 
 
 def _local_platform(pytestconfig: pytest.Config, config: Any, run_id: str, timeouts: Timeouts) -> Iterator[Any]:
+    """One local platform per run: the first xdist worker builds it and hands its processes over to the run,
+    the others attach (esoconf.local.shared); the xdist controller stops them at the end."""
+    from esoconf.local import shared
     from esoconf.local.bringup import LocalChartFailed, setup_local
 
-    try:
-        local = setup_local(config, run_id, timeouts, _artifacts(pytestconfig))
-    except (EnvironmentNotReady, ConfigError) as exc:
-        pytest.exit(str(exc), returncode=2 if isinstance(exc, EnvironmentNotReady) else 3)
-    except LocalChartFailed as exc:
-        pytest.exit(str(exc), returncode=1)
+    plan_file = _shared_dir(pytestconfig) / shared.plan_name(run_id)
+    with FileLock(f"{plan_file}.lock"):
+        if plan_file.exists():
+            local = shared.attach(json.loads(plan_file.read_text(encoding="utf-8")), run_id, timeouts)
+        else:
+            try:
+                local = setup_local(config, run_id, timeouts, _artifacts(pytestconfig))
+            except (EnvironmentNotReady, ConfigError) as exc:
+                pytest.exit(str(exc), returncode=2 if isinstance(exc, EnvironmentNotReady) else 3)
+            except LocalChartFailed as exc:
+                pytest.exit(str(exc), returncode=1)
+            if _is_worker(pytestconfig):
+                shared.write_plan(plan_file, shared.hand_over(local))
     pytestconfig.stash[PHASES_KEY] = dict(local.phases.durations)
     try:
         yield local
@@ -96,7 +111,9 @@ def _platform_alive(request: pytest.FixtureRequest) -> None:
     """A platform process that died fails the test as the environment's fault, naming the process (the
     capabilities a case needs are checked before any fixture, in esoconf.gate)."""
     if "platform" in request.fixturenames:
-        check = getattr(request.getfixturevalue("platform"), "check_alive", None)
+        platform = request.getfixturevalue("platform")
+        request.node.user_properties.append(("platform", getattr(platform, "name", "kind")))
+        check = getattr(platform, "check_alive", None)
         if check is not None:
             check()
 
@@ -144,4 +161,9 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
     shared = Path(config._tmp_path_factory.getbasetemp())  # type: ignore[attr-defined]
     for plan_file in shared.glob("eso-conformance-*.json"):
         live.teardown_from_plan(json.loads(plan_file.read_text(encoding="utf-8")))
+        plan_file.unlink()
+    from esoconf.local import shared as local_shared
+
+    for plan_file in shared.glob(local_shared.PLAN_GLOB):
+        local_shared.teardown(json.loads(plan_file.read_text(encoding="utf-8")))
         plan_file.unlink()

@@ -22,6 +22,7 @@ from esoconf.doc import VaultDoc, load_doc
 from esoconf.gate import require_tool
 from esoconf.plugin import get_config
 from esoconf.render import Rendered, Renderer
+from esoconf.report_plugin import scratch_folder, stop_for_chart_failure
 from esoconf.schema import SchemaSet, kubernetes_schema_dir
 
 
@@ -66,7 +67,7 @@ def _build_tier(config: pytest.Config) -> RenderTier:
     helm = require_tool(config, "helm")  # the session's helm, found once (one-line usage error if unusable)
     workdir = Path(resolved.artifacts_dir or "artifacts") / "render"
     workdir.mkdir(parents=True, exist_ok=True)
-    renderer = Renderer(helm.path, Path(tempfile.mkdtemp(prefix="session-", dir=workdir)))
+    renderer = Renderer(helm.path, scratch_folder(config, Path(tempfile.mkdtemp(prefix="session-", dir=workdir))))
     charts: dict[str, ChartInfo] = {}
     refs = {"external-secrets": ("--chart", resolved.chart, resolved.chart_version),
             "vault": ("--vault-chart", resolved.vault_chart, resolved.vault_chart_version)}
@@ -141,6 +142,7 @@ def _render_everything_at_once(request: pytest.FixtureRequest, tier: RenderTier)
     jobs = [(tier.charts[c.package].path, c.package, tier.values(c).values)
             for c in cases.values() if c.package in tier.charts]
     tier.renderer.prefetch(jobs, meanwhile=[lambda package=package: tier.schemas(package) for package in tier.charts])
+    stop_for_chart_failure(request.config, tier.renderer.chart_failure())  # a chart that renders nothing: 1 line
 
 
 @pytest.fixture

@@ -1,46 +1,98 @@
-"""Quick `vault` tier: the live tier's seeding code against a real Vault dev container (testcontainers).
+"""Quick `vault` tier: the live tier's seeding code against a real Vault API server, in seconds.
 
-For machines with Docker but no kind: `pytest suites/vault -m vault` runs in seconds. Marked `vault` (the
-gate then asks only for a Docker engine, not kind or helm) and `e2e` (so the default run, `-m 'not e2e'`,
-deselects it); without a Docker engine the gate stops the run with one line.
+The server is a local dev process: HashiCorp `vault` when found (--vault-bin, PATH), else OpenBao's `bao`
+(installed by `scripts/install-tools --set local openbao`); with neither, a Vault dev container through
+testcontainers (needs a Docker engine). The product and version that really ran are recorded as the JUnit
+property `vault_server` (from the server's own sys/health). Marked `vault` (the gate asks only for a Vault
+server or a Docker engine) and `e2e` (the default run, `-m 'not e2e'`, deselects it).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import dataclasses
+from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import hvac
 import pytest
 
 from esoconf.config import load_versions
-from esoconf.live.vault import DEFAULT_PLAN, VaultSeeder, read_policy_hcl, seed
+from esoconf.live.vault import DEFAULT_PLAN, SeedPlan, VaultSeeder, read_policy_hcl, seed
+from esoconf.local.binaries import find_vault_server
+from esoconf.local.pki import make_cluster_pki
+from esoconf.local.platform import private_run_dir
+from esoconf.local.processes import Supervisor
+from esoconf.local.vault_server import VaultServerInfo, server_info, start_vault_dev
+from esoconf.plugin import get_config
+from esoconf.tools import ToolError
 
 pytestmark = [pytest.mark.e2e, pytest.mark.vault]
-ROOT_TOKEN = "conformance-root-token"
 
 
-@pytest.fixture(scope="module")
-def vault_client() -> Iterator[hvac.Client]:
+def _local_server(binary: Path) -> Iterator[VaultServerInfo]:
+    supervisor = Supervisor(private_run_dir())
+    try:
+        yield start_vault_dev(supervisor, binary)[1]
+    finally:
+        supervisor.close()
+
+
+def _container_server() -> Iterator[VaultServerInfo]:
+    token = "conformance-root-token"
     try:
         from testcontainers.community.vault import VaultContainer
 
-        container = VaultContainer(load_versions()["images"]["vault"]["upstream"], root_token=ROOT_TOKEN)
+        container = VaultContainer(load_versions()["images"]["vault"]["upstream"], root_token=token)
         container.start()
     except Exception as exc:  # docker.errors.DockerException without an engine
         pytest.fail(
-            f"the vault tier needs a Docker engine: {type(exc).__name__}: {str(exc).splitlines()[0]}",
+            "the vault tier needs a Vault server binary (vault or OpenBao's bao) or a Docker engine: "
+            f"{type(exc).__name__}: {str(exc).splitlines()[0]}",
             pytrace=False,
         )
     try:
-        yield hvac.Client(url=container.get_connection_url(), token=ROOT_TOKEN)
+        yield server_info(container.get_connection_url(), token)
     finally:
         container.stop()
 
 
 @pytest.fixture(scope="module")
-def seeded(vault_client: hvac.Client) -> tuple[VaultSeeder, dict[str, str]]:
+def vault_server(
+    pytestconfig: pytest.Config, record_testsuite_property: Callable[[str, object], None]
+) -> Iterator[VaultServerInfo]:
+    try:
+        binary, _, source = find_vault_server(get_config(pytestconfig).vault_bin)
+    except ToolError:
+        servers, how = _container_server(), "container"
+    else:
+        servers, how = _local_server(binary), f"local process, {source}"
+    for info in servers:
+        record_testsuite_property("vault_server", f"{info.label} ({how})")
+        yield info
+
+
+@pytest.fixture(scope="module")
+def vault_client(vault_server: VaultServerInfo) -> hvac.Client:
+    return hvac.Client(url=vault_server.url, token=vault_server.root_token)
+
+
+@pytest.fixture(scope="module")
+def plan(tmp_path_factory: pytest.TempPathFactory) -> SeedPlan:
+    """The default plan, for a Vault outside any cluster: an API server address and CA must be given (no
+    pod service-account mount to read them from); nothing logs in here, so no API server needs to run."""
+    pki = make_cluster_pki(tmp_path_factory.mktemp("pki"))
+    return dataclasses.replace(
+        DEFAULT_PLAN,
+        kubernetes_host="https://127.0.0.1:6443",
+        kubernetes_ca_cert=pki.ca_pem(),
+        disable_local_ca_jwt=True,
+    )
+
+
+@pytest.fixture(scope="module")
+def seeded(vault_client: hvac.Client, plan: SeedPlan) -> tuple[VaultSeeder, dict[str, str]]:
     seeder = VaultSeeder(vault_client)
-    return seeder, seed(seeder, "vaulttier").values
+    return seeder, seed(seeder, "vaulttier", plan).values
 
 
 def test_seeded_secret_reads_back_from_kv2(seeded: tuple[VaultSeeder, dict[str, str]]) -> None:
@@ -80,6 +132,7 @@ def test_kubernetes_role_binds_the_eso_account_with_the_read_policy_and_no_audie
     assert not role.get("audience") and role["token_policies"] == [DEFAULT_PLAN.policy_name]
 
 
-def test_seeding_twice_is_idempotent(seeded: tuple[VaultSeeder, dict[str, str]]) -> None:
-    seeder, _ = seeded
-    seed(seeder, "again")
+def test_seeding_twice_is_idempotent(seeded: tuple[VaultSeeder, dict[str, str]], plan: SeedPlan) -> None:
+    seeder, values = seeded
+    again = seed(seeder, "vaulttier", plan)
+    assert again.values == values, "a reseed in the same run keeps the values the first seed wrote"

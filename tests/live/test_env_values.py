@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -245,13 +246,15 @@ def test_vault_values_keep_hardened_parity() -> None:
     assert values_of(values, "upstream", "global", "imagePullSecrets") == []
 
 
-def test_vault_values_reach_helm_whole_but_the_artifacts_copy_hides_the_dev_root_token(tmp_path: Path) -> None:
+def test_vault_values_reach_helm_whole_but_the_artifacts_copy_hides_the_dev_root_token(
+        tmp_path: Path, request: pytest.FixtureRequest) -> None:
     from esoconf.kind.cluster import write_values
     from esoconf.kind.vault import vault_values
     from esoconf.live.vault import DEV_ROOT_TOKEN
 
     values = vault_values(image_set("upstream", VERSIONS), [])
     for_helm = write_values(values, tmp_path / "artifacts" / "values", "vault-vault")
+    request.addfinalizer(lambda: shutil.rmtree(for_helm.parent))  # outside tmp_path: clean it
     assert DEV_ROOT_TOKEN in for_helm.read_text()
     assert tmp_path not in for_helm.parents and for_helm.stat().st_mode & 0o077 == 0
     recorded = (tmp_path / "artifacts" / "values" / "vault-vault.values.yaml").read_text()

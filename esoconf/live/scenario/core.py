@@ -90,11 +90,12 @@ class ScenarioCore:
     def mount(self) -> str:
         return str(self.shapes.sources["token"].get("path") or "kv")
 
-    def unique(self, stem: str, tag: str = "") -> str:
-        """A cluster-wide unique name: stem (+ tag) + test namespace + run id (DNS-1123, <= 63 chars)."""
+    def unique(self, stem: str, tag: str = "", limit: int = 63) -> str:
+        """A cluster-wide unique name: stem (+ tag) + test namespace + run id (DNS-1123, <= ``limit`` chars;
+        Helm release names: 53)."""
         name = f"{stem}{'-' + tag if tag else ''}-{self.namespace}-{self.platform.run_id}".lower()
-        if len(name) > 63:
-            name = f"{name[:54]}-{hashlib.sha256(name.encode()).hexdigest()[:8]}"
+        if len(name) > limit:
+            name = f"{name[:limit - 9].rstrip('-')}-{hashlib.sha256(name.encode()).hexdigest()[:8]}"
         return name
 
     # ---- applying ---------------------------------------------------------------------------------

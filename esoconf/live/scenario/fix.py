@@ -8,15 +8,24 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from esoconf.adapter import deep_merge
 from esoconf.config import is_remote_chart
 from esoconf.match import Contains, matches
 from esoconf.redact import REDACT
 from esoconf.runner import run
 from esoconf.wait import wait_for
 
+from ..capabilities import MESH
 from ..cases import Change, Fix, role_list
 from .core import TRANSIENT, ScenarioCore, World
-from .manifests import allow_policy_manifest, expected_data, random_value, second_eso_values, secret_manifest
+from .manifests import (
+    HELM_RELEASE_MAX,
+    allow_policy_manifest,
+    expected_data,
+    random_value,
+    second_eso_values,
+    secret_manifest,
+)
 from .observe import has_sidecar
 
 VAULT_INGRESS_LABEL = "vault-ingress"  # the pod label Vault's ingress NetworkPolicy admits
@@ -175,6 +184,31 @@ class Fixing(ScenarioCore):
 
         return self._while(disable, restore)
 
+    @contextlib.contextmanager
+    def second_eso(self) -> Iterator[str]:
+        """A second ESO release in this test's namespace with its own controller class, labelled like the
+        primary (on a mesh, Vault admits the namespace through an extra ALLOW policy); yields the class and
+        uninstalls it on the way out."""
+        fullname = self.unique("eso-second", limit=HELM_RELEASE_MAX)
+        values = second_eso_values(
+            self.platform.eso_values(), fullname=fullname, controller_class=fullname, namespace=self.namespace
+        )
+        values = deep_merge(values, {"upstream": {"podLabels": {VAULT_INGRESS_LABEL: "true"}}})
+        if MESH in getattr(self.platform, "capabilities", {MESH}):
+            self.apply(
+                allow_policy_manifest(
+                    self.shapes.authz_policy,
+                    name=self.unique("allow-e2e"),
+                    namespace=self.vault_namespace(),
+                    source_namespace=self.namespace,
+                )
+            )
+        self.platform.install_eso(fullname, values, namespace=self.namespace)
+        try:
+            yield fullname
+        finally:
+            self.platform.uninstall_eso(fullname, namespace=self.namespace)
+
     def second_eso_pods(self, release: str) -> list[dict[str, Any]]:
         return self.kube.list("Pod", self.namespace, {"app.kubernetes.io/instance": release})
 
@@ -183,7 +217,7 @@ class Fixing(ScenarioCore):
         """A second ESO in this test's namespace, without the label (verified on its pods); yields its
         controller class, and ``undo()`` adds the label to its pod template. Vault admits this namespace
         through an extra ALLOW policy, so only the missing label can block it."""
-        fullname = self.unique("eso-nolabel")
+        fullname = self.unique("eso-nolabel", limit=HELM_RELEASE_MAX)
         values = second_eso_values(
             self.platform.eso_values(), fullname=fullname, controller_class=fullname, namespace=self.namespace
         )

@@ -22,6 +22,7 @@ CSS = "ClusterSecretStore"
 SS = "SecretStore"
 ES = "ExternalSecret"
 STORE_REFRESH_SECONDS = 10  # store revalidation in tests (the chart never sets it)
+HELM_RELEASE_MAX = 53  # helm refuses longer release names
 ES_REFRESH = "10s"  # ExternalSecret refresh in tests (chart default 1m)
 ES_REFRESH_SECONDS = 10
 
