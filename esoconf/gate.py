@@ -129,9 +129,23 @@ def live_blockers(resolved: cfg.Config, tiers: set[str]) -> dict[str, str]:
     found = {}
     if "e2e" in tiers:
         found["e2e"] = e2e_blockers(resolved)
+        if found["e2e"] and resolved.platform == "kind" and resolved.source("platform") == "default":
+            found["e2e"] = fall_back_to_local(resolved, found["e2e"])
     if VAULT_TIER in tiers:
         found[VAULT_TIER] = vault_blockers(resolved)
     return found
+
+
+def fall_back_to_local(resolved: cfg.Config, kind_reason: str) -> str:
+    """kind cannot run here and nobody chose a platform: the live cases run on the local platform when it can
+    (the verdicts name the platform); "" then, else both reasons."""
+    from .local.doctor import local_blockers
+
+    local_reason = local_blockers(resolved)
+    if local_reason:
+        return f"{kind_reason}; and the local platform cannot run either: {local_reason}"
+    resolved.values["platform"], resolved.sources["platform"] = "local", "fallback: kind cannot run here"
+    return ""
 
 
 def _item_tier(item: pytest.Item) -> str:

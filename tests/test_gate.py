@@ -43,6 +43,35 @@ def usable_helm(monkeypatch: pytest.MonkeyPatch, fake_tool: Callable[..., Path])
     return helm
 
 
+@pytest.fixture(autouse=True)
+def no_local_fallback(monkeypatch: pytest.MonkeyPatch) -> None:
+    """These tests fake the kind platform's verdict; the local fallback (its own tests below) stays out."""
+    monkeypatch.setattr(gate, "fall_back_to_local", lambda resolved, reason: reason)
+
+
+def test_kind_blocked_falls_back_to_local_when_it_can_run(monkeypatch: pytest.MonkeyPatch) -> None:
+    from esoconf import config as cfg
+    from esoconf.local import doctor as local_doctor
+
+    monkeypatch.undo()
+    resolved = cfg.resolve({}, env={})
+    monkeypatch.setattr(local_doctor, "local_blockers", lambda config: "")
+    assert gate.fall_back_to_local(resolved, "docker: engine unreachable") == ""
+    assert resolved.platform == "local" and resolved.source("platform").startswith("fallback")
+
+
+def test_kind_blocked_and_local_blocked_names_both(monkeypatch: pytest.MonkeyPatch) -> None:
+    from esoconf import config as cfg
+    from esoconf.local import doctor as local_doctor
+
+    monkeypatch.undo()
+    resolved = cfg.resolve({}, env={})
+    monkeypatch.setattr(local_doctor, "local_blockers", lambda config: "binaries missing")
+    reason = gate.fall_back_to_local(resolved, "docker: engine unreachable")
+    assert reason == "docker: engine unreachable; and the local platform cannot run either: binaries missing"
+    assert resolved.platform == "kind"
+
+
 def test_e2e_selected_where_it_cannot_run_exits_with_reason_and_runs_nothing(
     suite: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, usable_helm: Path
 ) -> None:
