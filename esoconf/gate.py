@@ -26,8 +26,8 @@ import pytest
 
 from . import config as cfg
 from . import doctor
+from .kind.images import image_archives, registry_credentials
 from .live import capabilities
-from .live.images import image_archives, registry_credentials
 from .report import Exit
 from .tools import Tool, find_tool
 

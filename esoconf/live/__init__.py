@@ -1,16 +1,25 @@
-"""The live tier's environment: kind, Istio, Vault dev and the ESO chart under test.
+"""The live tier's case layer, and what every platform shares.
 
-Thin layers over tested logic: every command line, values document and decision is a pure
-function (unit-tested with fakes under tests/live/); the modules here only run them.
+The case layer knows no platform: it talks to one through :class:`~esoconf.live.platform.LivePlatform`.
+The platforms are :mod:`esoconf.kind` (kind, or an existing cluster with ``--kubeconfig``) and
+:mod:`esoconf.local` (local processes).
 
-- ``cluster``     kind (through pytest-kind's KindCluster) or an existing cluster; helm/kubectl command lines
-- ``kube``        ``Kube``: the official kubernetes client behind the small interface the suites use
-- ``istio``       upstream base + istiod, mesh-wide STRICT mTLS, optional allow-nothing
-- ``vault``       the Big Bang Vault package in dev mode (hardened parity) and ``VaultSeeder`` (hvac)
-- ``eso``         the ESO chart under test with the doc's values through the adapter + environment overrides
-- ``images``      image profiles (registry1 / upstream / airgap), pull secret, image-failure detection
-- ``fingerprint`` what is installed vs what this run wants (``--reuse-platform``)
-- ``portforward`` a bounded, cleaned-up ``kubectl port-forward``
-- ``diagnostics`` what to collect on failure, redacted
-- ``platform``    ``Platform``: the pieces above installed in order, with phase timings
+The case layer:
+
+- ``cases``        the case tables (what to break, the expected outcome, the fix): a new case is a row here
+- ``expectations`` conditions and Event patterns per ESO version
+- ``verdicts``     live verdicts on the doc's claims (holds, refuted with evidence, doc errors)
+- ``capabilities`` what a platform can show and what each case needs (``@pytest.mark.needs``)
+- ``platform``     ``LivePlatform``, the protocol the verbs use; ``Phases``, bring-up timings
+- ``scenario``     the test verbs by what they do (arrange, observe, fix, judge); ``Scenario`` composes them
+
+Shared by the case layer and the platforms:
+
+- ``kube``           ``Kube``: the official kubernetes client behind the small interface the suites use
+- ``vault``          ``VaultSeeder`` (hvac) and the seeding the doc needs
+- ``eso``            the ESO chart's values: the doc's values through the adapter + environment overrides
+- ``images``         image profiles (registry1 / upstream / airgap): which images a run uses
+- ``diagnostics``    what to collect on failure, redacted
+- ``naming``         the run id and the per-test namespace
+- ``manifest_files`` the files under manifests/live/
 """

@@ -1,15 +1,15 @@
-"""The ESO chart under test: the doc's values through the adapter (as a hardened Big Bang would hand them
-to the package) plus what the environment must add (images per ``--images``, the wait job)."""
+"""The ESO chart's values, shared by every platform: the doc's values through the adapter (as a hardened Big
+Bang would hand them to the package) plus what the environment must add (images per ``--images``, the wait
+job). The helm release on a cluster is the kind platform's (:mod:`esoconf.kind.eso`)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from typing import Any
 
 from ..adapter import HARDENED, deep_merge, package_values
 from ..doc import VaultDoc
-from .cluster import ChartRef, Env, HelmComponent, load_manifest
 from .images import ImageSet, split_image
+from .manifest_files import load_manifest
 
 ESO_NAMESPACE = "external-secrets"
 ESO_RELEASE = "external-secrets-external-secrets"
@@ -24,12 +24,6 @@ STORES_OFF = {
 def doc_eso_values(doc: VaultDoc, section: str = "token") -> dict[str, Any]:
     """The doc's ESO override values for ``section`` through the adapter (hardened Big Bang)."""
     return package_values("external-secrets", [doc.yaml(section).data], HARDENED).values
-
-
-def doc_vault_authorization_policies(doc: VaultDoc) -> list[dict[str, Any]]:
-    """The doc's Vault AP, translated by the adapter to ``istio.authorizationPolicies.custom``."""
-    values = package_values("vault", [doc.yaml("network").data], HARDENED).values
-    return list(((values.get("istio") or {}).get("authorizationPolicies") or {}).get("custom") or [])
 
 
 def image_overrides(images: ImageSet) -> dict[str, Any]:
@@ -53,26 +47,3 @@ def eso_values(doc_values: dict[str, Any], images: ImageSet, *, stores: bool = F
     values = deep_merge(doc_values, load_manifest("eso-env-overrides.yaml"))
     values = deep_merge(values, image_overrides(images))
     return values if stores else deep_merge(values, STORES_OFF)
-
-
-@dataclass
-class EsoComponent(HelmComponent):
-    chart_ref: ChartRef = ChartRef("")
-    doc_values: dict[str, Any] = field(default_factory=dict)
-    name: str = "eso"
-    release: str = ESO_RELEASE
-    namespace: str = ESO_NAMESPACE
-    pod_selectors: tuple[dict[str, str], ...] = (CONTROLLER_SELECTOR,)
-
-    @property
-    def chart(self) -> ChartRef:
-        return self.chart_ref
-
-    def values(self, env: Env) -> dict[str, Any]:
-        return eso_values(self.doc_values, env.images)
-
-    def install(self, env: Env) -> None:
-        env.ensure_namespace(
-            self.namespace, {"istio-injection": "enabled", "app.kubernetes.io/name": "external-secrets"}
-        )
-        super().install(env)

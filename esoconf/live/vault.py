@@ -1,4 +1,5 @@
-"""Vault: seeding with hvac (``VaultSeeder``) and the Big Bang Vault package install (``VaultComponent``).
+"""Vault seeding with hvac (``VaultSeeder``), shared by every platform (the Big Bang Vault package install is
+the kind platform's: :mod:`esoconf.kind.vault`).
 
 Seeding follows the doc plus the fixes the doc needs to work in-cluster (reference bigbang-charts.md §6):
 KV v2 enabled at ``kv`` (dev mode only has ``secret/``), a read policy (``default`` grants no KV read),
@@ -21,27 +22,18 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from ..adapter import deep_merge
 from ..redact import REDACT
 from ..wait import retry_transient
-from .cluster import ChartRef, Env, HelmComponent, load_manifest
-from .images import ImageSet, split_image
 
 if TYPE_CHECKING:  # pragma: no cover
     import hvac
 
-VAULT_NAMESPACE = "vault"
-VAULT_RELEASE = "vault-vault"
-VAULT_SERVICE = "vault-vault"
-VAULT_PORT = 8200
-VAULT_URL_IN_CLUSTER = f"http://{VAULT_SERVICE}.{VAULT_NAMESPACE}.svc.cluster.local:{VAULT_PORT}"
 # dev-mode root token (manifests/live/vault-values.yaml). Distinctive (so redacting it mangles nothing else),
 # fixed (so a reused platform and every xdist worker know it) and redacted from the moment this is imported.
 DEV_ROOT_TOKEN = "eso-conformance-dev-root-token"
 REDACT.add(DEV_ROOT_TOKEN, exact=True)  # a public constant: its fragments ("conformance") are not secret
 KUBERNETES_HOST_IN_CLUSTER = "https://kubernetes.default.svc"
 RUN_ID_METADATA = "eso-conformance-run-id"  # KV v2 custom metadata: the run whose values the secret holds
-SERVER_POD_SELECTOR = {"app.kubernetes.io/name": "vault", "component": "server"}
 
 
 def read_policy_hcl(mount: str, path_glob: str) -> str:
@@ -342,71 +334,3 @@ def token_secret_manifest(
         "metadata": {"name": name, "namespace": namespace, "labels": labels},
         "stringData": {key: token.rstrip("\r\n")},
     }
-
-
-# --- the package install ----------------------------------------------------------------------------------
-
-
-def vault_values(images: ImageSet, custom_authorization_policies: list[dict[str, Any]]) -> dict[str, Any]:
-    """Big Bang Vault package values (manifests/live/vault-values.yaml) + the image and the doc's AP.
-
-    NetworkPolicies and Istio (sidecar, ``authorizationPolicies.enabled`` -> allow-nothing + allow-in-ns)
-    are on, as a hardened Big Bang would set them. The doc's AP must arrive already translated to
-    ``istio.authorizationPolicies.custom`` (the adapter's job; the literal ``istio.hardened`` key is ignored
-    by the package). autoInit and the injector are off (reference §2.3).
-    """
-    repository, tag = split_image(images["vault"])
-    overrides: dict[str, Any] = {
-        "istio": {"authorizationPolicies": {"custom": list(custom_authorization_policies)}},
-        "upstream": {"server": {"image": {"repository": repository, "tag": tag}}},
-    }
-    if not images.needs_pull_secret:
-        overrides["upstream"]["global"] = {"imagePullSecrets": []}
-    return deep_merge(load_manifest("vault-values.yaml"), overrides)
-
-
-@dataclass
-class VaultComponent(HelmComponent):
-    chart_ref: ChartRef = ChartRef("")
-    custom_authorization_policies: list[dict[str, Any]] = field(default_factory=list)
-    name: str = "vault"
-    release: str = VAULT_RELEASE
-    namespace: str = VAULT_NAMESPACE
-    pod_selectors: tuple[dict[str, str], ...] = (SERVER_POD_SELECTOR,)
-
-    @property
-    def chart(self) -> ChartRef:
-        return self.chart_ref
-
-    def values(self, env: Env) -> dict[str, Any]:
-        return vault_values(env.images, self.custom_authorization_policies)
-
-    def install(self, env: Env) -> None:
-        # namespace must be `vault`: the ESO chart's egress policy selects kubernetes.io/metadata.name: vault
-        env.ensure_namespace(
-            self.namespace, {"istio-injection": "enabled", "app.kubernetes.io/name": "vault"}
-        )
-        super().install(env)
-
-    def authorization_policy_names(self) -> list[str]:
-        return [str(ap["name"]) for ap in self.custom_authorization_policies]
-
-
-def doc_authorization_policy_objects(custom: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """The AuthorizationPolicy objects the package renders from ``istio.authorizationPolicies.custom``
-    (used to restore them after a serial test removed them)."""
-    objects = []
-    for item in custom:
-        meta: dict[str, Any] = {"name": item["name"], "namespace": VAULT_NAMESPACE}
-        for key in ("labels", "annotations"):
-            if item.get(key):
-                meta[key] = item[key]
-        objects.append(
-            {
-                "apiVersion": "security.istio.io/v1",
-                "kind": "AuthorizationPolicy",
-                "metadata": meta,
-                "spec": item.get("spec") or {},
-            }
-        )
-    return objects

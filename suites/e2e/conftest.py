@@ -18,8 +18,9 @@ import pytest
 from filelock import FileLock
 
 from esoconf.config import ConfigError
-from esoconf.live import platform as live
+from esoconf.kind import setup as live
 from esoconf.live.diagnostics import safe_name
+from esoconf.live.naming import namespace_manifest, namespace_name, new_run_id
 from esoconf.plugin import get_config, item_failed
 from esoconf.report import EnvironmentNotReady
 from esoconf.wait import Timeouts
@@ -47,7 +48,7 @@ def _artifacts(config: pytest.Config) -> Path:
 @pytest.fixture(scope="session")
 def run_id() -> str:
     """Short id of this run (shared by xdist workers); cluster-scoped objects carry it in their names."""
-    return live.new_run_id()
+    return new_run_id()
 
 
 @pytest.fixture(scope="session")
@@ -121,8 +122,8 @@ def _platform_alive(request: pytest.FixtureRequest) -> None:
 def namespace(request: pytest.FixtureRequest, platform: Any, run_id: str) -> Iterator[str]:
     """``e2e-<case>-<random>``, labelled with the run id, Istio injection on; deleted after the test unless
     it failed and --keep-on-failure is set."""
-    name = live.namespace_name(request.node.originalname or request.node.name)
-    platform.kube.apply(live.namespace_manifest(name, run_id))
+    name = namespace_name(request.node.originalname or request.node.name)
+    platform.kube.apply(namespace_manifest(name, run_id))
     if platform.env is not None:
         platform.env.ensure_pull_secret(name)
     request.node.stash[NAMESPACE_KEY] = name

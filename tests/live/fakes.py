@@ -20,8 +20,8 @@ from typing import Any
 import pytest
 import yaml
 
+from esoconf.kind.platform import Platform
 from esoconf.live.expectations import VersionRange, parse_version
-from esoconf.live.platform import Platform
 from esoconf.wait import Clock, Timeouts
 
 RECORDED = Path(__file__).resolve().parent.parent / "fixtures" / "recorded"

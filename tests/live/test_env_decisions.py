@@ -7,23 +7,13 @@ from typing import Any
 import pytest
 from fakes import bare_platform
 
-from esoconf.config import ConfigError, load_versions
-from esoconf.live import fingerprint as fp
-from esoconf.live.cluster import PortMapping, check_node_image, decide_cluster, kind_config, node_image_for
-from esoconf.live.images import (
-    image_archives,
-    image_failure,
-    image_set,
-    pull_secret_manifest,
-    registry_credentials,
-)
-from esoconf.live.platform import (
-    NETPOL_NOT_ENFORCED,
-    canary_manifests,
-    canary_verdict,
-    namespace_name,
-    parse_probe,
-)
+from esoconf.config import ConfigError, load_versions, node_image_for
+from esoconf.kind import fingerprint as fp
+from esoconf.kind.canary import NETPOL_NOT_ENFORCED, canary_manifests, canary_verdict, parse_probe
+from esoconf.kind.cluster import PortMapping, check_node_image, decide_cluster, kind_config
+from esoconf.kind.images import image_archives, image_failure, pull_secret_manifest, registry_credentials
+from esoconf.live.images import image_set
+from esoconf.live.naming import namespace_name
 from esoconf.redact import REDACT
 from esoconf.wait import Clock, TerminalState, wait_for
 

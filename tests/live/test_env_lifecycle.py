@@ -12,10 +12,11 @@ from typing import Any
 import pytest
 
 from esoconf.config import resolve
-from esoconf.live import platform as live
+from esoconf.kind import setup as kind_setup
+from esoconf.kind.portforward import PortForward, PortForwardError, port_open
 from esoconf.live.diagnostics import Diagnostics, PodLogs, summary
 from esoconf.live.kube import Kube, sort_events
-from esoconf.live.portforward import PortForward, PortForwardError, port_open
+from esoconf.live.platform import Phases
 from esoconf.live.vault import VaultSeeder
 from esoconf.redact import REDACT
 from esoconf.runner import CommandError
@@ -283,11 +284,11 @@ def test_platform_setup_without_docker_stops_with_one_line(monkeypatch: pytest.M
             ["docker", "info"], 1, "Cannot connect to the Docker daemon at unix:///var/run/docker.sock"
         )
 
-    monkeypatch.setattr(live.doctor.Probes, "run", staticmethod(no_docker))
-    monkeypatch.setattr(live.doctor.shutil, "which", lambda name: "/usr/bin/docker")
+    monkeypatch.setattr(kind_setup.doctor.Probes, "run", staticmethod(no_docker))
+    monkeypatch.setattr(kind_setup.doctor.shutil, "which", lambda name: "/usr/bin/docker")
     config = resolve({}, env={})
-    with pytest.raises(live.PlatformUnavailable) as info:
-        live.setup(config, "r1", Timeouts(), Path("artifacts"))
+    with pytest.raises(kind_setup.PlatformUnavailable) as info:
+        kind_setup.setup(config, "r1", Timeouts(), Path("artifacts"))
     message = str(info.value)
     assert "\n" not in message and message.startswith("live platform cannot start: docker:")
     assert "Cannot connect to the Docker daemon" in message
@@ -295,7 +296,7 @@ def test_platform_setup_without_docker_stops_with_one_line(monkeypatch: pytest.M
 
 def test_phases_are_written_for_the_report(tmp_path: Path) -> None:
     ticks = iter([0.0, 12.5, 20.0, 21.25])
-    phases = live.Phases(clock=lambda: next(ticks))
+    phases = Phases(clock=lambda: next(ticks))
     with phases.phase("cluster"):
         pass
     with phases.phase("seeding"):

@@ -9,12 +9,14 @@ import pytest
 from mutants import CHARTS
 
 from esoconf.config import load_versions
-from esoconf.live import fingerprint as fp
-from esoconf.live import platform as live
-from esoconf.live.images import pull_secret_manifest
-from esoconf.live.istio import mesh_policies
-from esoconf.live.scenario import allow_policy_manifest, secret_manifest
-from esoconf.live.vault import doc_authorization_policy_objects, token_secret_manifest
+from esoconf.kind import fingerprint as fp
+from esoconf.kind.canary import canary_manifests
+from esoconf.kind.images import pull_secret_manifest
+from esoconf.kind.istio import mesh_policies
+from esoconf.kind.vault import doc_authorization_policy_objects
+from esoconf.live.naming import namespace_manifest
+from esoconf.live.scenario.manifests import allow_policy_manifest, secret_manifest
+from esoconf.live.vault import token_secret_manifest
 from esoconf.schema import SchemaSet
 
 DOC_POLICY = {
@@ -27,8 +29,8 @@ DOC_POLICY = {
 
 def _applied_objects() -> list[tuple[str, dict[str, Any]]]:
     objects: list[tuple[str, dict[str, Any]]] = [
-        ("namespace", live.namespace_manifest("e2e-sync-ab12", "r1")),
-        *((f"canary-{o['kind']}", o) for o in live.canary_manifests("eso-canary-r1", "busybox:1.37.0", "r1")),
+        ("namespace", namespace_manifest("e2e-sync-ab12", "r1")),
+        *((f"canary-{o['kind']}", o) for o in canary_manifests("eso-canary-r1", "busybox:1.37.0", "r1")),
         *((f"mesh-{o['metadata']['name']}", o) for o in mesh_policies(hardened=True)),
         ("fingerprint-configmap", fp.configmap({"vault": "abc"}, fp.RunState("r1", True, "enforced"))),
         ("pull-secret", pull_secret_manifest("external-secrets", "fake-user-1f3a", "fake-pw-9c2e7d")),
@@ -52,6 +54,6 @@ def test_applied_object_is_schema_valid(schemas: SchemaSet, obj: dict[str, Any])
 
 
 def test_a_broken_object_is_caught(schemas: SchemaSet) -> None:
-    pod = live.canary_manifests("eso-canary-r1", "busybox", "r1")[1]
+    pod = canary_manifests("eso-canary-r1", "busybox", "r1")[1]
     pod["spec"]["containers"][0]["imagePullPolicyy"] = "Always"
     assert schemas.check(pod).status == "invalid"

@@ -12,9 +12,12 @@ from fakes import bare_platform
 
 from esoconf import doctor, gate
 from esoconf.config import ConfigError, load_versions, resolve
-from esoconf.live import platform as live
-from esoconf.live.cluster import ChartRef
-from esoconf.live.eso import EsoComponent
+from esoconf.kind import canary
+from esoconf.kind.canary import NETPOL_UNVERIFIED, PROBE_BLOCKED, PROBE_CONNECTED, run_canary
+from esoconf.kind.cluster import ChartRef, Env
+from esoconf.kind.eso import EsoComponent
+from esoconf.kind.leftovers import clean_start, leftovers
+from esoconf.kind.platform import ChartSources, Platform
 from esoconf.live.images import image_set
 from esoconf.live.kube import RUN_LABEL
 from esoconf.wait import Timeouts
@@ -23,12 +26,12 @@ PINNED = "https://repo1.dso.mil/big-bang/product/packages/external-secrets.git"
 OCI = "oci://registry.example/charts/external-secrets"
 
 
-def sources(configured: str | None, fetched: list[tuple[str, str | None]]) -> live.ChartSources:
+def sources(configured: str | None, fetched: list[tuple[str, str | None]]) -> ChartSources:
     def fetch(ref: str, version: str | None) -> Path:
         fetched.append((ref, version))
         return Path(f"/cache/{version}/chart")
 
-    return live.ChartSources(configured, PINNED, fetch)
+    return ChartSources(configured, PINNED, fetch)
 
 
 @pytest.mark.parametrize(
@@ -74,9 +77,9 @@ class RecordingEso(EsoComponent):
         pass
 
 
-def platform_with(component: RecordingEso, charts: live.ChartSources) -> live.Platform:
-    env: Any = live.Env(None, None, Timeouts(), image_set("upstream", load_versions()), Path("/tmp"), "r1")  # type: ignore[arg-type]
-    return live.Platform(
+def platform_with(component: RecordingEso, charts: ChartSources) -> Platform:
+    env: Any = Env(None, None, Timeouts(), image_set("upstream", load_versions()), Path("/tmp"), "r1")  # type: ignore[arg-type]
+    return Platform(
         kube=None,  # type: ignore[arg-type]
         vault=None,  # type: ignore[arg-type]
         vault_url="",
@@ -126,7 +129,7 @@ def test_leftovers_cover_cluster_scoped_objects_and_extra_vault_policies_of_earl
         ("AuthorizationPolicy", "vault"): [obj("allow-e2e-e2e-sync-a1b2c3-old1"), obj("allow-external-secrets")],
     }
 
-    found = live.leftovers(namespaces, objects, "now", previous_runs=("old0", "now"))
+    found = leftovers(namespaces, objects, "now", previous_runs=("old0", "now"))
 
     assert sorted(found, key=str) == sorted(
         [
@@ -160,7 +163,7 @@ class CleanKube:
 
 def test_clean_start_on_a_fresh_cluster_skips_kinds_not_served_yet() -> None:
     kube = CleanKube()
-    assert live.clean_start(kube, "now", None) == [("Namespace", "eso-canary-old1", None)]  # type: ignore[arg-type]
+    assert clean_start(kube, "now", None) == [("Namespace", "eso-canary-old1", None)]  # type: ignore[arg-type]
     assert kube.deleted == [("Namespace", "eso-canary-old1", None)]
 
 
@@ -189,9 +192,9 @@ class CanaryKube:
 def test_canary_retries_a_baseline_that_collided_with_the_servers_single_connection(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setattr(live.time, "sleep", lambda seconds: None)
-    kube = CanaryKube([live.PROBE_BLOCKED, live.PROBE_CONNECTED, live.PROBE_BLOCKED])
-    verdict = live.run_canary(kube, "busybox", "r1", Timeouts())  # type: ignore[arg-type]
+    monkeypatch.setattr(canary.time, "sleep", lambda seconds: None)
+    kube = CanaryKube([PROBE_BLOCKED, PROBE_CONNECTED, PROBE_BLOCKED])
+    verdict = run_canary(kube, "busybox", "r1", Timeouts())  # type: ignore[arg-type]
     assert verdict.enforced, verdict.detail
     assert kube.applied.count("NetworkPolicy") == 1
 
@@ -211,14 +214,14 @@ class PullFailingCanaryKube(CanaryKube):
 
 def test_a_canary_that_cannot_run_is_inconclusive_not_a_platform_failure() -> None:
     kube = PullFailingCanaryKube([])
-    verdict = live.run_canary(kube, "busybox", "r1", Timeouts())  # type: ignore[arg-type]
+    verdict = run_canary(kube, "busybox", "r1", Timeouts())  # type: ignore[arg-type]
     assert not verdict.enforced
     assert verdict.detail.startswith("canary inconclusive: TerminalState: canary pods Ready: gave up early")
     assert verdict.detail.endswith("ImagePullBackOff for image busybox: Back-off pulling image busybox")
     platform = bare_platform(netpol_enforced=verdict.enforced, netpol_detail=verdict.detail)
     with pytest.raises(pytest.fail.Exception) as info:  # the tests that need NetworkPolicy say why
         platform.require_netpol_enforcement()
-    assert str(info.value) == f"{live.NETPOL_UNVERIFIED}: {verdict.detail}"
+    assert str(info.value) == f"{NETPOL_UNVERIFIED}: {verdict.detail}"
 
 
 def test_vault_blockers_need_a_docker_engine_even_with_a_kubeconfig(tmp_path: Path) -> None:

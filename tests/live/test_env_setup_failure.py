@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from esoconf.config import resolve
-from esoconf.live import platform as live
+from esoconf.kind import setup as kind_setup
 from esoconf.redact import REDACT
 
 
@@ -32,24 +32,24 @@ class FakeComponent:
 def failing_setup(monkeypatch: pytest.MonkeyPatch, error: Exception) -> FakeKind:
     kind = FakeKind()
 
-    def _setup(*args: Any, state: live._SetupState, **kwargs: Any) -> live.Session:
+    def _setup(*args: Any, state: kind_setup._SetupState, **kwargs: Any) -> kind_setup.Session:
         state.kind, state.env, state.components = kind, object(), [FakeComponent()]  # type: ignore[list-item]
         raise error
 
-    monkeypatch.setattr(live, "_setup", _setup)
+    monkeypatch.setattr(kind_setup, "_setup", _setup)
     return kind
 
 
 @pytest.mark.parametrize("error, raised", [
-    pytest.param(RuntimeError("helm install vault-vault: timed out"), live.PlatformUnavailable, id="environment"),
-    pytest.param(live.ChartUnderTestFailed("ESO pods CrashLoopBackOff"), live.ChartUnderTestFailed,
+    pytest.param(RuntimeError("helm install vault-vault: timed out"), kind_setup.PlatformUnavailable, id="environment"),
+    pytest.param(kind_setup.ChartUnderTestFailed("ESO pods CrashLoopBackOff"), kind_setup.ChartUnderTestFailed,
                  id="chart-under-test"),
 ])
 def test_failed_setup_collects_logs_then_deletes_the_cluster_it_created(
         monkeypatch: pytest.MonkeyPatch, tmp_path: Path, error: Exception, raised: type[Exception]) -> None:
     kind = failing_setup(monkeypatch, error)
     with pytest.raises(raised) as info:
-        live.setup(resolve({}, env={}), "r1", None, tmp_path)  # type: ignore[arg-type]
+        kind_setup.setup(resolve({}, env={}), "r1", None, tmp_path)  # type: ignore[arg-type]
     assert kind.deleted
     log = tmp_path / "diagnostics" / "platform-setup" / "vault" / "vault-vault-0.vault.log"
     assert "barrier not initialized" in log.read_text()
@@ -58,14 +58,14 @@ def test_failed_setup_collects_logs_then_deletes_the_cluster_it_created(
 
 def test_keep_on_failure_keeps_the_cluster(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     kind = failing_setup(monkeypatch, RuntimeError("boom"))
-    with pytest.raises(live.PlatformUnavailable):
-        live.setup(resolve({"keep_on_failure": True}, env={}), "r1", None, tmp_path)  # type: ignore[arg-type]
+    with pytest.raises(kind_setup.PlatformUnavailable):
+        kind_setup.setup(resolve({"keep_on_failure": True}, env={}), "r1", None, tmp_path)  # type: ignore[arg-type]
     assert not kind.deleted
 
 
 def test_setup_failure_message_is_redacted(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     REDACT.add("s3cr3t-canary-value")
     failing_setup(monkeypatch, RuntimeError("vault write failed for s3cr3t-canary-value"))
-    with pytest.raises(live.PlatformUnavailable) as info:
-        live.setup(resolve({}, env={}), "r1", None, tmp_path)  # type: ignore[arg-type]
+    with pytest.raises(kind_setup.PlatformUnavailable) as info:
+        kind_setup.setup(resolve({}, env={}), "r1", None, tmp_path)  # type: ignore[arg-type]
     assert "s3cr3t-canary-value" not in str(info.value)

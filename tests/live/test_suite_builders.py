@@ -12,22 +12,19 @@ from mutants import helm_binary
 
 from esoconf.config import PROJECT_ROOT, load_versions
 from esoconf.live.cases import DocShapes
-from esoconf.live.scenario import (
+from esoconf.live.scenario.fix import doc_token_clean, previous_chart
+from esoconf.live.scenario.judge import decode_secret_data, secret_data_diff
+from esoconf.live.scenario.manifests import (
     CSS,
     SS,
     Ref,
     allow_policy_manifest,
-    decode_secret_data,
-    doc_token_clean,
     external_secret_manifest,
-    has_sidecar,
-    mesh_requests,
-    previous_chart,
     second_eso_values,
-    secret_data_diff,
     secret_manifest,
     store_manifest,
 )
+from esoconf.live.scenario.observe import has_sidecar, mesh_requests
 from esoconf.runner import run
 from esoconf.schema import SchemaSet
 

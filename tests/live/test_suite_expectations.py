@@ -14,7 +14,7 @@ from esoconf.live.expectations import (
     parse_version,
     store_failure,
 )
-from esoconf.live.scenario import observe_expectation
+from esoconf.live.scenario.observe import observe_expectation
 
 V = {
     "server": "http://vault:8200",

@@ -11,14 +11,9 @@ from fakes import FakeClock, FakePlatform
 from esoconf.config import PROJECT_ROOT
 from esoconf.live.cases import Breakage, Change, DocShapes
 from esoconf.live.expectations import Stage
-from esoconf.live.scenario import (
-    FORCE_SYNC_ANNOTATION,
-    NUDGE_SECONDS,
-    Sample,
-    Scenario,
-    judge_samples,
-    sample_while,
-)
+from esoconf.live.scenario import Sample, Scenario, judge_samples, sample_while
+from esoconf.live.scenario.core import FORCE_SYNC_ANNOTATION
+from esoconf.live.scenario.observe import NUDGE_SECONDS
 from esoconf.wait import StateChanged, TerminalState, WaitTimeout, hold
 
 SHAPES = DocShapes.load(PROJECT_ROOT / "tests" / "fixtures" / "docs" / "VAULT_INTEGRATION.md")

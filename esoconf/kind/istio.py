@@ -20,8 +20,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..adapter import deep_merge
-from .cluster import ChartRef, Env, HelmComponent, load_manifest, load_yaml_documents
-from .images import PULL_SECRET, ImageSet, split_image
+from ..live.images import ImageSet, split_image
+from ..live.manifest_files import load_manifest, load_yaml_documents
+from .cluster import ChartRef, Env, HelmComponent
+from .images import PULL_SECRET
 
 ISTIO_NAMESPACE = "istio-system"
 HARDENED_LABEL = "eso-conformance/hardened"

@@ -17,16 +17,16 @@ from typing import Any
 
 import yaml
 
-from ..config import MANIFESTS, ConfigError, node_image_for  # noqa: F401  (re-exported)
+from ..config import ConfigError
+from ..live.diagnostics import container_names
+from ..live.images import ImageSet
+from ..live.kube import RUN_LABEL, Kube
+from ..live.manifest_files import load_manifest
 from ..redact import REDACT
 from ..runner import Result, run
 from ..wait import Timeouts, wait_for
-from .diagnostics import container_names
 from .fingerprint import fingerprint
-from .images import ImageSet, all_ready, image_failure
-from .kube import RUN_LABEL, Kube
-
-LIVE_MANIFESTS = MANIFESTS / "live"
+from .images import all_ready, image_failure
 
 KIND_API_VERSION = "kind.x-k8s.io/v1alpha4"
 VAULT_NODE_PORT = 30820
@@ -41,17 +41,6 @@ class PortMapping:
     container_port: int
     host_port: int
     listen_address: str = "127.0.0.1"
-
-
-def load_manifest(name: str) -> dict[str, Any]:
-    """One YAML document from manifests/live/."""
-    data = yaml.safe_load((LIVE_MANIFESTS / name).read_text(encoding="utf-8"))
-    return dict(data or {})
-
-
-def load_yaml_documents(name: str) -> list[dict[str, Any]]:
-    text = (LIVE_MANIFESTS / name).read_text(encoding="utf-8")
-    return [dict(doc) for doc in yaml.safe_load_all(text) if doc]
 
 
 def kind_config(
