@@ -25,8 +25,9 @@ VERSIONS_FILE = MANIFESTS / "versions.yaml"
 ENV_PREFIX = "ESOCONF_"
 # a tox env's own defaults ("name=value,..."): below the user's option, env and profile, shown as [tox.ini]
 TOX_DEFAULTS_ENV = "ESOCONF_TOX_DEFAULTS"
-# ESOCONF_* variables that are not settings (read by scripts/tox, set by tox.ini): never called misspelled
-OTHER_ENV = frozenset({"ESOCONF_BOOTSTRAP_VENV", TOX_DEFAULTS_ENV})
+# ESOCONF_* variables that are not settings, never called misspelled: the bootstrap venv (scripts/tox), tox
+# defaults (tox.ini), the local platform's tools cache (esoconf.local.binaries) and the local tier's xdist workers
+OTHER_ENV = frozenset({"ESOCONF_BOOTSTRAP_VENV", TOX_DEFAULTS_ENV, "ESOCONF_TOOLS_CACHE", "ESOCONF_LOCAL_WORKERS"})
 
 
 class ConfigError(Exception):
