@@ -18,7 +18,7 @@ import platform
 import shutil
 import sys
 import time
-from collections.abc import Generator
+from collections.abc import Generator, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -267,6 +267,16 @@ def result_of(nodeid: str, reports: list[pytest.TestReport], artifacts_dir: Path
         diagnostics=diagnostics, platform=_platform(reports))
 
 
+RAN = "ran:"  # user-property prefix: what really ran (the live platform's Vault server, ESO controller, ...)
+
+
+def ran_facts(all_reports: Iterable[list[pytest.TestReport]]) -> dict[str, str]:
+    """``ran:<name>`` user properties of the tests, for the report's environment: it then says what ran (e.g.
+    OpenBao 2.7.2 as a local process), beside the pins, also under xdist (the properties travel with the reports)."""
+    return {name[len(RAN):]: REDACT(str(value)) for reports in all_reports for report in reports
+            for name, value in report.user_properties if name.startswith(RAN)}
+
+
 def _platform(reports: list[pytest.TestReport]) -> str:
     """The live platform a test recorded (user property ``platform``), "" for the other tiers."""
     for report in reports:
@@ -359,6 +369,7 @@ def build_session_report(session: pytest.Session, exitstatus: int) -> Report:
         started=datetime.fromtimestamp(state.started, UTC).isoformat(timespec="seconds"),
         duration=round(time.time() - state.started, 2), pytest_exit=int(exitstatus), problem=problem,
         problem_detail=one_line(detail, REASON_MAX), diagnostics=list_diagnostics(state.artifacts_dir))
+    run.environment.update(ran_facts(state.reports.values()))
     tests = [result_of(nodeid, reports, state.artifacts_dir) for nodeid, reports in state.reports.items()]
     tests += [TestResult(nodeid=nodeid, tier=tier, verdict="blocked", claims=claims,
                          evidence=f"not verified: {reason}") for nodeid, (tier, claims, reason) in not_verified.items()]

@@ -23,6 +23,7 @@ from esoconf.live.diagnostics import safe_name
 from esoconf.live.naming import namespace_manifest, namespace_name, new_run_id
 from esoconf.plugin import get_config, item_failed
 from esoconf.report import EnvironmentNotReady
+from esoconf.report_plugin import RAN
 from esoconf.wait import Timeouts
 
 PHASES_KEY = pytest.StashKey[dict[str, float]]()
@@ -113,6 +114,8 @@ def _platform_alive(request: pytest.FixtureRequest) -> None:
     if "platform" in request.fixturenames:
         platform = request.getfixturevalue("platform")
         request.node.user_properties.append(("platform", getattr(platform, "name", "kind")))
+        for name, value in getattr(platform, "properties", dict)().items():  # what really ran, for the report
+            request.node.user_properties.append((f"{RAN}{name}", value))
         check = getattr(platform, "check_alive", None)
         if check is not None:
             check()

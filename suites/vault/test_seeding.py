@@ -10,6 +10,7 @@ server or a Docker engine) and `e2e` (the default run, `-m 'not e2e'`, deselects
 from __future__ import annotations
 
 import dataclasses
+import secrets
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -24,9 +25,11 @@ from esoconf.local.platform import private_run_dir
 from esoconf.local.processes import Supervisor
 from esoconf.local.vault_server import VaultServerInfo, server_info, start_vault_dev
 from esoconf.plugin import get_config
+from esoconf.report_plugin import RAN
 from esoconf.tools import ToolError
 
 pytestmark = [pytest.mark.e2e, pytest.mark.vault]
+SERVER_KEY = pytest.StashKey[str]()
 
 
 def _local_server(binary: Path) -> Iterator[VaultServerInfo]:
@@ -38,7 +41,7 @@ def _local_server(binary: Path) -> Iterator[VaultServerInfo]:
 
 
 def _container_server() -> Iterator[VaultServerInfo]:
-    token = "conformance-root-token"
+    token = secrets.token_hex(20)  # no words: the redaction layer masks any 6-character fragment of it
     try:
         from testcontainers.community.vault import VaultContainer
 
@@ -68,7 +71,14 @@ def vault_server(
         servers, how = _local_server(binary), f"local process, {source}"
     for info in servers:
         record_testsuite_property("vault_server", f"{info.label} ({how})")
+        pytestconfig.stash[SERVER_KEY] = f"{info.label} ({how})"
         yield info
+
+
+@pytest.fixture(autouse=True)
+def _report_names_the_server(request: pytest.FixtureRequest, vault_server: VaultServerInfo) -> None:
+    """The report's environment says which server really ran (not the pinned image tag)."""
+    request.node.user_properties.append((f"{RAN}vault_server", request.config.stash[SERVER_KEY]))
 
 
 @pytest.fixture(scope="module")
@@ -120,7 +130,7 @@ def test_default_policy_only_token_cannot_read(
     seeder, _ = seeded
     reader = hvac.Client(url=vault_client.url, token=seeder.create_token(["default"]))
     with pytest.raises(hvac.exceptions.Forbidden):
-        reader.secrets.kv.v2.read_secret_version(path="my-app/config", mount_point="kv")
+        reader.secrets.kv.v2.read_secret_version(path="my-app/config", mount_point="kv", raise_on_deleted_version=True)
 
 
 def test_kubernetes_role_binds_the_eso_account_with_the_read_policy_and_no_audience(
