@@ -14,11 +14,10 @@ from ..config import ConfigError, is_remote_chart
 from ..live.diagnostics import Diagnostics, PodLogs
 from ..live.diagnostics import summary as diagnostics_summary
 from ..live.eso import CONTROLLER_SELECTOR, ESO_NAMESPACE, image_overrides
-from ..live.kube import RUN_LABEL, Kube
-from ..live.platform import Phases
-from ..live.vault import SeedResult, VaultSeeder
+from ..live.kube import RUN_LABEL
+from ..live.platform import Phases, PlatformBase
+from ..live.vault import SeedResult
 from ..report import EnvironmentNotReady
-from ..wait import Timeouts
 from .canary import NETPOL_NOT_ENFORCED, NETPOL_UNVERIFIED
 from .cluster import ChartRef, Env, HelmComponent, helm_status
 from .eso import EsoComponent
@@ -74,15 +73,7 @@ class ChartSources:
 
 
 @dataclass
-class Platform:
-    kube: Kube
-    vault: VaultSeeder
-    vault_url: str
-    eso_namespace: str
-    eso_release: str
-    eso_version: str
-    run_id: str
-    timeouts: Timeouts
+class Platform(PlatformBase):
     netpol_enforced: bool = False
     netpol_detail: str = "canary not run"
     seed: SeedResult | None = None

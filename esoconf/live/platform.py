@@ -64,6 +64,21 @@ class LivePlatform(Protocol):
 
 
 @dataclass
+class PlatformBase:
+    """The fields every live platform has (kind and local add their own): the clients, the ESO under test,
+    the run's id and timeouts."""
+
+    kube: Kube
+    vault: VaultSeeder
+    vault_url: str  # Vault as ESO reaches it (the stores' ``server``)
+    eso_namespace: str
+    eso_release: str
+    eso_version: str
+    run_id: str
+    timeouts: Timeouts
+
+
+@dataclass
 class Phases:
     durations: dict[str, float] = field(default_factory=dict)
     notes: dict[str, str] = field(default_factory=dict)

@@ -23,6 +23,7 @@ from esoconf.wait import Timeouts
 
 from ..live import capabilities as caps
 from ..live.kube import Kube
+from ..live.platform import PlatformBase
 from ..live.vault import SeedResult, VaultSeeder
 from .kubeapi import ControlPlane
 from .processes import Supervisor, log_tail
@@ -41,17 +42,9 @@ class NotOnThisPlatform(RuntimeError):
 
 
 @dataclass
-class LocalPlatform:
+class LocalPlatform(PlatformBase):
     """What the case layer sees of the local platform (the same surface as the kind platform)."""
 
-    kube: Kube
-    vault: VaultSeeder
-    vault_url: str
-    eso_namespace: str
-    eso_release: str
-    eso_version: str
-    run_id: str
-    timeouts: Timeouts
     supervisor: Supervisor = field(repr=False)
     plane: ControlPlane = field(repr=False)
     tools: Tools = field(repr=False)
@@ -67,6 +60,15 @@ class LocalPlatform:
     netpol_detail: str = NO_CNI
     env: None = None
     extra: dict[str, LocalRelease] = field(default_factory=dict, repr=False)
+
+    @classmethod
+    def assemble(cls, *, kube: Kube, seeder: VaultSeeder, vault_info: VaultServerInfo, primary: LocalRelease,
+                 eso_version: str, run_id: str, timeouts: Timeouts, **parts: Any) -> LocalPlatform:
+        """The platform from its parts (bring-up and attach): Vault as ESO reaches it is the dev server's
+        address, the ESO under test the primary release."""
+        return cls(kube=kube, vault=seeder, vault_url=vault_info.url, eso_namespace=primary.namespace,
+                   eso_release=primary.release, eso_version=eso_version, run_id=run_id, timeouts=timeouts,
+                   vault_info=vault_info, primary=primary, **parts)
 
     # ---- capabilities -----------------------------------------------------------------------------
     def require_netpol_enforcement(self) -> None:

@@ -79,24 +79,10 @@ def attach(plan: dict[str, Any], run_id: str, timeouts: Timeouts) -> LocalPlatfo
     seeder = VaultSeeder(hvac.Client(url=vault_info.url, token=token))
     eso = plan["eso"]
     primary = LocalRelease(eso["release"], eso["namespace"], Path(eso["chart"]), eso["values"], ())
-    return LocalPlatform(
-        kube=kube,
-        vault=seeder,
-        vault_url=vault_info.url,
-        eso_namespace=eso["namespace"],
-        eso_release=eso["release"],
-        eso_version=eso["version"],
-        run_id=run_id,
-        timeouts=timeouts,
-        supervisor=supervisor,
-        plane=plane,
-        tools=tools,
-        vault_info=vault_info,
-        primary=primary,
-        eso_binary=Path(eso["binary"]),
-        seed=attach_seed(seeder, kube),
-        phases=Phases(durations=dict(plan["phases"])),
-        evidence=list(plan["evidence"]),
+    return LocalPlatform.assemble(
+        kube=kube, seeder=seeder, vault_info=vault_info, primary=primary, eso_version=eso["version"], run_id=run_id,
+        timeouts=timeouts, supervisor=supervisor, plane=plane, tools=tools, eso_binary=Path(eso["binary"]),
+        seed=attach_seed(seeder, kube), phases=Phases(durations=dict(plan["phases"])), evidence=list(plan["evidence"]),
     )
 
 
