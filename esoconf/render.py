@@ -14,6 +14,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import threading
 from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
@@ -69,6 +70,7 @@ class Rendered:
     namespace: str
     values_file: Path
     objects: tuple[dict[str, Any], ...]
+    crd_text: str = ""  # CRD documents kept unparsed (``render(..., crds_as_text=True)``), joined by ---
 
     def find(self, kind: str, name: str | None = None, namespace: str | None = None) -> list[dict[str, Any]]:
         found = []
@@ -108,7 +110,21 @@ def parse_manifests(text: str) -> tuple[dict[str, Any], ...]:
     return tuple(doc for doc in yamlio.load_all(text) if isinstance(doc, dict) and doc)
 
 
-_CACHE: dict[tuple[str, str, str, str], Rendered | RenderError] = {}
+_DOCUMENT = re.compile(r"(?m)^---[ \t]*$")
+_CRD_DOCUMENT = re.compile(r"(?m)^kind:[ \t]*[\"']?CustomResourceDefinition\b")
+
+
+def split_crds(text: str) -> tuple[str, str]:
+    """(the non-CRD documents, the CRD documents) of rendered output, as YAML text: the CRDs of an ESO
+    chart are megabytes that only their own (lazy) index needs to read."""
+    documents = _DOCUMENT.split(text)
+    crds = [d for d in documents if _CRD_DOCUMENT.search(d)]
+    rest = [d for d in documents if not _CRD_DOCUMENT.search(d)]
+    return "\n---\n".join(rest), "\n---\n".join(crds)
+
+
+RenderJob = tuple[Path, str, Mapping[str, Any], bool]  # chart, package, values, crds_as_text
+_CACHE: dict[tuple[str, str, str, str, bool], Rendered | RenderError] = {}
 _CACHE_LOCK = threading.Lock()
 
 
@@ -140,17 +156,19 @@ class Renderer:
             path.write_text(yamlio.dump(values), encoding="utf-8")
         return path
 
-    def render(self, chart: Path, package: str, values: Mapping[str, Any]) -> Rendered:
-        """Render (or reuse) ``chart`` as the Big Bang release of ``package``; raises RenderError."""
+    def render(self, chart: Path, package: str, values: Mapping[str, Any], *, crds_as_text: bool = False) -> Rendered:
+        """Render (or reuse) ``chart`` as the Big Bang release of ``package``; raises RenderError.
+        ``crds_as_text``: CRD documents go to ``Rendered.crd_text`` unparsed instead of ``objects``."""
         __tracebackhide__ = True
-        result = self._render(chart, package, values)
+        result = self._render(chart, package, values, crds_as_text)
         if isinstance(result, RenderError):
             raise result
         return result
 
-    def _render(self, chart: Path, package: str, values: Mapping[str, Any]) -> Rendered | RenderError:
+    def _render(self, chart: Path, package: str, values: Mapping[str, Any],
+                crds_as_text: bool = False) -> Rendered | RenderError:
         release, namespace = RELEASES[package]
-        key = (self.fingerprint(chart), release, namespace, values_hash(values))
+        key = (self.fingerprint(chart), release, namespace, values_hash(values), crds_as_text)
         with _CACHE_LOCK:
             cached = _CACHE.get(key)
         if cached is not None:
@@ -160,7 +178,8 @@ class Renderer:
         result: Rendered | RenderError
         try:
             out = run(cmd, env=self.env, timeout=RENDER_TIMEOUT)
-            result = Rendered(chart, release, namespace, values_file, parse_manifests(out.stdout))
+            text, crd_text = split_crds(out.stdout) if crds_as_text else (out.stdout, "")
+            result = Rendered(chart, release, namespace, values_file, parse_manifests(text), crd_text)
             seconds = out.duration
         except CommandError as exc:
             helm_lines = (exc.stderr_tail or exc.note or "").strip().splitlines()[:HELM_ERROR_LINES]
@@ -180,13 +199,14 @@ class Renderer:
             _CACHE[key] = result
         return result
 
-    def prefetch(self, jobs: Iterable[tuple[Path, str, Mapping[str, Any]]], workers: int | None = None,
+    def prefetch(self, jobs: Iterable[RenderJob], workers: int | None = None,
                  meanwhile: Iterable[Callable[[], Any]] = ()) -> None:
-        """Render many (chart, package, values) at once on all cores; errors are kept for the tests.
+        """Render many (chart, package, values, crds_as_text) at once on all cores; errors are kept for the
+        tests.
 
         ``meanwhile``: Python work (e.g. loading schemas) that runs while helm processes render."""
-        unique = {(str(chart), package, values_hash(values)): (chart, package, values)
-                  for chart, package, values in jobs}
+        unique = {(str(chart), package, values_hash(values), crds): (chart, package, values, crds)
+                  for chart, package, values, crds in jobs}
         with ThreadPoolExecutor(max_workers=workers or max(2, os.cpu_count() or 2)) as pool:
             renders = [pool.submit(self._render, *job) for job in unique.values()]
             for task in meanwhile:

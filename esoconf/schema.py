@@ -102,6 +102,7 @@ METADATA_SCHEMA: dict[str, Any] = {
 class CrdVersion:
     served: bool
     schema: dict[str, Any] | None
+    storage: bool = False
     _validator: Any = field(default=None, repr=False)
 
     def validator(self) -> Any:
@@ -137,7 +138,8 @@ def crds_from_objects(objects: Iterable[Mapping[str, Any]]) -> dict[tuple[str, s
         versions = {}
         for version in spec.get("versions") or []:
             schema = ((version.get("schema") or {}).get("openAPIV3Schema"))
-            versions[version["name"]] = CrdVersion(bool(version.get("served", True)), schema)
+            versions[version["name"]] = CrdVersion(bool(version.get("served", True)), schema,
+                                                   bool(version.get("storage", False)))
         found[(group, kind)] = Crd((obj.get("metadata") or {}).get("name", kind), group, kind, versions)
     return found
 
@@ -169,6 +171,19 @@ def _parse_crd(document: str) -> Crd:
     return next(iter(crds.values()))
 
 
+class LazyDocument:
+    """One CRD document of a file, parsed on first call (``document`` stays readable for quick looks)."""
+
+    def __init__(self, document: str) -> None:
+        self.document = document
+        self._crd: Crd | None = None
+
+    def __call__(self) -> Crd:
+        if self._crd is None:
+            self._crd = _parse_crd(self.document)
+        return self._crd
+
+
 @cache
 def _crds_from_text(text: str) -> dict[tuple[str, str], LazyCrd]:
     """Index the CRDs of a file by (group, kind) and parse each only when an object of its kind is checked
@@ -179,10 +194,15 @@ def _crds_from_text(text: str) -> dict[tuple[str, str], LazyCrd]:
             continue
         group, kind = _CRD_GROUP.search(document), _CRD_KIND.search(document)
         if group and kind:
-            found[(group[1], kind[1])] = cache(lambda document=document: _parse_crd(document))
+            found[(group[1], kind[1])] = LazyDocument(document)
         else:  # unusual layout: parse now
             found.update(crds_from_objects(yamlio.load_all(document)))
     return found
+
+
+def crds_from_text(text: str) -> dict[tuple[str, str], LazyCrd]:
+    """The CRDs of a YAML text (a bundle, or rendered CRD documents), indexed without parsing them."""
+    return dict(_crds_from_text(text))
 
 
 def chart_crds(chart: Path) -> dict[tuple[str, str], LazyCrd]:

@@ -31,10 +31,21 @@ class Edit:
 
 
 @dataclass(frozen=True)
+class Create:
+    file: str  # a new file, relative to the chart directory
+    text: str
+
+
+@dataclass(frozen=True)
+class Remove:
+    file: str
+
+
+@dataclass(frozen=True)
 class Mutant:
     id: str
     package: str
-    edits: tuple[Edit, ...]
+    edits: tuple[Edit | Create | Remove, ...]
     breaks: frozenset[str]
 
     def __str__(self) -> str:
@@ -46,11 +57,21 @@ def mutant(id: str, package: str, file: str, old: str, new: str, *breaks: str) -
 
 
 def apply(m: Mutant, dest: Path) -> Path:
-    """Copy the fixture chart to ``dest`` and apply the edits; each ``old`` must occur exactly once."""
+    """Copy the fixture chart to ``dest`` (links become files) and apply the edits; each ``old`` must occur
+    exactly once, a created file must be new, a removed one must exist."""
     chart = dest / m.package
     shutil.copytree(CHARTS[m.package], chart)
     for edit in m.edits:
         path = chart / edit.file
+        if isinstance(edit, Create | Remove):
+            if path.exists() == isinstance(edit, Create):
+                state = "already exists" if path.exists() else "does not exist"
+                raise AssertionError(f"mutant {m.id}: {edit.file} {state} (fixture changed: update tests/mutants.py)")
+            if isinstance(edit, Remove):
+                path.unlink()
+            else:
+                path.write_text(edit.text, encoding="utf-8")
+            continue
         text = path.read_text(encoding="utf-8")
         count = text.count(edit.old)
         if count != 1:
@@ -66,6 +87,35 @@ STORE = "templates/secret-store.yaml"
 ES = "templates/external-secrets.yaml"
 VAULT_NP = "templates/networkpolicies/allow-ingress-custom-app.yaml"
 VAULT_AP = "templates/istio/authorization-policies.yaml"
+CSS_CRD, ES_CRD = "crds/clustersecretstore.yaml", "crds/externalsecret.yaml"
+V1BETA1_UNSERVED, V1BETA1_SERVED = "- name: v1beta1\n    served: false", "- name: v1beta1\n    served: true"
+CHECK_AND_SET = """                      checkAndSet:
+                        type: object
+                        description: Check-and-Set for KV v2 writes (PushSecret)
+                        properties:
+                          required:
+                            type: boolean
+"""
+MANIFEST = """                  manifest:
+                    type: object
+                    description: Target a resource kind other than Secret
+                    properties:
+                      apiVersion:
+                        type: string
+                      kind:
+                        type: string
+"""
+KPTFILE_0_16_2 = """apiVersion: kpt.dev/v1alpha1
+kind: Kptfile
+metadata:
+  name: crds
+upstream:
+  type: git
+  git:
+    repo: https://github.com/external-secrets/external-secrets
+    directory: /deploy/crds
+    ref: helm-chart-0.16.2
+"""
 
 MUTANTS: tuple[Mutant, ...] = (
     # allow-egress-vault
@@ -97,7 +147,7 @@ MUTANTS: tuple[Mutant, ...] = (
     mutant("kubernetes-role-hardcoded", ESO, STORE, "role: {{ $auth.role | quote }}", 'role: "eso-role"', "K8S-1"),
     mutant("kubernetes-mountPath-default", ESO, STORE, 'default "kubernetes"', 'default "k8s"', "K8S-2"),
     mutant("store-apiVersion-unserved", ESO, STORE, "apiVersion: external-secrets.io/v1",
-           "apiVersion: external-secrets.io/v1beta1", "SCH-1"),
+           "apiVersion: external-secrets.io/v1beta1", "SCH-1", "CRD-2"),
     # ExternalSecret
     mutant("store-kind", ESO, ES, "kind: ClusterSecretStore", "kind: SecretStore", "ES-DATA-1", "ES-FROM-1"),
     mutant("dropped-data-entry", ESO, ES, "toYaml $item.secrets.data ", "toYaml (rest $item.secrets.data) ",
@@ -123,6 +173,18 @@ MUTANTS: tuple[Mutant, ...] = (
            "SCH-1"),
     mutant("istio-apiVersion-without-schema", ESO, "templates/istio/peerauthentication.yaml",
            "apiVersion: security.istio.io/v1", "apiVersion: security.istio.io/v2alpha1", "SCH-2"),
+    # the package's crds/ against its controller's (the subchart's CRD templates)
+    Mutant("crds-old-bundle", ESO, (
+        Edit(CSS_CRD, V1BETA1_UNSERVED, V1BETA1_SERVED), Edit(CSS_CRD, CHECK_AND_SET, ""), Edit(ES_CRD, MANIFEST, ""),
+        Remove("crds/sshkey.yaml"), Create("crds/Kptfile", KPTFILE_0_16_2)), frozenset({"CRD-1"})),
+    Mutant("crds-missing-kind", ESO, (Remove("crds/sshkey.yaml"),), frozenset({"CRD-1"})),
+    mutant("crds-missing-field", ESO, ES_CRD, MANIFEST, "", "CRD-1"),
+    mutant("crds-serve-unserved-version", ESO, ES_CRD, V1BETA1_UNSERVED, V1BETA1_SERVED, "CRD-1"),
+    Mutant("store-v1beta1-served-only-by-package-crds", ESO, (
+        Edit(STORE, "apiVersion: external-secrets.io/v1", "apiVersion: external-secrets.io/v1beta1"),
+        Edit(CSS_CRD, V1BETA1_UNSERVED, V1BETA1_SERVED)), frozenset({"CRD-1", "CRD-2"})),
+    mutant("controller-crd-rejects-merge", ESO, "charts/external-secrets/files/" + ES_CRD,
+           "- Orphan\n                    - Merge\n", "- Orphan\n", "CRD-2"),
     # the Vault package
     mutant("vault-ingress-port", VAULT, VAULT_NP, "port: 8200", "port: 8300", "VLT-NP-1"),
     mutant("vault-ingress-label", VAULT, VAULT_NP, 'vault-ingress: "true"', 'vault-egress: "true"', "VLT-NP-1"),

@@ -18,6 +18,7 @@ from esoconf.adapter import PackageValues
 from esoconf.charts import ChartInfo, chart_info, check_package, resolve_chart
 from esoconf.config import ConfigError, default_doc_for
 from esoconf.contracts import NamedItem, RenderCase
+from esoconf.crds import ControllerSource, CrdSet, controller_source, installed_crds
 from esoconf.doc import VaultDoc, load_doc
 from esoconf.gate import require_tool
 from esoconf.plugin import get_config
@@ -31,8 +32,10 @@ class RenderTier:
     charts: dict[str, ChartInfo]  # package -> chart
     renderer: Renderer
     kubernetes_version: str
+    controller: ControllerSource
     _values: dict[str, PackageValues] = field(default_factory=dict)
     _schemas: dict[str, SchemaSet] = field(default_factory=dict)
+    _controller_crds: list[CrdSet] = field(default_factory=list)
 
     def values(self, case: RenderCase) -> PackageValues:
         if case.id not in self._values:
@@ -52,6 +55,23 @@ class RenderTier:
         if package not in self._schemas:
             self._schemas[package] = SchemaSet.for_chart(self.chart(package).path, self.kubernetes_version)
         return self._schemas[package]
+
+    def installed_crds(self, case: RenderCase) -> CrdSet:
+        """The CRDs the package installs with the case's values: its crds/ and the CRD templates they enable."""
+        return installed_crds(self.chart(case.package), self.render(case).objects)
+
+    def controller_crds(self) -> CrdSet:
+        """The CRDs of the ESO controller the package deploys (skips, naming the fix, when none can be found)."""
+        if self.controller.missing:
+            pytest.skip(self.controller.missing)
+        if not self._controller_crds:
+            self._controller_crds.append(self.controller.crds(self.renderer))
+        return self._controller_crds[0]
+
+    def controller_schemas(self) -> SchemaSet:
+        if "controller" not in self._schemas:
+            self._schemas["controller"] = self.controller_crds().schemas(self.kubernetes_version)
+        return self._schemas["controller"]
 
 
 TIER_KEY = pytest.StashKey[RenderTier]()
@@ -84,7 +104,8 @@ def _build_tier(config: pytest.Config) -> RenderTier:
     doc = load_doc(doc_path)
     version = str(resolved.kubernetes_version or resolved.versions["kubernetes"]["version"])
     kubernetes_schema_dir(version)  # a version without schemas is a usage error, not a failed claim
-    return RenderTier(doc, charts, renderer, version)
+    controller = controller_source(charts["external-secrets"], renderer.workdir)
+    return RenderTier(doc, charts, renderer, version, controller)
 
 
 def _explicitly_asked(config: pytest.Config) -> bool:
@@ -138,8 +159,10 @@ def _render_everything_at_once(request: pytest.FixtureRequest, tier: RenderTier)
             case = param.render if isinstance(param, NamedItem) else param
             if isinstance(case, RenderCase):
                 cases[case.id] = case
-    jobs = [(tier.charts[c.package].path, c.package, tier.values(c).values)
+    jobs = [(tier.charts[c.package].path, c.package, tier.values(c).values, False)
             for c in cases.values() if c.package in tier.charts]
+    controller = tier.controller.job()
+    jobs += [controller] if controller else []
     tier.renderer.prefetch(jobs, meanwhile=[lambda package=package: tier.schemas(package) for package in tier.charts])
 
 

@@ -106,6 +106,7 @@ VAULT_LITERAL = RenderCase("vault-doc-override,passed-literally", VAULT, ("netwo
 # every well-formed render (schema checks run on all of them)
 SCHEMA_CASES = (DOC_TOKEN_DATA, DOC_K8S_DATAFROM, DOC_TROUBLESHOOTING_LABELS, VARIATIONS, VAULT_BIG_BANG,
                 VAULT_HARDENED)
+ESO_SCHEMA_CASES = tuple(case for case in SCHEMA_CASES if case.package == ESO)
 
 # --- per-item case tables --------------------------------------------------------------------------
 DOC_STORE = "vault-secrets"
