@@ -27,6 +27,7 @@ class Platform:
     istio: bool = True  # istiod.enabled (BB default)
     hardened: bool = False  # istiod.values.hardened.enabled (BB default false)
     network_policies: bool = True  # networkPolicies.enabled (BB global default true)
+    monitoring: bool = True  # monitoring.enabled (BB default true)
 
 
 BIG_BANG_DEFAULTS = Platform()
@@ -148,13 +149,69 @@ def user_hardened(package: str, user: Mapping[str, Any], platform: Platform) -> 
     return any(flags)
 
 
+ISTIO_VERSION_ANNOTATION = "bigbang.dev/istioVersion"
+UMBRELLA_ISTIO_VERSION = "1.29.0"  # the Istio Big Bang 3.18.0 pins (umbrella of ESO 1.3.1-bb.1)
+
+
 def umbrella_defaults_external_secrets(user: Mapping[str, Any], platform: Platform) -> Values:
-    """bigbang.defaults.external-secrets (the keys that matter for chart 1.3.1-bb.1)."""
-    return {
-        "networkPolicies": {"enabled": platform.network_policies},
+    """bigbang.defaults.external-secrets: every value the umbrella hands the ESO package (1.3.1-bb.1 reads only
+    networkPolicies.enabled and istio.*; the rest is here so a package that starts reading them is noticed)."""
+    values: Values = {
+        "image": {"imagePullPolicy": "IfNotPresent"},
+        "monitoring": {"enabled": platform.monitoring},
+        "networkPolicies": {"enabled": platform.network_policies, "controlPlaneCidr": "0.0.0.0/0",
+                            "vpcCidr": "0.0.0.0/0"},
         "istio": {"enabled": platform.istio,
                   "hardened": {"enabled": user_hardened("external-secrets", user, platform)}},
+        "openshift": False,
     }
+    if platform.istio:
+        values["annotations"] = {ISTIO_VERSION_ANNOTATION: UMBRELLA_ISTIO_VERSION}
+    return values
+
+
+# another value a Big Bang deployment can give each umbrella value of the ESO package (path -> value)
+UMBRELLA_ALTERNATIVES: dict[str, dict[tuple[str, ...], Any]] = {
+    "external-secrets": {
+        ("image", "imagePullPolicy"): "Always",
+        ("monitoring", "enabled"): False,
+        ("networkPolicies", "enabled"): False,
+        ("networkPolicies", "controlPlaneCidr"): "10.0.0.0/16",
+        ("networkPolicies", "vpcCidr"): "10.0.0.0/16",
+        ("istio", "enabled"): False,
+        ("istio", "hardened", "enabled"): True,
+        ("openshift",): True,
+        ("annotations", ISTIO_VERSION_ANNOTATION): "1.30.3",
+    },
+}
+
+
+def leaves(values: Mapping[str, Any], prefix: tuple[str, ...] = ()) -> dict[tuple[str, ...], Any]:
+    """Every non-map value of nested maps by its key path."""
+    found: dict[tuple[str, ...], Any] = {}
+    for key, value in values.items():
+        if isinstance(value, Mapping) and value:
+            found.update(leaves(value, (*prefix, key)))
+        else:
+            found[(*prefix, key)] = value
+    return found
+
+
+def nested(path: Sequence[str], value: Any) -> Values:
+    """``{"a": {"b": value}}`` for path ("a", "b")."""
+    out: Any = value
+    for key in reversed(path):
+        out = {key: out}
+    return dict(out)
+
+
+def varied_by(package: str, platform: Platform) -> set[tuple[str, ...]]:
+    """The umbrella value paths whose value under ``platform`` differs from Big Bang's defaults."""
+    base, other = (leaves(UMBRELLA_DEFAULTS[package]({}, p)) for p in (BIG_BANG_DEFAULTS, platform))
+    return {path for path in set(base) | set(other) if base.get(path, _MISSING) != other.get(path, _MISSING)}
+
+
+_MISSING = object()
 
 
 def umbrella_defaults_vault(user: Mapping[str, Any], platform: Platform) -> Values:

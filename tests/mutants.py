@@ -173,6 +173,22 @@ MUTANTS: tuple[Mutant, ...] = (
            "SCH-1"),
     mutant("istio-apiVersion-without-schema", ESO, "templates/istio/peerauthentication.yaml",
            "apiVersion: security.istio.io/v1", "apiVersion: security.istio.io/v2alpha1", "SCH-2"),
+    # unconditional claims that silently depend on an umbrella switch (caught on one SWITCHES row)
+    mutant("egress-vault-needs-istio", ESO, NP, "{{- if .Values.networkPolicies.enabled }}",
+           "{{- if and .Values.networkPolicies.enabled .Values.istio.enabled }}", "NET-1"),
+    mutant("vault-ingress-label-dropped-when-hardened", ESO, "templates/deployment.yaml", "{{- with $u.podLabels }}",
+           "{{- with and (not $.Values.istio.hardened.enabled) $u.podLabels }}", "LBL-1"),
+    mutant("token-namespace-needs-istio", ESO, STORE, "{{- if $auth.namespace }}",
+           "{{- if and $auth.namespace $.Values.istio.enabled }}", "TOK-1", "TOK-2"),
+    mutant("kubernetes-role-hardcoded-when-hardened", ESO, STORE, "role: {{ $auth.role | quote }}",
+           'role: {{ ternary "eso" $auth.role $.Values.istio.hardened.enabled | quote }}', "K8S-1"),
+    mutant("mountPath-default-needs-monitoring", ESO, STORE, 'default "kubernetes"',
+           'default (ternary "kubernetes" "k8s" $.Values.monitoring.enabled)', "K8S-2"),
+    mutant("target-name-needs-istio", ESO, ES, '{{ $item.secrets.targetName | default "default-k8s" }}',
+           '{{ ternary ($item.secrets.targetName | default "default-k8s") "default-k8s" $.Values.istio.enabled }}',
+           "ES-DATA-1", "ES-FROM-1"),
+    mutant("reads-openshift-outside-the-switch-table", ESO, "templates/deployment.yaml", "runAsUser: 1000",
+           "runAsUser: {{ ternary 1000680000 1000 (.Values.openshift | default false) }}", "SW-1"),
     # the package's crds/ against its controller's (the subchart's CRD templates)
     Mutant("crds-old-bundle", ESO, (
         Edit(CSS_CRD, V1BETA1_UNSERVED, V1BETA1_SERVED), Edit(CSS_CRD, CHECK_AND_SET, ""), Edit(ES_CRD, MANIFEST, ""),

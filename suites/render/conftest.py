@@ -17,7 +17,7 @@ import pytest
 from esoconf.adapter import PackageValues
 from esoconf.charts import ChartInfo, chart_info, check_package, resolve_chart
 from esoconf.config import ConfigError, default_doc_for
-from esoconf.contracts import NamedItem, RenderCase
+from esoconf.contracts import NamedItem, RenderCase, UmbrellaFlip
 from esoconf.crds import ControllerSource, CrdSet, controller_source, installed_crds
 from esoconf.doc import VaultDoc, load_doc
 from esoconf.gate import require_tool
@@ -154,16 +154,32 @@ def _render_everything_at_once(request: pytest.FixtureRequest, tier: RenderTier)
     for module in modules.values():  # cases a test module names directly (not as parameters)
         cases.update({c.id: c for c in vars(module).values() if isinstance(c, RenderCase)})
     for item in request.session.items:
-        callspec = getattr(item, "callspec", None)
-        for param in (callspec.params.values() if callspec else ()):
-            case = param.render if isinstance(param, NamedItem) else param
-            if isinstance(case, RenderCase):
-                cases[case.id] = case
+        cases.update({case.id: case for case in _cases_of(item)})
     jobs = [(tier.charts[c.package].path, c.package, tier.values(c).values, False)
             for c in cases.values() if c.package in tier.charts]
     controller = tier.controller.job()
     jobs += [controller] if controller else []
     tier.renderer.prefetch(jobs, meanwhile=[lambda package=package: tier.schemas(package) for package in tier.charts])
+
+
+def _cases_of(item: pytest.Item) -> list[RenderCase]:
+    """The render cases a test is parametrized with (directly, as a list item of one, or as an umbrella flip)."""
+    callspec = getattr(item, "callspec", None)
+    params = callspec.params.values() if callspec else ()
+    found = [p.render if isinstance(p, NamedItem) else p.case if isinstance(p, UmbrellaFlip) else p for p in params]
+    return [case for case in found if isinstance(case, RenderCase)]
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_call(item: pytest.Item) -> Generator[None, Any, Any]:
+    """A failure on one umbrella switch names it first (the line reports show): which variation broke the claim."""
+    switches = sorted({case.switch for case in _cases_of(item) if case.switch})
+    try:
+        return (yield)
+    except AssertionError as exc:
+        if switches and exc.args:
+            exc.args = (f"[variation {', '.join(switches)}] {exc.args[0]}", *exc.args[1:])
+        raise
 
 
 @pytest.fixture
