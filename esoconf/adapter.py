@@ -140,6 +140,33 @@ PACKAGE_TRANSLATIONS: dict[str, tuple[Translation, ...]] = {
 }
 
 
+@dataclass(frozen=True)
+class PolicyLayout:
+    """Where a Vault package release reads its custom AuthorizationPolicies, and how the umbrella of its time
+    hands it the doc's legacy ``istio.hardened.customAuthorizationPolicies``."""
+
+    key: str  # the values key the package's templates read
+    releases: str
+    translations: tuple[Translation, ...]  # what the umbrella of these releases applies to the user's values
+
+    def __str__(self) -> str:
+        return f"{self.key} ({self.releases})"
+
+
+BB_COMMON = PolicyLayout("istio.authorizationPolicies.custom", "Vault package 0.31.0-bb.9 and later, bb-common",
+                         PACKAGE_TRANSLATIONS["vault"])
+LEGACY_HARDENED = PolicyLayout("istio.hardened.customAuthorizationPolicies", "Vault package before 0.31.0-bb.9", ())
+
+
+def vault_policy_layout(chart_values: Mapping[str, Any]) -> PolicyLayout:
+    """The layout of a Vault package from its own values.yaml: bb-common's ``istio.authorizationPolicies`` or
+    the legacy ``istio.hardened`` block."""
+    istio = chart_values.get("istio") if isinstance(chart_values.get("istio"), Mapping) else {}
+    if "authorizationPolicies" not in istio and isinstance(istio.get("hardened"), Mapping):
+        return LEGACY_HARDENED
+    return BB_COMMON
+
+
 # --- umbrella defaults (values the umbrella adds under the user's) ---------------------------------
 
 def user_hardened(package: str, user: Mapping[str, Any], platform: Platform) -> bool:
@@ -214,6 +241,14 @@ def varied_by(package: str, platform: Platform) -> set[tuple[str, ...]]:
 _MISSING = object()
 
 
+def umbrella_defaults_vault_legacy(user: Mapping[str, Any], platform: Platform) -> Values:
+    """What the umbrella handed a pre-bb-common Vault package: the hardened switch under ``istio.hardened``."""
+    return {
+        "networkPolicies": {"enabled": platform.network_policies},
+        "istio": {"enabled": platform.istio, "hardened": {"enabled": user_hardened("vault", user, platform)}},
+    }
+
+
 def umbrella_defaults_vault(user: Mapping[str, Any], platform: Platform) -> Values:
     hardened = user_hardened("vault", user, platform)
     return {
@@ -230,11 +265,12 @@ UMBRELLA_DEFAULTS: dict[str, Callable[[Mapping[str, Any], Platform], Values]] = 
 
 
 def package_values(package: str, snippets: Sequence[Mapping[str, Any]], platform: Platform = BIG_BANG_DEFAULTS,
-                   *, translate: bool = True) -> PackageValues:
+                   *, translate: bool = True, layout: PolicyLayout = BB_COMMON) -> PackageValues:
     """The values the umbrella hands ``package`` for the doc snippets merged in order.
 
     ``translate=False`` passes the user values literally (what a direct ``helm install`` of the
-    package with the doc's values would see), keeping only the umbrella defaults.
+    package with the doc's values would see), keeping only the umbrella defaults. ``layout`` (Vault): the
+    package release's policy layout, which decides the umbrella's defaults and translations.
     """
     if package not in ADDON_KEY:
         raise ValueError(f"unknown package {package!r} (one of {', '.join(PACKAGES)})")
@@ -245,9 +281,10 @@ def package_values(package: str, snippets: Sequence[Mapping[str, Any]], platform
             dict(snippet), [])
         notes += applied
         user = deep_merge(user, addon_values(umbrella, package))
-    defaults = UMBRELLA_DEFAULTS[package](user, platform)
+    legacy = package == "vault" and layout is LEGACY_HARDENED
+    defaults = (umbrella_defaults_vault_legacy if legacy else UMBRELLA_DEFAULTS[package])(user, platform)
     if translate:
-        for translation in PACKAGE_TRANSLATIONS[package]:
+        for translation in layout.translations if package == "vault" else PACKAGE_TRANSLATIONS[package]:
             user, applied = translation(user)
             notes += applied
     return PackageValues(package, deep_merge(defaults, user), notes)

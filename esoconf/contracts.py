@@ -16,10 +16,12 @@ from typing import Any
 import yaml
 
 from .adapter import (
+    BB_COMMON,
     BIG_BANG_DEFAULTS,
     UMBRELLA_ALTERNATIVES,
     PackageValues,
     Platform,
+    PolicyLayout,
     deep_merge,
     nested,
     package_values,
@@ -82,9 +84,9 @@ class RenderCase:
     def __str__(self) -> str:
         return self.id
 
-    def values(self, doc: VaultDoc) -> PackageValues:
+    def values(self, doc: VaultDoc, layout: PolicyLayout = BB_COMMON) -> PackageValues:
         snippets: list[Mapping[str, Any]] = [doc.yaml(key).data for key in self.sections]
-        result = package_values(self.package, snippets, self.platform, translate=self.translate)
+        result = package_values(self.package, snippets, self.platform, translate=self.translate, layout=layout)
         if self.variation is not None:
             result.values = deep_merge(result.values, self.variation(doc))
         return result
@@ -495,6 +497,24 @@ def is_allow_nothing(policy: Mapping[str, Any]) -> bool:
     spec = policy.get("spec") or {}
     return not spec.get("selector") and not spec.get("targetRef") and not spec.get("targetRefs") and \
         spec.get("action", "ALLOW") == "ALLOW" and not spec.get("rules")
+
+
+def denies_everything(rendered: Rendered, namespace: str) -> list[dict[str, Any]]:
+    """The namespace-wide allow-nothing AuthorizationPolicies rendered in ``namespace``."""
+    return [p for p in rendered.find("AuthorizationPolicy", namespace=namespace) if is_allow_nothing(p)]
+
+
+def policy_route(layout: PolicyLayout, notes: Sequence[Any], literal: Rendered,
+                 wanted: Sequence[Mapping[str, Any]]) -> str:
+    """Which values key made the doc's policies render: the package reading the doc's literal key, or the
+    umbrella's translation of it (``literal``: the same values installed directly, without translation)."""
+    legacy_key = "istio.hardened.customAuthorizationPolicies"
+    if all(literal.find("AuthorizationPolicy", w["name"], VAULT_NAMESPACE) for w in wanted):
+        return f"through the doc's literal key {legacy_key}, which the package reads itself ({layout.releases})"
+    applied = ", ".join(getattr(n, "translation", str(n)) for n in notes) or "none"
+    return (f"ONLY through the umbrella's translation of the doc's literal key {legacy_key} to {layout.key} "
+            f"({applied}); the package ({layout.releases}) ignores the literal key: installed directly with the "
+            f"doc's values it renders no policy")
 
 
 def describe_store(store: Mapping[str, Any]) -> str:

@@ -20,7 +20,8 @@ import esoconf.render  # noqa: F401
 import esoconf.schema  # noqa: F401
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
-CHARTS = {"external-secrets": FIXTURES / "charts" / "external-secrets", "vault": FIXTURES / "charts" / "vault"}
+CHARTS = {"external-secrets": FIXTURES / "charts" / "external-secrets", "vault": FIXTURES / "charts" / "vault",
+          "vault-legacy": FIXTURES / "charts" / "vault-legacy"}
 
 
 @dataclass(frozen=True)
@@ -81,7 +82,10 @@ def apply(m: Mutant, dest: Path) -> Path:
     return chart
 
 
-ESO, VAULT = "external-secrets", "vault"
+ESO, VAULT, VAULT_LEGACY = "external-secrets", "vault", "vault-legacy"
+# claims the reference fixtures fail on purpose: the Vault package before bb-common has neither the doc's
+# bb-common NetworkPolicy name nor a deny-all of its own (as the real 0.31.0-bb.8)
+BASELINE_FAILING = {ESO: frozenset(), VAULT: frozenset(), VAULT_LEGACY: frozenset({"VLT-NP-1", "VLT-AP-2"})}
 NP = "templates/networkpolicies/allow-egress-vault.yaml"
 STORE = "templates/secret-store.yaml"
 ES = "templates/external-secrets.yaml"
@@ -207,6 +211,8 @@ MUTANTS: tuple[Mutant, ...] = (
     mutant("vault-custom-policies-ignored", VAULT, VAULT_AP, ".Values.istio.authorizationPolicies.custom",
            ".Values.istio.authorizationPolicies.extra", "VLT-AP-1"),
     mutant("vault-deny-all-is-deny-nothing", VAULT, VAULT_AP, "spec: {}", "spec: {action: DENY}", "VLT-AP-2"),
+    mutant("vault-legacy-custom-policies-ignored", VAULT_LEGACY, VAULT_AP, "$h.customAuthorizationPolicies",
+           "$h.extraAuthorizationPolicies", "VLT-AP-1"),
 )
 
 
@@ -217,7 +223,8 @@ FAILING = {"fail", "error", "xpass"}
 
 def run_render_tier(pytester: Any, workdir: Path, helm: Path, chart: Path = CHARTS[ESO],
                     vault_chart: Path | None = CHARTS[VAULT], doc: Path = FIXTURE_DOC, *extra: str) -> RunResult:
-    """The render tier in-process; returns pytest's result and the per-claim verdicts of --report-json."""
+    """The render tier in-process; returns pytest's result and the per-claim verdicts and evidence of
+    --report-json."""
     report = workdir / "claims.json"
     args = [str(SUITE), "--chart", str(chart), "--doc", str(doc), "--helm", str(helm),
             "--artifacts-dir", str(workdir / "artifacts"), "--report-json", str(report),
@@ -225,14 +232,15 @@ def run_render_tier(pytester: Any, workdir: Path, helm: Path, chart: Path = CHAR
     if vault_chart is not None:
         args += ["--vault-chart", str(vault_chart)]
     result = pytester.runpytest_inprocess(*args)
-    verdicts = {r["id"]: r["verdict"] for r in json.loads(report.read_text())} if report.is_file() else {}
-    return RunResult(result, verdicts)
+    records = json.loads(report.read_text()) if report.is_file() else []
+    return RunResult(result, {r["id"]: r["verdict"] for r in records}, {r["id"]: r["evidence"] for r in records})
 
 
 @dataclass
 class RunResult:
     pytest: Any
     verdicts: dict[str, str]
+    evidence: dict[str, str]
 
     @property
     def failing(self) -> set[str]:

@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from esoconf.adapter import PackageValues
+from esoconf.adapter import BB_COMMON, PackageValues, PolicyLayout, vault_policy_layout
 from esoconf.charts import ChartInfo, chart_info, check_package, resolve_chart
 from esoconf.config import ConfigError, default_doc_for
 from esoconf.contracts import NamedItem, RenderCase, UmbrellaFlip
@@ -39,8 +39,13 @@ class RenderTier:
 
     def values(self, case: RenderCase) -> PackageValues:
         if case.id not in self._values:
-            self._values[case.id] = case.values(self.doc)
+            self._values[case.id] = case.values(self.doc, self.vault_layout)
         return self._values[case.id]
+
+    @property
+    def vault_layout(self) -> PolicyLayout:
+        """Where the Vault package under test reads custom AuthorizationPolicies (bb-common unless told)."""
+        return vault_policy_layout(self.charts["vault"].values) if "vault" in self.charts else BB_COMMON
 
     def chart(self, package: str) -> ChartInfo:
         if package not in self.charts:

@@ -112,7 +112,8 @@ SAME_STORE_SAME_NAMESPACE = (NamedItem("collision-1", DEFECTS, secret_at(3)),
 # --- the Vault package with the doc's Vault override -----------------------------------------------
 VAULT_BIG_BANG = RenderCase("vault-doc-override,bigbang-defaults", VAULT, ("network",))
 VAULT_HARDENED = RenderCase("vault-doc-override,bigbang-hardened", VAULT, ("network",), platform=HARDENED)
-VAULT_LITERAL = RenderCase("vault-doc-override,passed-literally", VAULT, ("network",), translate=False)
+VAULT_LITERAL = RenderCase("vault-doc-override,hardened,passed-literally", VAULT, ("network",), platform=HARDENED,
+                           translate=False)
 
 # --- the umbrella switches a Big Bang deployment can have: the doc's claims are unconditional -----------
 SWITCHES = (
