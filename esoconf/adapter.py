@@ -161,8 +161,9 @@ LEGACY_HARDENED = PolicyLayout("istio.hardened.customAuthorizationPolicies", "Va
 def vault_policy_layout(chart_values: Mapping[str, Any]) -> PolicyLayout:
     """The layout of a Vault package from its own values.yaml: bb-common's ``istio.authorizationPolicies`` or
     the legacy ``istio.hardened`` block."""
-    istio = chart_values.get("istio") if isinstance(chart_values.get("istio"), Mapping) else {}
-    if "authorizationPolicies" not in istio and isinstance(istio.get("hardened"), Mapping):
+    istio = _get(chart_values, "istio")
+    if isinstance(istio, Mapping) and "authorizationPolicies" not in istio and isinstance(istio.get("hardened"),
+                                                                                         Mapping):
         return LEGACY_HARDENED
     return BB_COMMON
 

@@ -14,8 +14,8 @@ The Big Bang ESO package turns the vendored upstream chart's CRD templates off
 Compared: kinds the controller knows that are not installed; served/storage flags per version; and,
 for the kinds the doc uses (:data:`DOC_FIELDS`), the schema fields of the controller's storage version
 that the installed CRD does not have (the API server prunes them silently). CRD documents are indexed
-by regular expression and parsed only for the doc kinds; versions are read from the document with its
-schema blocks cut out, so a 1.7 MB bundle costs milliseconds.
+by regular expression and parsed only for the doc kinds; versions are read from the keys at the version
+entries' indentation, so the other kinds of a 1.7 MB bundle cost milliseconds.
 """
 
 from __future__ import annotations
@@ -52,33 +52,36 @@ def is_eso_kind(api_version: str) -> bool:
 
 # --- served/storage without parsing schemas -----------------------------------------------------------
 
-_SCHEMA_KEY = re.compile(r"^( *)(- )?schema:[ \t]*$")
+_VERSIONS_LIST = re.compile(r"(?m)^( *)versions:[ \t]*\n( *)- ")
 
 
-def _without_schemas(document: str) -> str:
-    """The document with every ``schema:`` block replaced by ``{}`` (block-style YAML, as helm renders CRDs)."""
-    kept: list[str] = []
-    deeper_than: int | None = None
-    for line in document.splitlines():
-        if deeper_than is not None:
-            if not line.strip() or len(line) - len(line.lstrip(" ")) > deeper_than:
-                continue
-            deeper_than = None
-        match = _SCHEMA_KEY.match(line)
-        if match:
-            deeper_than = len(match[1]) + len(match[2] or "")
-            kept.append(f"{match[1]}{match[2] or ''}schema: {{}}")
-        else:
-            kept.append(line)
-    return "\n".join(kept)
+def _versions_by_indentation(document: str) -> dict[str, tuple[bool, bool]] | None:
+    """{version: (served, storage)} read from the keys at the version entries' own indentation (block-style
+    YAML, as helm and controller-gen write CRDs); None when the layout is not that."""
+    found = _VERSIONS_LIST.search(document)
+    if not found:
+        return None
+    item = len(found[2])
+    block = document[found.start(2):]
+    end = re.search(rf"(?m)^ {{0,{item - 1}}}\S", block) if item else re.search(r"(?m)^\S", block)
+    block = block[:end.start()] if end else block
+    versions: list[dict[str, str]] = []
+    for match in re.finditer(rf"(?m)^( {{{item}}}- | {{{item + 2}}})(\w+):[ \t]*['\"]?([\w.-]*)", block):
+        if match[1].endswith("- "):
+            versions.append({})
+        if versions and match[2] in ("name", "served", "storage"):
+            versions[-1][match[2]] = match[3]
+    if not versions or not all("name" in v for v in versions):
+        return None
+    return {v["name"]: (v.get("served", "true") == "true", v.get("storage", "false") == "true") for v in versions}
 
 
 @cache
 def _versions_of_document(document: str) -> dict[str, tuple[bool, bool]]:
-    try:
-        spec = (yamlio.load(_without_schemas(document)) or {}).get("spec") or {}
-    except Exception:  # noqa: BLE001 - an unusual layout: read the whole document instead
-        spec = (yamlio.load(document) or {}).get("spec") or {}
+    quick = _versions_by_indentation(document)
+    if quick is not None:
+        return quick
+    spec = (yamlio.load(document) or {}).get("spec") or {}  # an unusual layout: read the whole document
     return {str(v.get("name")): (bool(v.get("served", True)), bool(v.get("storage", False)))
             for v in spec.get("versions") or [] if isinstance(v, Mapping)}
 
@@ -110,6 +113,19 @@ class CrdSet:
 
     def schemas(self, kubernetes_version: str) -> SchemaSet:
         return SchemaSet(kubernetes_version, dict(self.crds))
+
+
+def warm(crd_set: CrdSet) -> None:
+    """Do now what the checks would do later (versions of every kind, the doc kinds parsed and their validators
+    built), so it overlaps the helm renders instead of following them."""
+    kinds = crd_set.kinds()
+    for key in crd_set.crds:
+        crd_set.versions(key)
+    for kind in DOC_FIELDS:
+        if kind in kinds:
+            for version in crd_set.crd(kinds[kind]).versions.values():
+                if version.served:
+                    version.validator()
 
 
 # --- schema fields ------------------------------------------------------------------------------------

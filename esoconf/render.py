@@ -125,6 +125,7 @@ def split_crds(text: str) -> tuple[str, str]:
 
 RenderJob = tuple[Path, str, Mapping[str, Any], bool]  # chart, package, values, crds_as_text
 _CACHE: dict[tuple[str, str, str, str, bool], Rendered | RenderError] = {}
+_PENDING: dict[tuple[str, str, str, str, bool], threading.Event] = {}
 _CACHE_LOCK = threading.Lock()
 
 
@@ -171,8 +172,26 @@ class Renderer:
         key = (self.fingerprint(chart), release, namespace, values_hash(values), crds_as_text)
         with _CACHE_LOCK:
             cached = _CACHE.get(key)
+            pending = _PENDING.get(key) if cached is None else None
+            if cached is None and pending is None:
+                _PENDING[key] = threading.Event()
         if cached is not None:
             return cached
+        if pending is not None:  # another thread is rendering this very pair: wait for its result
+            pending.wait()
+            return _CACHE[key]
+        try:
+            return self._run_helm(chart, release, namespace, values, crds_as_text, key)
+        except Exception as exc:  # noqa: BLE001 - a waiting test gets it as its render's error, not a KeyError
+            with _CACHE_LOCK:
+                _CACHE[key] = RenderError(f"rendering {chart} (release {release}) failed: {exc!r}")
+            raise
+        finally:
+            with _CACHE_LOCK:
+                _PENDING.pop(key).set()
+
+    def _run_helm(self, chart: Path, release: str, namespace: str, values: Mapping[str, Any], crds_as_text: bool,
+                  key: tuple[str, str, str, str, bool]) -> Rendered | RenderError:
         values_file = self.values_file(release, values)
         cmd = [str(self.helm), "template", release, str(chart), "-n", namespace, "-f", str(values_file)]
         result: Rendered | RenderError
@@ -200,16 +219,22 @@ class Renderer:
         return result
 
     def prefetch(self, jobs: Iterable[RenderJob], workers: int | None = None,
-                 meanwhile: Iterable[Callable[[], Any]] = ()) -> None:
-        """Render many (chart, package, values, crds_as_text) at once on all cores; errors are kept for the
-        tests.
+                 meanwhile: Iterable[Callable[[], Any]] = (), wait: bool = True) -> None:
+        """Render many (chart, package, values, crds_as_text) at once on all cores, in the order given; errors
+        are kept for the tests.
 
-        ``meanwhile``: Python work (e.g. loading schemas) that runs while helm processes render."""
+        ``meanwhile``: Python work (e.g. loading schemas) that runs while helm processes render. ``wait=False``
+        returns once that is done: a ``render`` of a pair still rendering waits for it, so the first tests run
+        while helm renders what later ones need."""
         unique = {(str(chart), package, values_hash(values), crds): (chart, package, values, crds)
                   for chart, package, values, crds in jobs}
-        with ThreadPoolExecutor(max_workers=workers or max(2, os.cpu_count() or 2)) as pool:
-            renders = [pool.submit(self._render, *job) for job in unique.values()]
+        pool = ThreadPoolExecutor(max_workers=workers or max(2, os.cpu_count() or 2))
+        renders = [pool.submit(self._render, *job) for job in unique.values()]
+        try:
             for task in meanwhile:
                 task()
+        finally:
+            pool.shutdown(wait=wait)
+        if wait:
             for future in renders:
                 future.result()

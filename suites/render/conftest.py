@@ -18,7 +18,7 @@ from esoconf.adapter import BB_COMMON, PackageValues, PolicyLayout, vault_policy
 from esoconf.charts import ChartInfo, chart_info, check_package, resolve_chart
 from esoconf.config import ConfigError, default_doc_for
 from esoconf.contracts import NamedItem, RenderCase, UmbrellaFlip
-from esoconf.crds import ControllerSource, CrdSet, controller_source, installed_crds
+from esoconf.crds import ControllerSource, CrdSet, controller_source, installed_crds, warm
 from esoconf.doc import VaultDoc, load_doc
 from esoconf.gate import require_tool
 from esoconf.plugin import get_config
@@ -72,6 +72,14 @@ class RenderTier:
         if not self._controller_crds:
             self._controller_crds.append(self.controller.crds(self.renderer))
         return self._controller_crds[0]
+
+    def warm_up(self) -> None:
+        """Python work that can overlap the helm renders: schema sets, and the CRDs both CRD claims read."""
+        for package in self.charts:
+            self.schemas(package)
+        warm(CrdSet("", dict(self.schemas("external-secrets").crds)))
+        if not self.controller.missing:
+            warm(self.controller_crds())  # waits for the controller render (submitted first)
 
     def controller_schemas(self) -> SchemaSet:
         if "controller" not in self._schemas:
@@ -153,18 +161,21 @@ def doc(tier: RenderTier) -> VaultDoc:
 
 @pytest.fixture(scope="session", autouse=True)
 def _render_everything_at_once(request: pytest.FixtureRequest, tier: RenderTier) -> None:
-    """Render every case the selected tests use, in parallel, before the first test (each pair once)."""
+    """Render every case the selected tests use, in parallel, in the order the tests need them (each pair once);
+    tests start while the later renders are still running."""
     cases: dict[str, RenderCase] = {}
-    modules = {id(item.module): item.module for item in request.session.items if isinstance(item, pytest.Function)}
-    for module in modules.values():  # cases a test module names directly (not as parameters)
-        cases.update({c.id: c for c in vars(module).values() if isinstance(c, RenderCase)})
+    modules: set[int] = set()
     for item in request.session.items:
-        cases.update({case.id: case for case in _cases_of(item)})
-    jobs = [(tier.charts[c.package].path, c.package, tier.values(c).values, False)
-            for c in cases.values() if c.package in tier.charts]
+        module = getattr(item, "module", None)
+        if module is not None and id(module) not in modules:  # cases a test module names directly
+            modules.add(id(module))
+            cases.update({c.id: c for c in vars(module).values() if isinstance(c, RenderCase) and c.id not in cases})
+        cases.update({case.id: case for case in _cases_of(item) if case.id not in cases})
     controller = tier.controller.job()
-    jobs += [controller] if controller else []
-    tier.renderer.prefetch(jobs, meanwhile=[lambda package=package: tier.schemas(package) for package in tier.charts])
+    jobs = [controller] if controller else []  # the largest render first
+    jobs += [(tier.charts[c.package].path, c.package, tier.values(c).values, False)
+             for c in cases.values() if c.package in tier.charts]
+    tier.renderer.prefetch(jobs, meanwhile=[tier.warm_up], wait=False)
 
 
 def _cases_of(item: pytest.Item) -> list[RenderCase]:

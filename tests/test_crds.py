@@ -1,0 +1,97 @@
+"""esoconf.crds: installed CRDs against the controller's, without helm (the render-tier runs use it with helm)."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+from mutants import CHARTS, ESO
+
+from esoconf.charts import chart_info
+from esoconf.crds import (
+    CrdSet,
+    against_controller,
+    compare,
+    controller_source,
+    crds_from_text,
+    eso_subchart,
+    outermost,
+    schema_fields,
+)
+from esoconf.schema import chart_crds
+
+FIXTURE_CRDS = CHARTS[ESO] / "crds"
+
+
+def fixture_set(label: str = "fixture", drop: str = "") -> CrdSet:
+    text = "\n---\n".join(p.read_text() for p in sorted(FIXTURE_CRDS.glob("*.yaml")) if p.name != drop)
+    return CrdSet(label, crds_from_text(text), "ESO v1.3.1")
+
+
+def test_versions_are_read_without_parsing_schemas() -> None:
+    quick = fixture_set()
+    parsed = CrdSet("parsed", {key: lazy() for key, lazy in chart_crds(CHARTS[ESO]).items()})  # type: ignore[operator]
+    for key in parsed.crds:
+        assert quick.versions(key) == parsed.versions(key)
+    assert quick.versions(("external-secrets.io", "ExternalSecret")) == {"v1": (True, True), "v1beta1": (False, False)}
+
+
+def test_same_crds_compare_equal_and_a_missing_kind_is_named() -> None:
+    assert not compare(fixture_set(), fixture_set())
+    comparison = compare(fixture_set(drop="sshkey.yaml"), fixture_set())
+    assert comparison.missing_kinds == ["SSHKey"]
+    assert "1 kind(s) the controller knows are not installed: SSHKey" in comparison.summary()
+
+
+def test_pruned_fields_are_named_once_at_their_outermost_path() -> None:
+    schema = {"properties": {"spec": {"properties": {"target": {"properties": {
+        "manifest": {"properties": {"kind": {}}}, "name": {}}}, "data": {"items": {"properties": {"key": {}}}}}}}}
+    assert schema_fields(schema, "spec") == {"spec.target", "spec.target.manifest", "spec.target.manifest.kind",
+                                             "spec.target.name", "spec.data", "spec.data[].key"}
+    assert outermost({"spec.target.manifest", "spec.target.manifest.kind", "spec.data[].key"}) == [
+        "spec.data[].key", "spec.target.manifest"]
+
+
+def test_an_eso_kind_the_controller_lacks_is_invalid() -> None:
+    schemas = fixture_set(drop="sshkey.yaml").schemas("v1.33.4")
+    objects = [{"apiVersion": "generators.external-secrets.io/v1alpha1", "kind": "SSHKey", "metadata": {"name": "k"}},
+               {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "not-eso"}}]
+    [finding] = against_controller(schemas, objects)
+    assert finding.status == "invalid" and "not among the controller's CRDs" in finding.messages[0]
+
+
+def test_package_with_a_vendored_subchart_compares_with_its_crd_templates(tmp_path: Path) -> None:
+    source = controller_source(chart_info(CHARTS[ESO]), tmp_path)
+    assert source.subchart is not None and source.release == "ESO v1.3.1"
+    assert eso_subchart(CHARTS[ESO], tmp_path) == source.subchart
+
+
+@pytest.fixture
+def flat_chart(tmp_path: Path) -> Path:
+    """The fixture package without its vendored subchart (as a package that vendors none)."""
+    chart = tmp_path / "flat"
+    shutil.copytree(CHARTS[ESO], chart, ignore=shutil.ignore_patterns("charts"))
+    text = (chart / "Chart.yaml").read_text()
+    (chart / "Chart.yaml").write_text(text[:text.index("dependencies:")] + text[text.index("annotations:"):])
+    return chart
+
+
+def test_package_without_subchart_uses_the_image_tags_bundle_from_the_go_module_cache(
+        flat_chart: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    bundle = tmp_path / "mod" / "github.com/external-secrets/external-secrets@v1.3.1" / "deploy" / "crds"
+    bundle.mkdir(parents=True)
+    (bundle / "bundle.yaml").write_text("\n---\n".join(p.read_text() for p in sorted(FIXTURE_CRDS.glob("*.yaml"))))
+    monkeypatch.setenv("GOMODCACHE", str(tmp_path / "mod"))
+    source = controller_source(chart_info(flat_chart), tmp_path)
+    assert source.bundle is not None and source.release == "ESO v1.3.1"
+    assert not compare(fixture_set(), source.crds(renderer=None))  # type: ignore[arg-type]
+
+
+def test_package_without_subchart_or_bundle_says_how_to_get_one(flat_chart: Path, tmp_path: Path,
+                                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("GOMODCACHE", str(tmp_path / "empty"))
+    monkeypatch.setenv("GOPATH", str(tmp_path / "empty"))
+    source = controller_source(chart_info(flat_chart), tmp_path)
+    assert "\n" not in source.missing
+    assert "go mod download github.com/external-secrets/external-secrets@v1.3.1" in source.missing
