@@ -11,6 +11,7 @@ from mutants import (
     CHARTS,
     ESO,
     FIXTURES,
+    MUTANTS,
     VAULT,
     VAULT_LEGACY,
     Edit,
@@ -40,6 +41,13 @@ def test_reference_chart_passes_every_claim(suite: pytest.Pytester, tmp_path: Pa
     assert {c for c, v in run.verdicts.items() if v not in ("pass", "xfail")} == set()
     assert "ONLY through the umbrella's translation" in run.evidence["VLT-AP-1"], run.evidence["VLT-AP-1"]
     assert run.evidence["CRD-1"].startswith("the package installs its own CRDs, its controller is ESO v1.3.1: same")
+
+
+def test_a_claim_broken_on_one_switch_says_which(suite: pytest.Pytester, tmp_path: Path, helm: Path) -> None:
+    broken = next(m for m in MUTANTS if m.id == "egress-vault-needs-istio")
+    run = run_render_tier(suite, tmp_path, helm, apply(broken, tmp_path / "charts"), CHARTS[VAULT])
+    assert run.evidence["NET-1"].startswith("AssertionError: [variation istio-off] expected exactly one NetworkPolicy "
+                                            "'allow-egress-vault'"), run.evidence["NET-1"]
 
 
 def test_vault_package_before_bb_common_gets_its_own_verdicts(suite: pytest.Pytester, tmp_path: Path,
