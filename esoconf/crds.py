@@ -33,7 +33,7 @@ from typing import Any
 from . import yamlio
 from .charts import ChartInfo, chart_file, chart_info
 from .config import ConfigError
-from .render import Renderer, object_id
+from .render import Renderer, RenderJob, object_id
 from .schema import Crd, Finding, LazyCrd, LazyDocument, SchemaSet, chart_crds, crds_from_objects, crds_from_text
 
 ESO_GROUP = "external-secrets.io"  # and its subgroups (generators.external-secrets.io)
@@ -276,7 +276,10 @@ def _unpacked(archive: Path, scratch: Path) -> Path:
     dest = scratch / f"unpacked-{digest}"
     if not dest.is_dir():
         with tarfile.open(archive) as tar:
-            tar.extractall(dest, filter="data")
+            if hasattr(tarfile, "data_filter"):  # Python >= 3.11.4: refuse links and paths leaving dest
+                tar.extractall(dest, filter="data")
+            else:  # pragma: no cover - older 3.11 patch releases
+                tar.extractall(dest)  # noqa: S202
     roots = [p for p in dest.iterdir() if (p / "Chart.yaml").is_file()]
     return roots[0] if roots else dest
 
@@ -323,7 +326,7 @@ class ControllerSource:
     bundle: Path | None = None
     missing: str = ""
 
-    def job(self) -> tuple[Path, str, Mapping[str, Any], bool] | None:
+    def job(self) -> RenderJob | None:
         return (self.subchart.path, "external-secrets", CONTROLLER_VALUES, True) if self.subchart else None
 
     def crds(self, renderer: Renderer) -> CrdSet:

@@ -95,3 +95,14 @@ def test_package_without_subchart_or_bundle_says_how_to_get_one(flat_chart: Path
     source = controller_source(chart_info(flat_chart), tmp_path)
     assert "\n" not in source.missing
     assert "go mod download github.com/external-secrets/external-secrets@v1.3.1" in source.missing
+
+
+def test_packaged_chart_is_unpacked_once_to_find_its_subchart(tmp_path: Path) -> None:
+    import tarfile
+
+    archive = tmp_path / "external-secrets-1.3.1-bb.1.tgz"
+    with tarfile.open(archive, "w:gz", dereference=True) as tar:
+        tar.add(CHARTS[ESO], arcname="external-secrets")
+    source = controller_source(chart_info(archive), tmp_path / "scratch")
+    assert source.subchart is not None and source.subchart.path.is_relative_to(tmp_path / "scratch")
+    assert source.subchart.name == "external-secrets" and source.release == "ESO v1.3.1"
