@@ -116,15 +116,15 @@ class CrdSet:
 
 
 def warm(crd_set: CrdSet) -> None:
-    """Do now what the checks would do later (versions of every kind, the doc kinds parsed and their validators
-    built), so it overlaps the helm renders instead of following them."""
+    """Do now what the checks would do later (versions of every kind, the doc kinds parsed and their storage
+    version's validator built), so it overlaps the helm renders instead of following them."""
     kinds = crd_set.kinds()
     for key in crd_set.crds:
         crd_set.versions(key)
     for kind in DOC_FIELDS:
         if kind in kinds:
             for version in crd_set.crd(kinds[kind]).versions.values():
-                if version.served:
+                if version.served and version.storage:  # the version the charts render (others: when asked)
                     version.validator()
 
 
