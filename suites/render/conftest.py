@@ -22,7 +22,7 @@ from esoconf.crds import ControllerSource, CrdSet, controller_source, installed_
 from esoconf.doc import VaultDoc, load_doc
 from esoconf.gate import require_tool
 from esoconf.plugin import get_config
-from esoconf.render import RenderError, Rendered, Renderer
+from esoconf.render import Rendered, Renderer, RenderError
 from esoconf.schema import SchemaSet, kubernetes_schema_dir
 
 
