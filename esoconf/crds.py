@@ -91,7 +91,7 @@ class CrdSet:
     """CRDs by (group, kind), lazily parsed, with where they come from (``label`` names versions)."""
 
     label: str  # where from, e.g. "crds/ of external-secrets 1.3.1-bb.1, Kptfile ref helm-chart-0.16.2"
-    crds: dict[CrdKey, LazyCrd] = field(default_factory=dict)
+    crds: dict[CrdKey, LazyCrd] = field(default_factory=dict, repr=False)
     release: str = ""  # the ESO release they are, when known ("ESO v0.16.2")
 
     def crd(self, key: CrdKey) -> Crd:
@@ -163,8 +163,8 @@ def outermost(paths: Iterable[str]) -> list[str]:
 
 @dataclass
 class CrdComparison:
-    installed: CrdSet
-    controller: CrdSet
+    installed: CrdSet = field(repr=False)
+    controller: CrdSet = field(repr=False)
     missing_kinds: list[str] = field(default_factory=list)
     versions: dict[str, list[str]] = field(default_factory=dict)  # difference -> kinds
     pruned: dict[str, list[str]] = field(default_factory=dict)  # kind -> outermost field paths

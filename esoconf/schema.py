@@ -338,8 +338,9 @@ def _messages(validator: Any, obj: Mapping[str, Any]) -> tuple[str, ...]:
 @dataclass
 class SchemaSet:
     kubernetes_version: str
-    crds: dict[tuple[str, str], LazyCrd] = field(default_factory=dict)
+    crds: dict[tuple[str, str], LazyCrd] = field(default_factory=dict, repr=False)
     _results: dict[str, Finding] = field(default_factory=dict, repr=False)
+    _seen: dict[int, tuple[Mapping[str, Any], Finding]] = field(default_factory=dict, repr=False)
 
     @classmethod
     def for_chart(cls, chart: Path, kubernetes_version: str,
@@ -352,9 +353,15 @@ class SchemaSet:
         self.crds.update(crds_from_objects(objects))
 
     def check(self, obj: Mapping[str, Any]) -> Finding:
+        """One object's finding; the same object (rendered objects are shared, never changed) or an equal one
+        is validated once."""
+        seen = self._seen.get(id(obj))
+        if seen is not None and seen[0] is obj:
+            return seen[1]
         key = hashlib.sha256(json.dumps(obj, sort_keys=True, default=str).encode()).hexdigest()
         if key not in self._results:
             self._results[key] = self._check(obj)
+        self._seen[id(obj)] = (obj, self._results[key])
         return self._results[key]
 
     def _check(self, obj: Mapping[str, Any]) -> Finding:
