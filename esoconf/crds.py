@@ -34,7 +34,17 @@ from . import yamlio
 from .charts import ChartInfo, chart_file, chart_info
 from .config import ConfigError
 from .render import Renderer, RenderJob, object_id
-from .schema import Crd, Finding, LazyCrd, LazyDocument, SchemaSet, chart_crds, crds_from_objects, crds_from_text
+from .schema import (
+    Crd,
+    Finding,
+    LazyCrd,
+    LazyDocument,
+    SchemaSet,
+    chart_crds,
+    crds_from_objects,
+    crds_from_text,
+    version_entries,
+)
 
 ESO_GROUP = "external-secrets.io"  # and its subgroups (generators.external-secrets.io)
 ESO_MODULE = "github.com/external-secrets/external-secrets"
@@ -52,35 +62,11 @@ def is_eso_kind(api_version: str) -> bool:
 
 # --- served/storage without parsing schemas -----------------------------------------------------------
 
-_VERSIONS_LIST = re.compile(r"(?m)^( *)versions:[ \t]*\n( *)- ")
-
-
-def _versions_by_indentation(document: str) -> dict[str, tuple[bool, bool]] | None:
-    """{version: (served, storage)} read from the keys at the version entries' own indentation (block-style
-    YAML, as helm and controller-gen write CRDs); None when the layout is not that."""
-    found = _VERSIONS_LIST.search(document)
-    if not found:
-        return None
-    item = len(found[2])
-    block = document[found.start(2):]
-    end = re.search(rf"(?m)^ {{0,{item - 1}}}\S", block) if item else re.search(r"(?m)^\S", block)
-    block = block[:end.start()] if end else block
-    versions: list[dict[str, str]] = []
-    for match in re.finditer(rf"(?m)^( {{{item}}}- | {{{item + 2}}})(\w+):[ \t]*['\"]?([\w.-]*)", block):
-        if match[1].endswith("- "):
-            versions.append({})
-        if versions and match[2] in ("name", "served", "storage"):
-            versions[-1][match[2]] = match[3]
-    if not versions or not all("name" in v for v in versions):
-        return None
-    return {v["name"]: (v.get("served", "true") == "true", v.get("storage", "false") == "true") for v in versions}
-
-
 @cache
 def _versions_of_document(document: str) -> dict[str, tuple[bool, bool]]:
-    quick = _versions_by_indentation(document)
-    if quick is not None:
-        return quick
+    entries = version_entries(document)
+    if entries is not None:
+        return {entry.name: (entry.served, entry.storage) for entry in entries}
     spec = (yamlio.load(document) or {}).get("spec") or {}  # an unusual layout: read the whole document
     return {str(v.get("name")): (bool(v.get("served", True)), bool(v.get("storage", False)))
             for v in spec.get("versions") or [] if isinstance(v, Mapping)}

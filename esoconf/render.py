@@ -105,12 +105,21 @@ CLUSTER_SCOPED = {"ClusterRole", "ClusterRoleBinding", "ClusterSecretStore", "Cl
                   "ValidatingWebhookConfiguration", "PersistentVolume", "StorageClass", "PriorityClass"}
 
 
-def parse_manifests(text: str) -> tuple[dict[str, Any], ...]:
-    """Rendered YAML documents as dicts (empty documents and non-objects skipped)."""
-    return tuple(doc for doc in yamlio.load_all(text) if isinstance(doc, dict) and doc)
-
-
 _DOCUMENT = re.compile(r"(?m)^---[ \t]*$")
+_PARSED: dict[str, tuple[Any, ...]] = {}  # rendered document text -> its objects (renders share most documents)
+
+
+def parse_manifests(text: str) -> tuple[dict[str, Any], ...]:
+    """Rendered YAML documents as dicts (empty documents and non-objects skipped). A document already seen in
+    another render is not parsed again: the same (read-only) object is returned."""
+    found = []
+    for document in _DOCUMENT.split(text):
+        if not document.strip():
+            continue
+        if document not in _PARSED:  # load_all: a `--- {...}` line the split kept is still read right
+            _PARSED[document] = tuple(yamlio.load_all(document))
+        found += [parsed for parsed in _PARSED[document] if isinstance(parsed, dict) and parsed]
+    return tuple(found)
 _CRD_DOCUMENT = re.compile(r"(?m)^kind:[ \t]*[\"']?CustomResourceDefinition\b")
 
 

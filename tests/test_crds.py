@@ -106,3 +106,33 @@ def test_packaged_chart_is_unpacked_once_to_find_its_subchart(tmp_path: Path) ->
     source = controller_source(chart_info(archive), tmp_path / "scratch")
     assert source.subchart is not None and source.subchart.path.is_relative_to(tmp_path / "scratch")
     assert source.subchart.name == "external-secrets" and source.release == "ESO v1.3.1"
+
+
+@pytest.mark.parametrize("name", sorted(p.name for p in FIXTURE_CRDS.glob("*.yaml")))
+def test_a_crd_read_one_version_at_a_time_equals_the_whole_document(name: str) -> None:
+    import yaml
+
+    from esoconf.schema import _DOCUMENT_SEPARATOR, _parse_crd
+
+    for document in _DOCUMENT_SEPARATOR.split((FIXTURE_CRDS / name).read_text()):
+        if "CustomResourceDefinition" not in document:
+            continue
+        lazy, full = _parse_crd(document), crds_from_objects_of(yaml.safe_load(document))
+        assert {v: (i.served, i.storage, i.schema) for v, i in lazy.versions.items()} == \
+            {v: (i.served, i.storage, i.schema) for v, i in full.versions.items()}
+
+
+def test_a_crd_whose_entries_start_with_schema_is_read_whole() -> None:
+    from esoconf.schema import _parse_crd, version_entries
+
+    document = ("apiVersion: apiextensions.k8s.io/v1\nkind: CustomResourceDefinition\n"
+                "metadata:\n  name: xs.example.io\nspec:\n  group: example.io\n  names:\n    kind: X\n  versions:\n  - schema:\n      openAPIV3Schema:\n"
+                "        type: object\n    name: v1\n    served: true\n    storage: true\n")
+    assert version_entries(document) is None
+    assert _parse_crd(document).versions["v1"].schema == {"type": "object"}
+
+
+def crds_from_objects_of(obj: dict) -> object:
+    from esoconf.schema import crds_from_objects
+
+    return next(iter(crds_from_objects([obj]).values()))
