@@ -125,9 +125,10 @@ def test_a_crd_read_one_version_at_a_time_equals_the_whole_document(name: str) -
 def test_a_crd_whose_entries_start_with_schema_is_read_whole() -> None:
     from esoconf.schema import _parse_crd, version_entries
 
-    document = ("apiVersion: apiextensions.k8s.io/v1\nkind: CustomResourceDefinition\n"
-                "metadata:\n  name: xs.example.io\nspec:\n  group: example.io\n  names:\n    kind: X\n  versions:\n  - schema:\n      openAPIV3Schema:\n"
-                "        type: object\n    name: v1\n    served: true\n    storage: true\n")
+    document = "\n".join([
+        "apiVersion: apiextensions.k8s.io/v1", "kind: CustomResourceDefinition", "metadata:", "  name: xs.example.io",
+        "spec:", "  group: example.io", "  names:", "    kind: X", "  versions:", "  - schema:",
+        "      openAPIV3Schema:", "        type: object", "    name: v1", "    served: true", "    storage: true", ""])
     assert version_entries(document) is None
     assert _parse_crd(document).versions["v1"].schema == {"type": "object"}
 
