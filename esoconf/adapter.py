@@ -27,6 +27,7 @@ class Platform:
     istio: bool = True  # istiod.enabled (BB default)
     hardened: bool = False  # istiod.values.hardened.enabled (BB default false)
     network_policies: bool = True  # networkPolicies.enabled (BB global default true)
+    monitoring: bool = True  # monitoring.enabled (BB default true)
 
 
 BIG_BANG_DEFAULTS = Platform()
@@ -139,6 +140,34 @@ PACKAGE_TRANSLATIONS: dict[str, tuple[Translation, ...]] = {
 }
 
 
+@dataclass(frozen=True)
+class PolicyLayout:
+    """Where a Vault package release reads its custom AuthorizationPolicies, and how the umbrella of its time
+    hands it the doc's legacy ``istio.hardened.customAuthorizationPolicies``."""
+
+    key: str  # the values key the package's templates read
+    releases: str
+    translations: tuple[Translation, ...]  # what the umbrella of these releases applies to the user's values
+
+    def __str__(self) -> str:
+        return f"{self.key} ({self.releases})"
+
+
+BB_COMMON = PolicyLayout("istio.authorizationPolicies.custom", "Vault package 0.31.0-bb.9 and later, bb-common",
+                         PACKAGE_TRANSLATIONS["vault"])
+LEGACY_HARDENED = PolicyLayout("istio.hardened.customAuthorizationPolicies", "Vault package before 0.31.0-bb.9", ())
+
+
+def vault_policy_layout(chart_values: Mapping[str, Any]) -> PolicyLayout:
+    """The layout of a Vault package from its own values.yaml: bb-common's ``istio.authorizationPolicies`` or
+    the legacy ``istio.hardened`` block."""
+    istio = _get(chart_values, "istio")
+    if isinstance(istio, Mapping) and "authorizationPolicies" not in istio and isinstance(istio.get("hardened"),
+                                                                                         Mapping):
+        return LEGACY_HARDENED
+    return BB_COMMON
+
+
 # --- umbrella defaults (values the umbrella adds under the user's) ---------------------------------
 
 def user_hardened(package: str, user: Mapping[str, Any], platform: Platform) -> bool:
@@ -148,12 +177,76 @@ def user_hardened(package: str, user: Mapping[str, Any], platform: Platform) -> 
     return any(flags)
 
 
+ISTIO_VERSION_ANNOTATION = "bigbang.dev/istioVersion"
+UMBRELLA_ISTIO_VERSION = "1.29.0"  # the Istio Big Bang 3.18.0 pins (umbrella of ESO 1.3.1-bb.1)
+
+
 def umbrella_defaults_external_secrets(user: Mapping[str, Any], platform: Platform) -> Values:
-    """bigbang.defaults.external-secrets (the keys that matter for chart 1.3.1-bb.1)."""
-    return {
-        "networkPolicies": {"enabled": platform.network_policies},
+    """bigbang.defaults.external-secrets: every value the umbrella hands the ESO package (1.3.1-bb.1 reads only
+    networkPolicies.enabled and istio.*; the rest is here so a package that starts reading them is noticed)."""
+    values: Values = {
+        "image": {"imagePullPolicy": "IfNotPresent"},
+        "monitoring": {"enabled": platform.monitoring},
+        "networkPolicies": {"enabled": platform.network_policies, "controlPlaneCidr": "0.0.0.0/0",
+                            "vpcCidr": "0.0.0.0/0"},
         "istio": {"enabled": platform.istio,
                   "hardened": {"enabled": user_hardened("external-secrets", user, platform)}},
+        "openshift": False,
+    }
+    if platform.istio:
+        values["annotations"] = {ISTIO_VERSION_ANNOTATION: UMBRELLA_ISTIO_VERSION}
+    return values
+
+
+# another value a Big Bang deployment can give each umbrella value of the ESO package (path -> value)
+UMBRELLA_ALTERNATIVES: dict[str, dict[tuple[str, ...], Any]] = {
+    "external-secrets": {
+        ("image", "imagePullPolicy"): "Always",
+        ("monitoring", "enabled"): False,
+        ("networkPolicies", "enabled"): False,
+        ("networkPolicies", "controlPlaneCidr"): "10.0.0.0/16",
+        ("networkPolicies", "vpcCidr"): "10.0.0.0/16",
+        ("istio", "enabled"): False,
+        ("istio", "hardened", "enabled"): True,
+        ("openshift",): True,
+        ("annotations", ISTIO_VERSION_ANNOTATION): "1.30.3",
+    },
+}
+
+
+def leaves(values: Mapping[str, Any], prefix: tuple[str, ...] = ()) -> dict[tuple[str, ...], Any]:
+    """Every non-map value of nested maps by its key path."""
+    found: dict[tuple[str, ...], Any] = {}
+    for key, value in values.items():
+        if isinstance(value, Mapping) and value:
+            found.update(leaves(value, (*prefix, key)))
+        else:
+            found[(*prefix, key)] = value
+    return found
+
+
+def nested(path: Sequence[str], value: Any) -> Values:
+    """``{"a": {"b": value}}`` for path ("a", "b")."""
+    out: Any = value
+    for key in reversed(path):
+        out = {key: out}
+    return dict(out)
+
+
+def varied_by(package: str, platform: Platform) -> set[tuple[str, ...]]:
+    """The umbrella value paths whose value under ``platform`` differs from Big Bang's defaults."""
+    base, other = (leaves(UMBRELLA_DEFAULTS[package]({}, p)) for p in (BIG_BANG_DEFAULTS, platform))
+    return {path for path in set(base) | set(other) if base.get(path, _MISSING) != other.get(path, _MISSING)}
+
+
+_MISSING = object()
+
+
+def umbrella_defaults_vault_legacy(user: Mapping[str, Any], platform: Platform) -> Values:
+    """What the umbrella handed a pre-bb-common Vault package: the hardened switch under ``istio.hardened``."""
+    return {
+        "networkPolicies": {"enabled": platform.network_policies},
+        "istio": {"enabled": platform.istio, "hardened": {"enabled": user_hardened("vault", user, platform)}},
     }
 
 
@@ -173,11 +266,12 @@ UMBRELLA_DEFAULTS: dict[str, Callable[[Mapping[str, Any], Platform], Values]] = 
 
 
 def package_values(package: str, snippets: Sequence[Mapping[str, Any]], platform: Platform = BIG_BANG_DEFAULTS,
-                   *, translate: bool = True) -> PackageValues:
+                   *, translate: bool = True, layout: PolicyLayout = BB_COMMON) -> PackageValues:
     """The values the umbrella hands ``package`` for the doc snippets merged in order.
 
     ``translate=False`` passes the user values literally (what a direct ``helm install`` of the
-    package with the doc's values would see), keeping only the umbrella defaults.
+    package with the doc's values would see), keeping only the umbrella defaults. ``layout`` (Vault): the
+    package release's policy layout, which decides the umbrella's defaults and translations.
     """
     if package not in ADDON_KEY:
         raise ValueError(f"unknown package {package!r} (one of {', '.join(PACKAGES)})")
@@ -188,9 +282,10 @@ def package_values(package: str, snippets: Sequence[Mapping[str, Any]], platform
             dict(snippet), [])
         notes += applied
         user = deep_merge(user, addon_values(umbrella, package))
-    defaults = UMBRELLA_DEFAULTS[package](user, platform)
+    legacy = package == "vault" and layout is LEGACY_HARDENED
+    defaults = (umbrella_defaults_vault_legacy if legacy else UMBRELLA_DEFAULTS[package])(user, platform)
     if translate:
-        for translation in PACKAGE_TRANSLATIONS[package]:
+        for translation in layout.translations if package == "vault" else PACKAGE_TRANSLATIONS[package]:
             user, applied = translation(user)
             notes += applied
     return PackageValues(package, deep_merge(defaults, user), notes)

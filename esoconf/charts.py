@@ -95,11 +95,13 @@ def resolve_chart(ref: str, version: str | None, *, cache_dir: Path, helm: str |
     return git_clone(url, version, dest, option)
 
 
-def _read_member(archive: Path, suffix: str) -> str | None:
+def _read_member(archive: Path, relative: str) -> str | None:
+    """The text of ``<chart>/<relative>`` in a chart archive (None when absent)."""
+    wanted = relative.split("/")
     with tarfile.open(archive) as tar:
         for member in tar.getmembers():
             parts = member.name.split("/")
-            if len(parts) == 2 and parts[1] == suffix and member.isfile():
+            if parts[1:] == wanted and member.isfile():
                 handle = tar.extractfile(member)
                 return handle.read().decode("utf-8") if handle else None
     return None
@@ -119,6 +121,17 @@ def _parse_chart_yaml(chart: Path, name: str, text: str, option: str) -> Any:
         where = f" (line {mark.line + 1})" if mark is not None else ""
         raise ConfigError(f"{option} {chart}: {_member(chart, name)} is not valid YAML: {problem}{where}; fix "
                           f"the chart") from None
+
+
+def chart_file(chart: Path, relative: str) -> str | None:
+    """The text of a file of a chart directory or archive, e.g. ``crds/Kptfile`` (None when absent)."""
+    if chart.is_dir():
+        path = chart / relative
+        return path.read_text(encoding="utf-8") if path.is_file() else None
+    try:
+        return _read_member(chart, relative)
+    except (tarfile.TarError, OSError):
+        return None
 
 
 def chart_info(path: Path, option: str = "--chart") -> ChartInfo:

@@ -11,8 +11,7 @@ from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 
-import yaml
-
+from . import yamlio
 from .config import MANIFESTS
 
 CLAIMS_FILE = MANIFESTS / "claims.yaml"
@@ -31,5 +30,5 @@ class Claim:
 def load_claims(path: Path = CLAIMS_FILE) -> dict[str, Claim]:
     if not path.is_file():
         return {}
-    data = yaml.safe_load(path.read_text(encoding="utf-8")) or []
+    data = yamlio.load(path.read_text(encoding="utf-8")) or []
     return {item["id"]: Claim(**item) for item in data}

@@ -10,12 +10,23 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import yaml
 
-from .adapter import BIG_BANG_DEFAULTS, PackageValues, Platform, deep_merge, package_values
+from .adapter import (
+    BB_COMMON,
+    BIG_BANG_DEFAULTS,
+    UMBRELLA_ALTERNATIVES,
+    PackageValues,
+    Platform,
+    PolicyLayout,
+    deep_merge,
+    nested,
+    package_values,
+    varied_by,
+)
 from .doc import VaultDoc
 from .render import Rendered, object_id
 
@@ -68,16 +79,71 @@ class RenderCase:
     platform: Platform = BIG_BANG_DEFAULTS
     translate: bool = True
     about: str = ""
+    switch: str = ""  # the umbrella setting (a Switch id) this case renders with, when it is one of several
 
     def __str__(self) -> str:
         return self.id
 
-    def values(self, doc: VaultDoc) -> PackageValues:
+    def values(self, doc: VaultDoc, layout: PolicyLayout = BB_COMMON) -> PackageValues:
         snippets: list[Mapping[str, Any]] = [doc.yaml(key).data for key in self.sections]
-        result = package_values(self.package, snippets, self.platform, translate=self.translate)
+        result = package_values(self.package, snippets, self.platform, translate=self.translate, layout=layout)
         if self.variation is not None:
             result.values = deep_merge(result.values, self.variation(doc))
         return result
+
+
+@dataclass(frozen=True)
+class Switch:
+    """One setting of the umbrella switches a Big Bang deployment can have (Istio, hardened, ...)."""
+
+    id: str
+    platform: Platform
+
+    def __str__(self) -> str:
+        return self.id
+
+    def on(self, case: RenderCase) -> RenderCase:
+        """``case`` rendered with this setting (its id says which)."""
+        return replace(case, id=f"{case.id}@{self.id}", platform=self.platform, switch=self.id)
+
+    def on_item(self, item: NamedItem) -> NamedItem:
+        return replace(item, id=f"{item.id}@{self.id}", render=self.on(item.render))
+
+
+@dataclass(frozen=True)
+class UmbrellaFlip:
+    """``case`` with one umbrella value set to another value a deployment can give it."""
+
+    path: tuple[str, ...]
+    value: Any
+    case: RenderCase
+
+    def __str__(self) -> str:
+        return f"{'.'.join(self.path)}={self.value}"
+
+
+def unswitched_flips(case: RenderCase, switches: Sequence[Switch]) -> tuple[UmbrellaFlip, ...]:
+    """One flip per umbrella value of ``case.package`` that no switch varies (those the table already covers)."""
+    covered = set().union(*(varied_by(case.package, s.platform) for s in switches))
+    flips = []
+    for path, value in UMBRELLA_ALTERNATIVES[case.package].items():
+        if path not in covered:
+            changed = _flip_variation(case.variation, path, value)
+            flips.append(UmbrellaFlip(path, value, replace(case, id=f"{case.id}+{'.'.join(path)}", variation=changed)))
+    return tuple(flips)
+
+
+def _flip_variation(variation: Variation | None, path: tuple[str, ...], value: Any) -> Variation:
+    def flipped(doc: VaultDoc) -> Mapping[str, Any]:
+        return deep_merge(variation(doc) if variation else {}, nested(path, value))
+    return flipped
+
+
+def rendering_changes(base: Rendered, other: Rendered) -> list[str]:
+    """Objects added, removed or changed from ``base`` to ``other`` (by kind/namespace/name)."""
+    before, after = ({object_id(o): o for o in r.objects} for r in (base, other))
+    return ([f"+{i}" for i in sorted(set(after) - set(before))] + [f"-{i}" for i in sorted(set(before) - set(after))]
+            + [f"~{i}" for i in sorted(set(before) & set(after)) if before[i] != after[i]])
 
 
 def doc_store(doc: VaultDoc, section: str) -> dict[str, Any]:
@@ -213,6 +279,11 @@ def vault_server_pods(rendered: Rendered | None) -> list[Pod]:
 
 
 # --- documented shapes -----------------------------------------------------------------------------
+
+def network_policies_enabled(values: Mapping[str, Any]) -> bool:
+    """What the package's networkPolicies switch is after the umbrella defaults and the doc's values."""
+    return bool((values.get("networkPolicies") or {}).get("enabled"))
+
 
 def expected_egress_policy(namespace: str) -> dict[str, Any]:
     """allow-egress-vault as "Network and Istio Requirements" describes it."""
@@ -426,6 +497,24 @@ def is_allow_nothing(policy: Mapping[str, Any]) -> bool:
     spec = policy.get("spec") or {}
     return not spec.get("selector") and not spec.get("targetRef") and not spec.get("targetRefs") and \
         spec.get("action", "ALLOW") == "ALLOW" and not spec.get("rules")
+
+
+def denies_everything(rendered: Rendered, namespace: str) -> list[dict[str, Any]]:
+    """The namespace-wide allow-nothing AuthorizationPolicies rendered in ``namespace``."""
+    return [p for p in rendered.find("AuthorizationPolicy", namespace=namespace) if is_allow_nothing(p)]
+
+
+def policy_route(layout: PolicyLayout, notes: Sequence[Any], literal: Rendered,
+                 wanted: Sequence[Mapping[str, Any]]) -> str:
+    """Which values key made the doc's policies render: the package reading the doc's literal key, or the
+    umbrella's translation of it (``literal``: the same values installed directly, without translation)."""
+    legacy_key = "istio.hardened.customAuthorizationPolicies"
+    if all(literal.find("AuthorizationPolicy", w["name"], VAULT_NAMESPACE) for w in wanted):
+        return f"through the doc's literal key {legacy_key}, which the package reads itself ({layout.releases})"
+    applied = ", ".join(getattr(n, "translation", str(n)) for n in notes) or "none"
+    return (f"ONLY through the umbrella's translation of the doc's literal key {legacy_key} to {layout.key} "
+            f"({applied}); the package ({layout.releases}) ignores the literal key: installed directly with the "
+            f"doc's values it renders no policy")
 
 
 def describe_store(store: Mapping[str, Any]) -> str:

@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 import jsonschema
+import yaml
 from referencing import Registry, Resource
 
 from . import yamlio
@@ -101,8 +102,19 @@ METADATA_SCHEMA: dict[str, Any] = {
 @dataclass
 class CrdVersion:
     served: bool
-    schema: dict[str, Any] | None
+    parsed_schema: dict[str, Any] | None
+    storage: bool = False
+    schema_text: str | None = field(default=None, repr=False)  # the YAML under `schema:`, parsed when first read
     _validator: Any = field(default=None, repr=False)
+
+    @property
+    def schema(self) -> dict[str, Any] | None:
+        """openAPIV3Schema (a CRD file's versions are parsed one at a time, when a check needs one)."""
+        if self.schema_text is not None:
+            self.parsed_schema = ((yamlio.load("schema:\n" + self.schema_text) or {}).get("schema") or {}).get(
+                "openAPIV3Schema")
+            self.schema_text = None
+        return self.parsed_schema
 
     def validator(self) -> Any:
         if self._validator is None:
@@ -137,7 +149,8 @@ def crds_from_objects(objects: Iterable[Mapping[str, Any]]) -> dict[tuple[str, s
         versions = {}
         for version in spec.get("versions") or []:
             schema = ((version.get("schema") or {}).get("openAPIV3Schema"))
-            versions[version["name"]] = CrdVersion(bool(version.get("served", True)), schema)
+            versions[version["name"]] = CrdVersion(bool(version.get("served", True)), schema,
+                                                   bool(version.get("storage", False)))
         found[(group, kind)] = Crd((obj.get("metadata") or {}).get("name", kind), group, kind, versions)
     return found
 
@@ -165,8 +178,86 @@ _CRD_KIND = re.compile(r"(?ms)^  names:[ \t]*$.*?^    kind:[ \t]*[\"']?(\w+)")
 
 
 def _parse_crd(document: str) -> Crd:
+    """The CRD of one document; in the block layout helm and controller-gen write, the header is parsed with the
+    version schemas cut out and each version's schema is kept as text until a check reads it."""
+    entries = version_entries(document)
+    if entries is not None and all(e.schema_text is not None or "openAPIV3Schema" not in e.text for e in entries):
+        header = document
+        for entry in reversed(entries):  # cut from the end so earlier offsets stay valid
+            if entry.schema_span is not None:
+                header = header[:entry.schema_span[0]] + header[entry.schema_span[1]:]
+        try:
+            crd = next(iter(crds_from_objects([yamlio.load(header) or {}]).values()))
+        except (yaml.YAMLError, StopIteration):  # e.g. an alias into a schema that was cut: read it all
+            pass
+        else:
+            for entry in entries:
+                version = crd.versions.get(entry.name)
+                if version is not None:
+                    version.schema_text = entry.schema_text
+            return crd
     crds = crds_from_objects([yamlio.load(document) or {}])
     return next(iter(crds.values()))
+
+
+_VERSIONS_LIST = re.compile(r"(?m)^( *)versions:[ \t]*\n( *)- ")
+
+
+@dataclass(frozen=True)
+class VersionEntry:
+    """One item of a CRD document's ``spec.versions``, read from the text by indentation."""
+
+    text: str
+    name: str
+    served: bool
+    storage: bool
+    schema_text: str | None  # the block under its `schema:` key
+    schema_span: tuple[int, int] | None  # where that block is in the document
+
+
+def version_entries(document: str) -> list[VersionEntry] | None:
+    """The version entries of a block-style CRD document (as helm and controller-gen write them), from the keys
+    at the entries' own indentation; None when the document is not laid out that way."""
+    found = _VERSIONS_LIST.search(document)
+    if not found:
+        return None
+    item, start = len(found[2]), found.start(2)
+    end = re.compile(rf"(?m)^(?! {{{item}}}- )(?! {{{item + 1},}}\S)(?=[ ]*\S)").search(document, start)
+    stop = end.start() if end else len(document)
+    starts = [m.start() for m in re.finditer(rf"(?m)^ {{{item}}}- ", document[:stop]) if m.start() >= start]
+    entries = []
+    for index, begin in enumerate(starts):
+        finish = starts[index + 1] if index + 1 < len(starts) else stop
+        text = document[begin:finish]
+        keys = dict((m[1], m[2]) for m in re.finditer(
+            rf"(?m)^(?: {{{item}}}- | {{{item + 2}}})(\w+):[ \t]*['\"]?([\w.-]*)", text))
+        if "name" not in keys:
+            return None
+        schema = re.search(rf"(?m)^ {{{item + 2}}}schema:[ \t]*\n", text)
+        span = None
+        if re.search(rf"(?m)^ {{{item}}}- schema:", text):
+            return None  # schema as an entry's first key: not cut here (the whole document is read instead)
+        if schema:
+            block_end = re.compile(rf"(?m)^(?! {{{item + 3},}}\S)(?=[ ]*\S)").search(text, schema.end())
+            span = (begin + schema.end(), begin + (block_end.start() if block_end else len(text)))
+        entries.append(VersionEntry(text, keys["name"], keys.get("served", "true") == "true",
+                                    keys.get("storage", "false") == "true",
+                                    document[span[0]:span[1]] if span else None,
+                                    (begin + schema.start(), span[1]) if schema and span else None))
+    return entries or None
+
+
+class LazyDocument:
+    """One CRD document of a file, parsed on first call (``document`` stays readable for quick looks)."""
+
+    def __init__(self, document: str) -> None:
+        self.document = document
+        self._crd: Crd | None = None
+
+    def __call__(self) -> Crd:
+        if self._crd is None:
+            self._crd = _parse_crd(self.document)
+        return self._crd
 
 
 @cache
@@ -179,10 +270,15 @@ def _crds_from_text(text: str) -> dict[tuple[str, str], LazyCrd]:
             continue
         group, kind = _CRD_GROUP.search(document), _CRD_KIND.search(document)
         if group and kind:
-            found[(group[1], kind[1])] = cache(lambda document=document: _parse_crd(document))
+            found[(group[1], kind[1])] = LazyDocument(document)
         else:  # unusual layout: parse now
             found.update(crds_from_objects(yamlio.load_all(document)))
     return found
+
+
+def crds_from_text(text: str) -> dict[tuple[str, str], LazyCrd]:
+    """The CRDs of a YAML text (a bundle, or rendered CRD documents), indexed without parsing them."""
+    return dict(_crds_from_text(text))
 
 
 def chart_crds(chart: Path) -> dict[tuple[str, str], LazyCrd]:
@@ -324,8 +420,9 @@ def _messages(validator: Any, obj: Mapping[str, Any]) -> tuple[str, ...]:
 @dataclass
 class SchemaSet:
     kubernetes_version: str
-    crds: dict[tuple[str, str], LazyCrd] = field(default_factory=dict)
+    crds: dict[tuple[str, str], LazyCrd] = field(default_factory=dict, repr=False)
     _results: dict[str, Finding] = field(default_factory=dict, repr=False)
+    _seen: dict[int, tuple[Mapping[str, Any], Finding]] = field(default_factory=dict, repr=False)
 
     @classmethod
     def for_chart(cls, chart: Path, kubernetes_version: str,
@@ -338,9 +435,15 @@ class SchemaSet:
         self.crds.update(crds_from_objects(objects))
 
     def check(self, obj: Mapping[str, Any]) -> Finding:
+        """One object's finding; the same object (rendered objects are shared, never changed) or an equal one
+        is validated once."""
+        seen = self._seen.get(id(obj))
+        if seen is not None and seen[0] is obj:
+            return seen[1]
         key = hashlib.sha256(json.dumps(obj, sort_keys=True, default=str).encode()).hexdigest()
         if key not in self._results:
             self._results[key] = self._check(obj)
+        self._seen[id(obj)] = (obj, self._results[key])
         return self._results[key]
 
     def _check(self, obj: Mapping[str, Any]) -> Finding:

@@ -20,7 +20,8 @@ import esoconf.render  # noqa: F401
 import esoconf.schema  # noqa: F401
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
-CHARTS = {"external-secrets": FIXTURES / "charts" / "external-secrets", "vault": FIXTURES / "charts" / "vault"}
+CHARTS = {"external-secrets": FIXTURES / "charts" / "external-secrets", "vault": FIXTURES / "charts" / "vault",
+          "vault-legacy": FIXTURES / "charts" / "vault-legacy"}
 
 
 @dataclass(frozen=True)
@@ -31,10 +32,21 @@ class Edit:
 
 
 @dataclass(frozen=True)
+class Create:
+    file: str  # a new file, relative to the chart directory
+    text: str
+
+
+@dataclass(frozen=True)
+class Remove:
+    file: str
+
+
+@dataclass(frozen=True)
 class Mutant:
     id: str
     package: str
-    edits: tuple[Edit, ...]
+    edits: tuple[Edit | Create | Remove, ...]
     breaks: frozenset[str]
 
     def __str__(self) -> str:
@@ -46,11 +58,21 @@ def mutant(id: str, package: str, file: str, old: str, new: str, *breaks: str) -
 
 
 def apply(m: Mutant, dest: Path) -> Path:
-    """Copy the fixture chart to ``dest`` and apply the edits; each ``old`` must occur exactly once."""
+    """Copy the fixture chart to ``dest`` (links become files) and apply the edits; each ``old`` must occur
+    exactly once, a created file must be new, a removed one must exist."""
     chart = dest / m.package
     shutil.copytree(CHARTS[m.package], chart)
     for edit in m.edits:
         path = chart / edit.file
+        if isinstance(edit, Create | Remove):
+            if path.exists() == isinstance(edit, Create):
+                state = "already exists" if path.exists() else "does not exist"
+                raise AssertionError(f"mutant {m.id}: {edit.file} {state} (fixture changed: update tests/mutants.py)")
+            if isinstance(edit, Remove):
+                path.unlink()
+            else:
+                path.write_text(edit.text, encoding="utf-8")
+            continue
         text = path.read_text(encoding="utf-8")
         count = text.count(edit.old)
         if count != 1:
@@ -60,12 +82,44 @@ def apply(m: Mutant, dest: Path) -> Path:
     return chart
 
 
-ESO, VAULT = "external-secrets", "vault"
+ESO, VAULT, VAULT_LEGACY = "external-secrets", "vault", "vault-legacy"
+# claims the reference fixtures fail on purpose: the Vault package before bb-common has neither the doc's
+# bb-common NetworkPolicy name nor a deny-all of its own (as the real 0.31.0-bb.8)
+BASELINE_FAILING = {ESO: frozenset(), VAULT: frozenset(), VAULT_LEGACY: frozenset({"VLT-NP-1", "VLT-AP-2"})}
 NP = "templates/networkpolicies/allow-egress-vault.yaml"
 STORE = "templates/secret-store.yaml"
 ES = "templates/external-secrets.yaml"
 VAULT_NP = "templates/networkpolicies/allow-ingress-custom-app.yaml"
 VAULT_AP = "templates/istio/authorization-policies.yaml"
+CSS_CRD, ES_CRD = "crds/clustersecretstore.yaml", "crds/externalsecret.yaml"
+V1BETA1_UNSERVED, V1BETA1_SERVED = "- name: v1beta1\n    served: false", "- name: v1beta1\n    served: true"
+CHECK_AND_SET = """                      checkAndSet:
+                        type: object
+                        description: Check-and-Set for KV v2 writes (PushSecret)
+                        properties:
+                          required:
+                            type: boolean
+"""
+MANIFEST = """                  manifest:
+                    type: object
+                    description: Target a resource kind other than Secret
+                    properties:
+                      apiVersion:
+                        type: string
+                      kind:
+                        type: string
+"""
+KPTFILE_0_16_2 = """apiVersion: kpt.dev/v1alpha1
+kind: Kptfile
+metadata:
+  name: crds
+upstream:
+  type: git
+  git:
+    repo: https://github.com/external-secrets/external-secrets
+    directory: /deploy/crds
+    ref: helm-chart-0.16.2
+"""
 
 MUTANTS: tuple[Mutant, ...] = (
     # allow-egress-vault
@@ -97,7 +151,7 @@ MUTANTS: tuple[Mutant, ...] = (
     mutant("kubernetes-role-hardcoded", ESO, STORE, "role: {{ $auth.role | quote }}", 'role: "eso-role"', "K8S-1"),
     mutant("kubernetes-mountPath-default", ESO, STORE, 'default "kubernetes"', 'default "k8s"', "K8S-2"),
     mutant("store-apiVersion-unserved", ESO, STORE, "apiVersion: external-secrets.io/v1",
-           "apiVersion: external-secrets.io/v1beta1", "SCH-1"),
+           "apiVersion: external-secrets.io/v1beta1", "SCH-1", "CRD-2"),
     # ExternalSecret
     mutant("store-kind", ESO, ES, "kind: ClusterSecretStore", "kind: SecretStore", "ES-DATA-1", "ES-FROM-1"),
     mutant("dropped-data-entry", ESO, ES, "toYaml $item.secrets.data ", "toYaml (rest $item.secrets.data) ",
@@ -123,12 +177,42 @@ MUTANTS: tuple[Mutant, ...] = (
            "SCH-1"),
     mutant("istio-apiVersion-without-schema", ESO, "templates/istio/peerauthentication.yaml",
            "apiVersion: security.istio.io/v1", "apiVersion: security.istio.io/v2alpha1", "SCH-2"),
+    # unconditional claims that silently depend on an umbrella switch (caught on one SWITCHES row)
+    mutant("egress-vault-needs-istio", ESO, NP, "{{- if .Values.networkPolicies.enabled }}",
+           "{{- if and .Values.networkPolicies.enabled .Values.istio.enabled }}", "NET-1"),
+    mutant("vault-ingress-label-dropped-when-hardened", ESO, "templates/deployment.yaml", "{{- with $u.podLabels }}",
+           "{{- with and (not $.Values.istio.hardened.enabled) $u.podLabels }}", "LBL-1"),
+    mutant("token-namespace-needs-istio", ESO, STORE, "{{- if $auth.namespace }}",
+           "{{- if and $auth.namespace $.Values.istio.enabled }}", "TOK-1", "TOK-2"),
+    mutant("kubernetes-role-hardcoded-when-hardened", ESO, STORE, "role: {{ $auth.role | quote }}",
+           'role: {{ ternary "eso" $auth.role $.Values.istio.hardened.enabled | quote }}', "K8S-1"),
+    mutant("mountPath-default-needs-monitoring", ESO, STORE, 'default "kubernetes"',
+           'default (ternary "kubernetes" "k8s" $.Values.monitoring.enabled)', "K8S-2"),
+    mutant("target-name-needs-istio", ESO, ES, '{{ $item.secrets.targetName | default "default-k8s" }}',
+           '{{ ternary ($item.secrets.targetName | default "default-k8s") "default-k8s" $.Values.istio.enabled }}',
+           "ES-DATA-1", "ES-FROM-1"),
+    mutant("reads-openshift-outside-the-switch-table", ESO, "templates/deployment.yaml", "runAsUser: 1000",
+           "runAsUser: {{ ternary 1000680000 1000 (.Values.openshift | default false) }}", "SW-1"),
+    # the package's crds/ against its controller's (the subchart's CRD templates)
+    Mutant("crds-old-bundle", ESO, (
+        Edit(CSS_CRD, V1BETA1_UNSERVED, V1BETA1_SERVED), Edit(CSS_CRD, CHECK_AND_SET, ""), Edit(ES_CRD, MANIFEST, ""),
+        Remove("crds/sshkey.yaml"), Create("crds/Kptfile", KPTFILE_0_16_2)), frozenset({"CRD-1"})),
+    Mutant("crds-missing-kind", ESO, (Remove("crds/sshkey.yaml"),), frozenset({"CRD-1"})),
+    mutant("crds-missing-field", ESO, ES_CRD, MANIFEST, "", "CRD-1"),
+    mutant("crds-serve-unserved-version", ESO, ES_CRD, V1BETA1_UNSERVED, V1BETA1_SERVED, "CRD-1"),
+    Mutant("store-v1beta1-served-only-by-package-crds", ESO, (
+        Edit(STORE, "apiVersion: external-secrets.io/v1", "apiVersion: external-secrets.io/v1beta1"),
+        Edit(CSS_CRD, V1BETA1_UNSERVED, V1BETA1_SERVED)), frozenset({"CRD-1", "CRD-2"})),
+    mutant("controller-crd-rejects-merge", ESO, "charts/external-secrets/files/" + ES_CRD,
+           "- Orphan\n                    - Merge\n", "- Orphan\n", "CRD-2"),
     # the Vault package
     mutant("vault-ingress-port", VAULT, VAULT_NP, "port: 8200", "port: 8300", "VLT-NP-1"),
     mutant("vault-ingress-label", VAULT, VAULT_NP, 'vault-ingress: "true"', 'vault-egress: "true"', "VLT-NP-1"),
     mutant("vault-custom-policies-ignored", VAULT, VAULT_AP, ".Values.istio.authorizationPolicies.custom",
            ".Values.istio.authorizationPolicies.extra", "VLT-AP-1"),
     mutant("vault-deny-all-is-deny-nothing", VAULT, VAULT_AP, "spec: {}", "spec: {action: DENY}", "VLT-AP-2"),
+    mutant("vault-legacy-custom-policies-ignored", VAULT_LEGACY, VAULT_AP, "$h.customAuthorizationPolicies",
+           "$h.extraAuthorizationPolicies", "VLT-AP-1"),
 )
 
 
@@ -139,7 +223,8 @@ FAILING = {"fail", "error", "xpass"}
 
 def run_render_tier(pytester: Any, workdir: Path, helm: Path, chart: Path = CHARTS[ESO],
                     vault_chart: Path | None = CHARTS[VAULT], doc: Path = FIXTURE_DOC, *extra: str) -> RunResult:
-    """The render tier in-process; returns pytest's result and the per-claim verdicts of --report-json."""
+    """The render tier in-process; returns pytest's result and the per-claim verdicts and evidence of
+    --report-json."""
     report = workdir / "claims.json"
     args = [str(SUITE), "--chart", str(chart), "--doc", str(doc), "--helm", str(helm),
             "--artifacts-dir", str(workdir / "artifacts"), "--report-json", str(report),
@@ -147,14 +232,15 @@ def run_render_tier(pytester: Any, workdir: Path, helm: Path, chart: Path = CHAR
     if vault_chart is not None:
         args += ["--vault-chart", str(vault_chart)]
     result = pytester.runpytest_inprocess(*args)
-    verdicts = {r["id"]: r["verdict"] for r in json.loads(report.read_text())} if report.is_file() else {}
-    return RunResult(result, verdicts)
+    records = json.loads(report.read_text()) if report.is_file() else []
+    return RunResult(result, {r["id"]: r["verdict"] for r in records}, {r["id"]: r["evidence"] for r in records})
 
 
 @dataclass
 class RunResult:
     pytest: Any
     verdicts: dict[str, str]
+    evidence: dict[str, str]
 
     @property
     def failing(self) -> set[str]:

@@ -5,7 +5,9 @@ from __future__ import annotations
 import pytest
 
 from esoconf.adapter import (
+    BB_COMMON,
     HARDENED,
+    LEGACY_HARDENED,
     Platform,
     addon_values,
     deep_merge,
@@ -14,6 +16,8 @@ from esoconf.adapter import (
     legacy_istio_hardened_custom_service_entries,
     package_values,
     umbrella_upstream_podlabels,
+    varied_by,
+    vault_policy_layout,
 )
 
 POLICY = {"name": "allow-external-secrets", "enabled": True, "spec": {"action": "ALLOW"}}
@@ -96,8 +100,11 @@ def test_vault_deny_all_follows_hardened(platform: Platform, override: dict, har
 def test_eso_values_get_umbrella_defaults_under_user_values() -> None:
     user = {"addons": {"externalSecrets": {"values": {"networkPolicies": {"enabled": False}}}}}
     values = package_values("external-secrets", [user], Platform(istio=False)).values
-    assert values == {"networkPolicies": {"enabled": False},
-                      "istio": {"enabled": False, "hardened": {"enabled": False}}}
+    assert values == {"networkPolicies": {"enabled": False, "controlPlaneCidr": "0.0.0.0/0", "vpcCidr": "0.0.0.0/0"},
+                      "istio": {"enabled": False, "hardened": {"enabled": False}},
+                      "image": {"imagePullPolicy": "IfNotPresent"}, "monitoring": {"enabled": True},
+                      "openshift": False}
+    assert package_values("external-secrets", [user]).values["annotations"] == {"bigbang.dev/istioVersion": "1.29.0"}
 
 
 def test_snippets_merge_in_order() -> None:
@@ -110,3 +117,23 @@ def test_snippets_merge_in_order() -> None:
 def test_unknown_package_is_refused() -> None:
     with pytest.raises(ValueError, match="unknown package"):
         package_values("istio", [])
+
+
+def test_vault_policy_layout_is_read_from_the_package_values() -> None:
+    assert vault_policy_layout({"istio": {"authorizationPolicies": {"custom": []}}}) is BB_COMMON
+    assert vault_policy_layout({"istio": {"hardened": {"customAuthorizationPolicies": []}}}) is LEGACY_HARDENED
+    assert vault_policy_layout({}) is BB_COMMON
+
+
+def test_legacy_vault_package_gets_the_literal_key_and_hardened_under_istio_hardened() -> None:
+    result = package_values("vault", [VAULT_OVERRIDE], HARDENED, layout=LEGACY_HARDENED)
+    assert result.values["istio"] == {"enabled": True, "hardened": {"enabled": True,
+                                                                    "customAuthorizationPolicies": [POLICY]}}
+    assert result.notes == []
+
+
+def test_switches_vary_the_umbrella_values_they_name() -> None:
+    assert varied_by("external-secrets", HARDENED) == {("istio", "hardened", "enabled")}
+    assert varied_by("external-secrets", Platform(istio=False)) == {
+        ("istio", "enabled"), ("annotations", "bigbang.dev/istioVersion")}
+    assert varied_by("external-secrets", Platform()) == set()

@@ -6,7 +6,20 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from mutants import CHARTS, ESO, FIXTURES, VAULT, Edit, Mutant, apply, helm_binary, run_render_tier
+from mutants import (
+    BASELINE_FAILING,
+    CHARTS,
+    ESO,
+    FIXTURES,
+    MUTANTS,
+    VAULT,
+    VAULT_LEGACY,
+    Edit,
+    Mutant,
+    apply,
+    helm_binary,
+    run_render_tier,
+)
 
 from esoconf.claims import load_claims
 from esoconf.render import Renderer
@@ -26,6 +39,28 @@ def test_reference_chart_passes_every_claim(suite: pytest.Pytester, tmp_path: Pa
     assert set(run.verdicts) == set(load_claims()), "every claim in manifests/claims.yaml has a verdict"
     assert {c for c, v in run.verdicts.items() if v == "xfail"} == EXPECTED_XFAIL
     assert {c for c, v in run.verdicts.items() if v not in ("pass", "xfail")} == set()
+    assert "ONLY through the umbrella's translation" in run.evidence["VLT-AP-1"], run.evidence["VLT-AP-1"]
+    assert run.evidence["CRD-1"].startswith("the package installs its own CRDs, its controller is ESO v1.3.1: same")
+
+
+def test_a_claim_broken_on_one_switch_says_which(suite: pytest.Pytester, tmp_path: Path, helm: Path) -> None:
+    broken = next(m for m in MUTANTS if m.id == "egress-vault-needs-istio")
+    run = run_render_tier(suite, tmp_path, helm, apply(broken, tmp_path / "charts"), CHARTS[VAULT])
+    evidence = run.evidence["NET-1"]  # the claim's summary names the variations that failed, then the first cause
+    assert "fail only in" in evidence and "@istio-off" in evidence, evidence
+    assert "AssertionError: [variation istio-off] expected exactly one NetworkPolicy 'allow-egress" in evidence
+
+
+def test_vault_package_before_bb_common_gets_its_own_verdicts(suite: pytest.Pytester, tmp_path: Path,
+                                                             helm: Path) -> None:
+    """The legacy layout: the package reads the doc's literal key (VLT-AP-1 passes, saying so), has no deny-all of
+    its own (VLT-AP-2 fails) and no bb-common NetworkPolicy name (VLT-NP-1 fails)."""
+    run = run_render_tier(suite, tmp_path, helm, CHARTS[ESO], CHARTS[VAULT_LEGACY])
+    assert run.failing == BASELINE_FAILING[VAULT_LEGACY], run.verdicts
+    assert run.verdicts["VLT-AP-1"] == "pass"
+    assert "literal key istio.hardened.customAuthorizationPolicies, which the package reads itself" in \
+        run.evidence["VLT-AP-1"], run.evidence["VLT-AP-1"]
+    assert "before 0.31.0-bb.9" in run.evidence["VLT-AP-2"]
 
 
 def test_without_vault_chart_the_vault_claims_are_skipped(suite: pytest.Pytester, tmp_path: Path,

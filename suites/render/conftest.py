@@ -14,14 +14,15 @@ from typing import Any
 
 import pytest
 
-from esoconf.adapter import PackageValues
+from esoconf.adapter import BB_COMMON, PackageValues, PolicyLayout, vault_policy_layout
 from esoconf.charts import ChartInfo, chart_info, check_package, resolve_chart
 from esoconf.config import ConfigError, default_doc_for
-from esoconf.contracts import NamedItem, RenderCase
+from esoconf.contracts import NamedItem, RenderCase, UmbrellaFlip
+from esoconf.crds import ControllerSource, CrdSet, controller_source, installed_crds, warm
 from esoconf.doc import VaultDoc, load_doc
 from esoconf.gate import require_tool
 from esoconf.plugin import get_config
-from esoconf.render import Rendered, Renderer
+from esoconf.render import Rendered, Renderer, RenderError
 from esoconf.report_plugin import scratch_folder, stop_for_chart_failure
 from esoconf.schema import SchemaSet, kubernetes_schema_dir
 
@@ -32,13 +33,20 @@ class RenderTier:
     charts: dict[str, ChartInfo]  # package -> chart
     renderer: Renderer
     kubernetes_version: str
+    controller: ControllerSource
     _values: dict[str, PackageValues] = field(default_factory=dict)
     _schemas: dict[str, SchemaSet] = field(default_factory=dict)
+    _controller_crds: list[CrdSet] = field(default_factory=list)
 
     def values(self, case: RenderCase) -> PackageValues:
         if case.id not in self._values:
-            self._values[case.id] = case.values(self.doc)
+            self._values[case.id] = case.values(self.doc, self.vault_layout)
         return self._values[case.id]
+
+    @property
+    def vault_layout(self) -> PolicyLayout:
+        """Where the Vault package under test reads custom AuthorizationPolicies (bb-common unless told)."""
+        return vault_policy_layout(self.charts["vault"].values) if "vault" in self.charts else BB_COMMON
 
     def chart(self, package: str) -> ChartInfo:
         if package not in self.charts:
@@ -53,6 +61,34 @@ class RenderTier:
         if package not in self._schemas:
             self._schemas[package] = SchemaSet.for_chart(self.chart(package).path, self.kubernetes_version)
         return self._schemas[package]
+
+    def installed_crds(self, case: RenderCase) -> CrdSet:
+        """The CRDs the package installs with the case's values: its crds/ and the CRD templates they enable."""
+        return installed_crds(self.chart(case.package), self.render(case).objects)
+
+    def controller_crds(self) -> CrdSet:
+        """The CRDs of the ESO controller the package deploys (skips, naming the fix, when none can be found)."""
+        if self.controller.missing:
+            pytest.skip(self.controller.missing)
+        if not self._controller_crds:
+            self._controller_crds.append(self.controller.crds(self.renderer))
+        return self._controller_crds[0]
+
+    def warm_up(self) -> None:
+        """Python work that can overlap the helm renders: schema sets, and the CRDs both CRD claims read."""
+        for package in self.charts:
+            self.schemas(package)
+        warm(CrdSet("", dict(self.schemas("external-secrets").crds)))
+        if not self.controller.missing:
+            try:
+                warm(self.controller_crds())  # waits for the controller render (submitted first)
+            except RenderError:
+                self._controller_crds.clear()  # helm's error is reported by the CRD tests, not here
+
+    def controller_schemas(self) -> SchemaSet:
+        if "controller" not in self._schemas:
+            self._schemas["controller"] = self.controller_crds().schemas(self.kubernetes_version)
+        return self._schemas["controller"]
 
 
 TIER_KEY = pytest.StashKey[RenderTier]()
@@ -85,7 +121,8 @@ def _build_tier(config: pytest.Config) -> RenderTier:
     doc = load_doc(doc_path)
     version = str(resolved.kubernetes_version or resolved.versions["kubernetes"]["version"])
     kubernetes_schema_dir(version)  # a version without schemas is a usage error, not a failed claim
-    return RenderTier(doc, charts, renderer, version)
+    controller = controller_source(charts["external-secrets"], renderer.workdir)
+    return RenderTier(doc, charts, renderer, version, controller)
 
 
 def _explicitly_asked(config: pytest.Config) -> bool:
@@ -128,21 +165,42 @@ def doc(tier: RenderTier) -> VaultDoc:
 
 @pytest.fixture(scope="session", autouse=True)
 def _render_everything_at_once(request: pytest.FixtureRequest, tier: RenderTier) -> None:
-    """Render every case the selected tests use, in parallel, before the first test (each pair once)."""
+    """Render every case the selected tests use, in parallel, in the order the tests need them (each pair once);
+    tests start while the later renders are still running."""
     cases: dict[str, RenderCase] = {}
-    modules = {id(item.module): item.module for item in request.session.items if isinstance(item, pytest.Function)}
-    for module in modules.values():  # cases a test module names directly (not as parameters)
-        cases.update({c.id: c for c in vars(module).values() if isinstance(c, RenderCase)})
+    modules: set[int] = set()
     for item in request.session.items:
-        callspec = getattr(item, "callspec", None)
-        for param in (callspec.params.values() if callspec else ()):
-            case = param.render if isinstance(param, NamedItem) else param
-            if isinstance(case, RenderCase):
-                cases[case.id] = case
-    jobs = [(tier.charts[c.package].path, c.package, tier.values(c).values)
-            for c in cases.values() if c.package in tier.charts]
-    tier.renderer.prefetch(jobs, meanwhile=[lambda package=package: tier.schemas(package) for package in tier.charts])
+        module = getattr(item, "module", None)
+        if module is not None and id(module) not in modules:  # cases a test module names directly
+            modules.add(id(module))
+            cases.update({c.id: c for c in vars(module).values() if isinstance(c, RenderCase) and c.id not in cases})
+        cases.update({case.id: case for case in _cases_of(item) if case.id not in cases})
+    controller = tier.controller.job()
+    jobs = [controller] if controller else []  # the largest render first
+    jobs += [(tier.charts[c.package].path, c.package, tier.values(c).values, False)
+             for c in cases.values() if c.package in tier.charts]
+    tier.renderer.prefetch(jobs, meanwhile=[tier.warm_up], wait=False)
     stop_for_chart_failure(request.config, tier.renderer.chart_failure())  # a chart that renders nothing: 1 line
+
+
+def _cases_of(item: pytest.Item) -> list[RenderCase]:
+    """The render cases a test is parametrized with (directly, as a list item of one, or as an umbrella flip)."""
+    callspec = getattr(item, "callspec", None)
+    params = callspec.params.values() if callspec else ()
+    found = [p.render if isinstance(p, NamedItem) else p.case if isinstance(p, UmbrellaFlip) else p for p in params]
+    return [case for case in found if isinstance(case, RenderCase)]
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_call(item: pytest.Item) -> Generator[None, Any, Any]:
+    """A failure on one umbrella switch names it first (the line reports show): which variation broke the claim."""
+    switches = sorted({case.switch for case in _cases_of(item) if case.switch})
+    try:
+        return (yield)
+    except AssertionError as exc:
+        if switches and exc.args:
+            exc.args = (f"[variation {', '.join(switches)}] {exc.args[0]}", *exc.args[1:])
+        raise
 
 
 @pytest.fixture

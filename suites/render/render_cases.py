@@ -12,8 +12,19 @@ from typing import Any
 
 import pytest
 
-from esoconf.adapter import HARDENED
-from esoconf.contracts import DELETE, NamedItem, RenderCase, doc_secret, doc_store, edit, secret_at, store_named
+from esoconf.adapter import BIG_BANG_DEFAULTS, HARDENED, Platform
+from esoconf.contracts import (
+    DELETE,
+    NamedItem,
+    RenderCase,
+    Switch,
+    doc_secret,
+    doc_store,
+    edit,
+    secret_at,
+    store_named,
+    unswitched_flips,
+)
 from esoconf.doc import VaultDoc
 
 ESO, VAULT = "external-secrets", "vault"
@@ -101,35 +112,57 @@ SAME_STORE_SAME_NAMESPACE = (NamedItem("collision-1", DEFECTS, secret_at(3)),
 # --- the Vault package with the doc's Vault override -----------------------------------------------
 VAULT_BIG_BANG = RenderCase("vault-doc-override,bigbang-defaults", VAULT, ("network",))
 VAULT_HARDENED = RenderCase("vault-doc-override,bigbang-hardened", VAULT, ("network",), platform=HARDENED)
-VAULT_LITERAL = RenderCase("vault-doc-override,passed-literally", VAULT, ("network",), translate=False)
+VAULT_LITERAL = RenderCase("vault-doc-override,hardened,passed-literally", VAULT, ("network",), platform=HARDENED,
+                           translate=False)
+
+# --- the umbrella switches a Big Bang deployment can have: the doc's claims are unconditional -----------
+SWITCHES = (
+    Switch("istio-off", Platform(istio=False)),
+    Switch("istio-on,hardened-off", BIG_BANG_DEFAULTS),
+    Switch("istio-on,hardened-on", HARDENED),
+    Switch("istio-off,hardened-on", Platform(istio=False, hardened=True)),
+    Switch("monitoring-off", Platform(monitoring=False)),
+    Switch("networkPolicies-off", Platform(network_policies=False)),
+)
+SWITCHED_DOC_CASES = tuple(switch.on(case) for case in DOC_CASES for switch in SWITCHES)
+# every other umbrella value the package is handed, set to another value once (it must change nothing)
+UMBRELLA_FLIPS = unswitched_flips(DOC_TOKEN_DATA, SWITCHES)
 
 # every well-formed render (schema checks run on all of them)
-SCHEMA_CASES = (DOC_TOKEN_DATA, DOC_K8S_DATAFROM, DOC_TROUBLESHOOTING_LABELS, VARIATIONS, VAULT_BIG_BANG,
-                VAULT_HARDENED)
+SCHEMA_CASES = (*SWITCHED_DOC_CASES, DOC_TROUBLESHOOTING_LABELS, VARIATIONS, VAULT_BIG_BANG, VAULT_HARDENED)
+ESO_SCHEMA_CASES = tuple(case for case in SCHEMA_CASES if case.package == ESO)
 
 # --- per-item case tables --------------------------------------------------------------------------
 DOC_STORE = "vault-secrets"
+
+
+def across(item: NamedItem) -> tuple[NamedItem, ...]:
+    """A row on every umbrella switch."""
+    return tuple(switch.on_item(item) for switch in SWITCHES)
+
+
+DOC_TOKEN_STORES = across(NamedItem("doc", DOC_TOKEN_DATA, store_named(DOC_STORE)))
 TOKEN_STORES = (
-    NamedItem("doc", DOC_TOKEN_DATA, store_named(DOC_STORE)),
+    *DOC_TOKEN_STORES,
     NamedItem("other-secret-name-key-namespace", VARIATIONS, store_named("vault-team-a")),
     NamedItem("other-server-path-kv-v1", VARIATIONS, store_named("vault-kv1")),
     NamedItem("no-secret-namespace", VARIATIONS, store_named("vault-referent")),
 )
 KUBERNETES_STORES = (
-    NamedItem("doc", DOC_K8S_DATAFROM, store_named(DOC_STORE)),
+    *across(NamedItem("doc", DOC_K8S_DATAFROM, store_named(DOC_STORE))),
     NamedItem("other-mountPath-role-serviceAccount", VARIATIONS, store_named("vault-k8s-team-b")),
 )
-DEFAULT_MOUNT_STORE = NamedItem("mountPath-omitted", VARIATIONS, store_named("vault-k8s-default-mount"))
+DEFAULT_MOUNT_STORES = across(NamedItem("mountPath-omitted", VARIATIONS, store_named("vault-k8s-default-mount")))
 REFERENT_STORE = NamedItem("no-secret-namespace", VARIATIONS, store_named("vault-referent"))
 
 DATA_SECRETS = (
-    NamedItem("doc", DOC_TOKEN_DATA, secret_at(0)),
+    *across(NamedItem("doc", DOC_TOKEN_DATA, secret_at(0))),
     NamedItem("other-namespace-target-policy-keys,refresh-1h", VARIATIONS, secret_at(0)),
     NamedItem("three-entries,refresh-30s", VARIATIONS, secret_at(1)),
     NamedItem("second-store-same-namespace", VARIATIONS, secret_at(4)),
 )
 DATAFROM_SECRETS = (
-    NamedItem("doc", DOC_K8S_DATAFROM, secret_at(0)),
+    *across(NamedItem("doc", DOC_K8S_DATAFROM, secret_at(0))),
     NamedItem("two-extracts,Orphan,refresh-1h30m", VARIATIONS, secret_at(2)),
     NamedItem("empty-data-list-falls-through", VARIATIONS, secret_at(3)),
 )

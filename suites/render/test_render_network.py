@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 from render_cases import (
-    DOC_CASES,
     DOC_TROUBLESHOOTING_LABELS,
+    SWITCHED_DOC_CASES,
     VARIATIONS,
     VAULT_BIG_BANG,
 )
@@ -19,6 +19,7 @@ from esoconf.contracts import (
     assert_selects,
     eso_pods,
     expected_egress_policy,
+    network_policies_enabled,
     policy_admits,
     vault_server_pods,
 )
@@ -27,9 +28,13 @@ pytestmark = pytest.mark.render
 
 
 @pytest.mark.claim("NET-1")
-@pytest.mark.parametrize("case", DOC_CASES, ids=str)
+@pytest.mark.parametrize("case", (*SWITCHED_DOC_CASES, VARIATIONS), ids=str)
 def test_allow_egress_vault_lets_eso_pods_reach_vault_pods_on_8200(case, tier, render, evidence):
     rendered = render(case)
+    if not network_policies_enabled(tier.values(case).values):
+        assert not rendered.find("NetworkPolicy", EGRESS_POLICY), \
+            f"{EGRESS_POLICY} rendered although networkPolicies.enabled is false ({rendered.values_file})"
+        return evidence(f"networkPolicies.enabled=false renders no {EGRESS_POLICY}")
     policy = rendered.one("NetworkPolicy", EGRESS_POLICY, namespace=rendered.namespace)
     assert_policy_shape(policy, expected_egress_policy(rendered.namespace))
     for pod in eso_pods(rendered):
@@ -42,16 +47,8 @@ def test_allow_egress_vault_lets_eso_pods_reach_vault_pods_on_8200(case, tier, r
              f"TCP {VAULT_PORT} only")
 
 
-@pytest.mark.claim("NET-1")
-def test_allow_egress_vault_is_absent_without_network_policies(render, evidence):
-    rendered = render(VARIATIONS)
-    assert not rendered.find("NetworkPolicy", EGRESS_POLICY), \
-        f"{EGRESS_POLICY} rendered although networkPolicies.enabled is false ({rendered.values_file})"
-    evidence(f"networkPolicies.enabled=false renders no {EGRESS_POLICY}")
-
-
 @pytest.mark.claim("LBL-1")
-@pytest.mark.parametrize("case", DOC_CASES, ids=str)
+@pytest.mark.parametrize("case", SWITCHED_DOC_CASES, ids=str)
 def test_eso_pods_carry_vault_ingress_label_by_default(case, render, evidence):
     pods = eso_pods(render(case))
     for pod in pods:

@@ -3,7 +3,14 @@
 from __future__ import annotations
 
 import pytest
-from render_cases import DEFAULT_MOUNT_STORE, KUBERNETES_STORES, REFERENT_STORE, TOKEN_STORES, claimed
+from render_cases import (
+    DEFAULT_MOUNT_STORES,
+    DOC_TOKEN_STORES,
+    KUBERNETES_STORES,
+    REFERENT_STORE,
+    TOKEN_STORES,
+    claimed,
+)
 
 from esoconf.contracts import DEFAULT_MOUNT_PATH, assert_vault_store, describe_store, is_referent, store_of
 
@@ -22,7 +29,7 @@ def test_store_renders_provider_and_auth_as_given(case, tier, render, evidence):
 
 
 @pytest.mark.claim("TOK-2")
-@pytest.mark.parametrize("case", (TOKEN_STORES[0], pytest.param(
+@pytest.mark.parametrize("case", (*DOC_TOKEN_STORES, pytest.param(
     REFERENT_STORE, marks=pytest.mark.xfail(strict=True, reason=REFERENT))), ids=str)
 def test_token_store_names_the_secret_namespace_so_eso_validates_it(case, tier, render, evidence):
     store = store_of(render(case.render), case.item(tier.values(case.render).values))
@@ -31,8 +38,8 @@ def test_token_store_names_the_secret_namespace_so_eso_validates_it(case, tier, 
 
 
 @pytest.mark.claim("K8S-2")
-def test_kubernetes_mount_path_defaults_to_kubernetes(tier, render, evidence):
-    case = DEFAULT_MOUNT_STORE
+@pytest.mark.parametrize("case", DEFAULT_MOUNT_STORES, ids=str)
+def test_kubernetes_mount_path_defaults_to_kubernetes(case, tier, render, evidence):
     store = store_of(render(case.render), case.item(tier.values(case.render).values))
     mount = store["spec"]["provider"]["vault"]["auth"]["kubernetes"].get("mountPath")
     assert mount == DEFAULT_MOUNT_PATH, f"{describe_store(store)}: mountPath omitted renders {mount!r}, " \

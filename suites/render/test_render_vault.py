@@ -16,10 +16,11 @@ from esoconf.contracts import (
     assert_exactly,
     assert_policy_shape,
     assert_selects,
+    denies_everything,
     doc_authorization_policies,
     expected_vault_ingress_policy,
-    is_allow_nothing,
     policy_admits,
+    policy_route,
     vault_server_pods,
 )
 
@@ -43,29 +44,28 @@ def test_vault_ingress_policy_admits_pods_labelled_vault_ingress_on_8200(render,
 
 
 @pytest.mark.claim("VLT-AP-1")
-@pytest.mark.parametrize("case", (VAULT_BIG_BANG, VAULT_HARDENED), ids=str)
+@pytest.mark.parametrize("case", (VAULT_HARDENED, VAULT_BIG_BANG), ids=str)
 def test_doc_vault_override_renders_allow_policy_for_external_secrets_on_8200(case, doc, tier, render, evidence):
-    rendered = render(case)
-    notes = [n.translation for n in tier.values(case).notes]
-    for wanted in doc_authorization_policies(doc):
-        policy = rendered.one("AuthorizationPolicy", wanted["name"], namespace=VAULT_NAMESPACE)
-        assert_exactly(policy.get("spec"), wanted["spec"], f"AuthorizationPolicy {wanted['name']} spec")
-        assert allows(policy, ESO_NAMESPACE, VAULT_PORT), \
-            f"AuthorizationPolicy {wanted['name']} does not ALLOW namespace {ESO_NAMESPACE} to port {VAULT_PORT}"
-    literal = render(VAULT_LITERAL)
-    ignored = [w["name"] for w in doc_authorization_policies(doc)
-               if not literal.find("AuthorizationPolicy", w["name"], VAULT_NAMESPACE)]
-    how = (f"only through the umbrella translation {', '.join(notes)}; the package ignores the literal key "
-           f"istio.hardened.customAuthorizationPolicies") if ignored else "the package also honours the literal key"
-    evidence(f"ALLOW {ESO_NAMESPACE} -> {VAULT_PORT} rendered in {VAULT_NAMESPACE}: {how}")
+    rendered, wanted = render(case), doc_authorization_policies(doc)
+    if not case.platform.hardened and not any(denies_everything(rendered, VAULT_NAMESPACE)) and not any(
+            rendered.find("AuthorizationPolicy", w["name"], VAULT_NAMESPACE) for w in wanted):
+        return evidence(f"{case}: not rendered, and not needed: {tier.vault_layout} renders it only when hardened, "
+                        f"and no policy in {VAULT_NAMESPACE} denies ESO")
+    for policy in wanted:
+        rendered_policy = rendered.one("AuthorizationPolicy", policy["name"], namespace=VAULT_NAMESPACE)
+        assert_exactly(rendered_policy.get("spec"), policy["spec"], f"AuthorizationPolicy {policy['name']} spec")
+        assert allows(rendered_policy, ESO_NAMESPACE, VAULT_PORT), \
+            f"AuthorizationPolicy {policy['name']} does not ALLOW namespace {ESO_NAMESPACE} to port {VAULT_PORT}"
+    route = policy_route(tier.vault_layout, tier.values(case).notes, render(VAULT_LITERAL), wanted)
+    evidence(f"{case}: ALLOW {ESO_NAMESPACE} -> {VAULT_PORT} rendered in {VAULT_NAMESPACE} {route}")
 
 
 @pytest.mark.claim("VLT-AP-2")
 @pytest.mark.parametrize("case", (VAULT_HARDENED, pytest.param(
     VAULT_BIG_BANG, marks=pytest.mark.xfail(strict=True, reason=NOT_BY_DEFAULT))), ids=str)
-def test_vault_namespace_denies_everything_not_allowed(case, render, evidence):
+def test_vault_namespace_denies_everything_not_allowed(case, tier, render, evidence):
     rendered = render(case)
-    deny = [p for p in rendered.find("AuthorizationPolicy", namespace=VAULT_NAMESPACE) if is_allow_nothing(p)]
-    assert deny, f"no namespace-wide allow-nothing AuthorizationPolicy in {VAULT_NAMESPACE} ({case}; values " \
-                 f"{rendered.values_file})"
+    deny = denies_everything(rendered, VAULT_NAMESPACE)
+    assert deny, f"no namespace-wide allow-nothing AuthorizationPolicy in {VAULT_NAMESPACE} ({case}; Vault package " \
+                 f"{tier.vault_layout}; values {rendered.values_file})"
     evidence(f"{case}: {deny[0]['metadata']['name']} (spec {{}}) denies everything not explicitly allowed")

@@ -3,6 +3,7 @@ kinds, our Istio schemas, the reference chart's CRDs): a typo here would otherwi
 
 from __future__ import annotations
 
+import secrets
 from typing import Any
 
 import pytest
@@ -33,8 +34,10 @@ def _applied_objects() -> list[tuple[str, dict[str, Any]]]:
         *((f"canary-{o['kind']}", o) for o in canary_manifests("eso-canary-r1", "busybox:1.37.0", "r1")),
         *((f"mesh-{o['metadata']['name']}", o) for o in mesh_policies(hardened=True)),
         ("fingerprint-configmap", fp.configmap({"vault": "abc"}, fp.RunState("r1", True, "enforced"))),
-        ("pull-secret", pull_secret_manifest("external-secrets", "fake-user-1f3a", "fake-pw-9c2e7d")),
-        ("vault-token", token_secret_manifest("hvs.not-a-real-token-000000000000", run_id="r1")),
+        ("pull-secret", pull_secret_manifest("external-secrets", secrets.token_hex(6), secrets.token_hex(8))),
+        # built at collection time, outside the per-test redaction isolation: a random token, so the fragments
+        # the redaction layer registers ("-token", ...) never mask words in other tests' output
+        ("vault-token", token_secret_manifest("hvs." + secrets.token_hex(12), run_id="r1")),
         ("test-secret", secret_manifest("vault-token", "e2e-x", {"token": "t"}, {"a": "b"})),
         *(("vault-ap", o) for o in doc_authorization_policy_objects([DOC_POLICY])),
         ("test-ap", allow_policy_manifest(DOC_POLICY, name="allow-e2e", namespace="vault", source_namespace="e2e-x")),
