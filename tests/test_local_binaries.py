@@ -8,8 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from esoconf.config import PROJECT_ROOT
+from esoconf.config import PROJECT_ROOT, Config
 from esoconf.local.binaries import binary_version, cache_dir, find_local_binaries
+from esoconf.local.bringup import eso_version_of
 from esoconf.tools import ToolError
 
 ESO = "v0.16.2"
@@ -118,6 +119,21 @@ def test_eso_bin_wins_and_its_version_is_given(full_cache: Path, root: Path, tmp
     found = find_local_binaries("v1.3.1", eso_bin=str(mine), environ=env(full_cache, tmp_path), root=root)
 
     assert (found.eso, found.eso_version, found.sources["eso"]) == (mine, "given", "--eso-bin")
+
+
+@pytest.mark.parametrize(
+    ("eso_bin", "eso_version", "expected"),
+    [("/x/external-secrets", "1.3.1", "v1.3.1"), ("/x/external-secrets", None, "given"), (None, "v1.3.1", ESO)],
+)
+def test_the_expectations_follow_eso_version_for_a_given_binary(
+    full_cache: Path, root: Path, tmp_path: Path, eso_bin: str | None, eso_version: str | None, expected: str
+) -> None:
+    mine = script(tmp_path / "mine" / "external-secrets", "usage")
+    found = find_local_binaries(ESO, eso_bin=str(mine) if eso_bin else None, environ=env(full_cache, tmp_path),
+                                root=root)
+    config = Config({"eso_bin": eso_bin, "eso_version": eso_version}, {})
+
+    assert eso_version_of(config, found) == expected
 
 
 def test_vault_on_path_wins_over_openbao(full_cache: Path, root: Path, tmp_path: Path) -> None:

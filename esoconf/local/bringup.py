@@ -25,7 +25,7 @@ from ..live.images import image_set
 from ..live.kube import Kube
 from ..live.platform import Phases
 from ..live.vault import DEFAULT_PLAN, VaultSeeder, seed, token_secret_manifest
-from .binaries import LocalBinaries, find_local_binaries
+from .binaries import LocalBinaries, find_local_binaries, vee
 from .eso_controller import NoControllerDeployment
 from .kubeapi import start_control_plane
 from .platform import REVIEWER, LocalPlatform, private_run_dir
@@ -86,6 +86,14 @@ def binaries_for(config: Config, chart: Path) -> LocalBinaries:
     return find_local_binaries(version, eso_bin=config.eso_bin, vault_bin=config.vault_bin)
 
 
+def eso_version_of(config: Config, binaries: LocalBinaries) -> str:
+    """The ESO release the expectations (and ``--local-crds controller``) are for: a binary given with
+    ``--eso-bin`` is whatever ``--eso-version`` says it is (find_local_binaries can only say "given")."""
+    if config.eso_bin and config.eso_version:
+        return vee(str(config.eso_version))
+    return binaries.eso_version
+
+
 def setup_local(config: Config, run_id: str, timeouts: Timeouts, artifacts: Path) -> LocalPlatform:
     """Build the platform; on failure stop what was started and raise one line."""
     helm_env = doctor.helm_env()
@@ -124,9 +132,10 @@ def _bring_up(config: Config, run_id: str, timeouts: Timeouts, artifacts: Path, 
     kube = Kube.connect(str(plane.admin_kubeconfig), None, tools.kubectl_argv(), timeouts)
     images = image_set("upstream", config.versions)
     values = eso_values(doc_eso_values(doc), images)
-    # the release the expectations follow: --eso-version, else what the cache built, else the chart's appVersion
-    eso_version = str(config.eso_version or (binaries.eso_version if binaries.eso_version != "given"
-                                             else chart_info(chart).app_version))
+    # the release the expectations follow: what the cache built, or --eso-version for --eso-bin, else the chart's
+    eso_version = eso_version_of(config, binaries)
+    if eso_version == "given":
+        eso_version = chart_info(chart).app_version
     with phases.phase("crds"):
         rendered = render_release(tools, chart, ESO_RELEASE, ESO_NAMESPACE, values, supervisor.run_dir / "render")
         crds = controller_crds(eso_version) if config.local_crds == "controller" else chart_crds(tools, chart,
