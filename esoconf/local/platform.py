@@ -9,10 +9,8 @@ the ESO controller. Every process runs in a private run folder and is stopped by
 from __future__ import annotations
 
 import copy
-import dataclasses
 import tempfile
 from collections.abc import Mapping
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -175,14 +173,3 @@ def private_run_dir() -> Path:
     path = Path(tempfile.mkdtemp(prefix="esoconf-local-"))
     path.chmod(0o700)
     return path
-
-
-def parallel(*jobs: Any) -> list[Any]:
-    """Run the callables at once; the first exception wins (after all have finished)."""
-    with ThreadPoolExecutor(max_workers=len(jobs)) as pool:
-        futures = [pool.submit(job) for job in jobs]
-        return [f.result() for f in futures]
-
-
-def replace_plan(plan: Any, **changes: Any) -> Any:
-    return dataclasses.replace(plan, **changes)
