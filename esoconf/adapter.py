@@ -20,18 +20,55 @@ ADDON_KEY = {"external-secrets": "externalSecrets", "vault": "vault"}
 PACKAGES = tuple(ADDON_KEY)
 
 
+Leaf = tuple[tuple[str, ...], Any]
+
+
 @dataclass(frozen=True)
 class Platform:
-    """The umbrella settings that shape package values (Big Bang defaults unless told otherwise)."""
+    """The umbrella settings that shape package values (Big Bang defaults unless told otherwise).
+
+    Each field is one umbrella value (``UMBRELLA_KEYS``); :meth:`umbrella_values` gives the umbrella values for the
+    umbrella route, :meth:`from_umbrella` reads them back for this adapter. ``extra``: umbrella values this adapter
+    does not model (the umbrella route passes them on; the adapter ignores them)."""
 
     istio: bool = True  # istiod.enabled (BB default)
     hardened: bool = False  # istiod.values.hardened.enabled (BB default false)
     network_policies: bool = True  # networkPolicies.enabled (BB global default true)
     monitoring: bool = True  # monitoring.enabled (BB default true)
+    ambient: bool = False  # istio.ambient.enabled (umbrella 3.2x and later; 3.18.0 has no ambient mode)
+    extra: tuple[Leaf, ...] = ()
+
+    def umbrella_values(self) -> Values:
+        """The umbrella values of this platform (ambient only when on: older umbrellas have no such key)."""
+        values: Values = {}
+        for name, path in UMBRELLA_KEYS.items():
+            if name != "ambient" or self.ambient:
+                values = deep_merge(values, nested(path, getattr(self, name)))
+        for path, value in self.extra:
+            values = deep_merge(values, nested(path, value))
+        return values
+
+    @classmethod
+    def from_umbrella(cls, values: Mapping[str, Any]) -> Platform:
+        """The platform of umbrella values (Big Bang defaults for what they leave out)."""
+        known = {name: _get(values, *path) for name, path in UMBRELLA_KEYS.items()}
+        modelled = set(UMBRELLA_KEYS.values())
+        return cls(**{name: bool(value) for name, value in known.items() if value is not None},
+                   extra=tuple((path, value) for path, value in leaves(values).items() if path not in modelled))
+
+
+UMBRELLA_KEYS: dict[str, tuple[str, ...]] = {
+    "istio": ("istiod", "enabled"),
+    "hardened": ("istiod", "values", "hardened", "enabled"),
+    "network_policies": ("networkPolicies", "enabled"),
+    "monitoring": ("monitoring", "enabled"),
+    "ambient": ("istio", "ambient", "enabled"),
+}
 
 
 BIG_BANG_DEFAULTS = Platform()
 HARDENED = Platform(hardened=True)
+AMBIENT = Platform(ambient=True)
 
 
 @dataclass(frozen=True)

@@ -123,18 +123,20 @@ upstream:
 
 MUTANTS: tuple[Mutant, ...] = (
     # allow-egress-vault
-    mutant("egress-port-8201", ESO, NP, "port: 8200", "port: 8201", "NET-1"),
+    mutant("egress-port-8201", ESO, NP, "port: 8200", "port: 8201", "NET-1", "NET-1T"),
     mutant("egress-vault-pod-selector", ESO, NP, "app.kubernetes.io/name: vault",
-           "app.kubernetes.io/name: vault-server", "NET-1"),
+           "app.kubernetes.io/name: vault-server", "NET-1", "NET-1T"),
     mutant("egress-ignores-networkPolicies-switch", ESO, NP, "{{- if .Values.networkPolicies.enabled }}",
            "{{- if true }}", "NET-1"),
     mutant("egress-vault-namespace", ESO, NP, "kubernetes.io/metadata.name: vault",
-           "kubernetes.io/metadata.name: vault-system", "NET-1"),
+           "kubernetes.io/metadata.name: vault-system", "NET-1", "NET-1T"),
     mutant("egress-selects-other-pods", ESO, NP, "app.kubernetes.io/name: external-secrets",
-           "app.kubernetes.io/name: external-secrets-webhook", "NET-1"),
-    mutant("egress-protocol-udp", ESO, NP, "protocol: TCP", "protocol: UDP", "NET-1"),
+           "app.kubernetes.io/name: external-secrets-webhook", "NET-1", "NET-1T"),
+    mutant("egress-protocol-udp", ESO, NP, "protocol: TCP", "protocol: UDP", "NET-1", "NET-1T"),
     mutant("egress-in-default-namespace", ESO, NP, "namespace: {{ .Release.Namespace }}", "namespace: default",
-           "NET-1"),
+           "NET-1", "NET-1T"),
+    # the same traffic under another name: the name claim fails (a doc defect naming it), the traffic claim holds
+    mutant("egress-renamed-same-traffic", ESO, NP, "name: allow-egress-vault", "name: allow-egress-to-vault", "NET-1"),
     # ESO pod labels
     mutant("default-label-misspelled", ESO, "values.yaml", 'vault-ingress: "true"', 'vault-ingres: "true"', "LBL-1"),
     Mutant("podLabels-key-renamed", ESO, (
@@ -179,7 +181,7 @@ MUTANTS: tuple[Mutant, ...] = (
            "apiVersion: security.istio.io/v1", "apiVersion: security.istio.io/v2alpha1", "SCH-2"),
     # unconditional claims that silently depend on an umbrella switch (caught on one SWITCHES row)
     mutant("egress-vault-needs-istio", ESO, NP, "{{- if .Values.networkPolicies.enabled }}",
-           "{{- if and .Values.networkPolicies.enabled .Values.istio.enabled }}", "NET-1"),
+           "{{- if and .Values.networkPolicies.enabled .Values.istio.enabled }}", "NET-1", "NET-1T"),
     mutant("vault-ingress-label-dropped-when-hardened", ESO, "templates/deployment.yaml", "{{- with $u.podLabels }}",
            "{{- with and (not $.Values.istio.hardened.enabled) $u.podLabels }}", "LBL-1"),
     mutant("token-namespace-needs-istio", ESO, STORE, "{{- if $auth.namespace }}",
@@ -206,10 +208,17 @@ MUTANTS: tuple[Mutant, ...] = (
     mutant("controller-crd-rejects-merge", ESO, "charts/external-secrets/files/" + ES_CRD,
            "- Orphan\n                    - Merge\n", "- Orphan\n", "CRD-2"),
     # the Vault package
-    mutant("vault-ingress-port", VAULT, VAULT_NP, "port: 8200", "port: 8300", "VLT-NP-1"),
-    mutant("vault-ingress-label", VAULT, VAULT_NP, 'vault-ingress: "true"', 'vault-egress: "true"', "VLT-NP-1"),
+    mutant("vault-ingress-port", VAULT, VAULT_NP, "port: 8200", "port: 8300", "VLT-NP-1", "VLT-NP-1T"),
+    mutant("vault-ingress-label", VAULT, VAULT_NP, 'vault-ingress: "true"', 'vault-egress: "true"', "VLT-NP-1",
+           "VLT-NP-1T"),
+    mutant("vault-ingress-renamed-same-traffic", VAULT, VAULT_NP,
+           "name: allow-ingress-to-vault-port-8200-from-custom-app-ingress", "name: allow-ingress-vault-8200",
+           "VLT-NP-1"),
+    mutant("vault-allow-renamed-same-traffic", VAULT, VAULT_AP, "name: {{ $ap.name }}", "name: {{ $ap.name }}-v2",
+           "VLT-AP-1"),
     mutant("vault-custom-policies-ignored", VAULT, VAULT_AP, ".Values.istio.authorizationPolicies.custom",
-           ".Values.istio.authorizationPolicies.extra", "VLT-AP-1"),
+           ".Values.istio.authorizationPolicies.extra", "VLT-AP-1",
+           "VLT-AP-1T"),
     mutant("vault-deny-all-is-deny-nothing", VAULT, VAULT_AP, "spec: {}", "spec: {action: DENY}", "VLT-AP-2"),
     mutant("vault-legacy-custom-policies-ignored", VAULT_LEGACY, VAULT_AP, "$h.customAuthorizationPolicies",
            "$h.extraAuthorizationPolicies", "VLT-AP-1"),

@@ -48,7 +48,8 @@ def test_a_claim_broken_on_one_switch_says_which(suite: pytest.Pytester, tmp_pat
     run = run_render_tier(suite, tmp_path, helm, apply(broken, tmp_path / "charts"), CHARTS[VAULT])
     evidence = run.evidence["NET-1"]  # the claim's summary names the variations that failed, then the first cause
     assert "fail only in" in evidence and "@istio-off" in evidence, evidence
-    assert "AssertionError: [variation istio-off] expected exactly one NetworkPolicy 'allow-egress" in evidence
+    output = run.pytest.stdout.str()
+    assert "AssertionError: [variation istio-off] expected exactly one NetworkPolicy 'allow-egress" in output, evidence
 
 
 def test_vault_package_before_bb_common_gets_its_own_verdicts(suite: pytest.Pytester, tmp_path: Path,
