@@ -48,6 +48,11 @@ class Platform:
             values = deep_merge(values, nested(path, value))
         return values
 
+    @property
+    def network_policies_on(self) -> bool:
+        """The umbrella turns NetworkPolicies on in ambient mode whatever networkPolicies.enabled says."""
+        return self.network_policies or self.ambient
+
     @classmethod
     def from_umbrella(cls, values: Mapping[str, Any]) -> Platform:
         """The platform of umbrella values (Big Bang defaults for what they leave out)."""
@@ -85,6 +90,7 @@ class PackageValues:
     package: str
     values: dict[str, Any]
     notes: list[Note] = field(default_factory=list)
+    source: str = "values from the suite's adapter (esoconf/adapter.py, Big Bang 3.18.0's translations)"
 
     def applied(self, translation: str) -> bool:
         return any(n.translation == translation for n in self.notes)
@@ -224,7 +230,7 @@ def umbrella_defaults_external_secrets(user: Mapping[str, Any], platform: Platfo
     values: Values = {
         "image": {"imagePullPolicy": "IfNotPresent"},
         "monitoring": {"enabled": platform.monitoring},
-        "networkPolicies": {"enabled": platform.network_policies, "controlPlaneCidr": "0.0.0.0/0",
+        "networkPolicies": {"enabled": platform.network_policies_on, "controlPlaneCidr": "0.0.0.0/0",
                             "vpcCidr": "0.0.0.0/0"},
         "istio": {"enabled": platform.istio,
                   "hardened": {"enabled": user_hardened("external-secrets", user, platform)}},
@@ -282,17 +288,18 @@ _MISSING = object()
 def umbrella_defaults_vault_legacy(user: Mapping[str, Any], platform: Platform) -> Values:
     """What the umbrella handed a pre-bb-common Vault package: the hardened switch under ``istio.hardened``."""
     return {
-        "networkPolicies": {"enabled": platform.network_policies},
+        "networkPolicies": {"enabled": platform.network_policies_on},
         "istio": {"enabled": platform.istio, "hardened": {"enabled": user_hardened("vault", user, platform)}},
     }
 
 
 def umbrella_defaults_vault(user: Mapping[str, Any], platform: Platform) -> Values:
+    """Ambient mode (umbrella 3.2x and later) turns the AuthorizationPolicies on and the sidecar off."""
     hardened = user_hardened("vault", user, platform)
     return {
-        "networkPolicies": {"enabled": platform.network_policies},
-        "istio": {"enabled": platform.istio, "sidecar": {"enabled": hardened},
-                  "authorizationPolicies": {"enabled": hardened, "generateFromNetpol": True}},
+        "networkPolicies": {"enabled": platform.network_policies_on},
+        "istio": {"enabled": platform.istio, "sidecar": {"enabled": hardened and not platform.ambient},
+                  "authorizationPolicies": {"enabled": hardened or platform.ambient, "generateFromNetpol": True}},
     }
 
 
