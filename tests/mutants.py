@@ -20,8 +20,8 @@ import esoconf.render  # noqa: F401
 import esoconf.schema  # noqa: F401
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
-CHARTS = {"external-secrets": FIXTURES / "charts" / "external-secrets", "vault": FIXTURES / "charts" / "vault",
-          "vault-legacy": FIXTURES / "charts" / "vault-legacy"}
+CHARTS = {name: FIXTURES / "charts" / name
+          for name in ("external-secrets", "vault", "vault-legacy", "external-secrets-2x", "umbrella")}
 
 
 @dataclass(frozen=True)
@@ -83,6 +83,7 @@ def apply(m: Mutant, dest: Path) -> Path:
 
 
 ESO, VAULT, VAULT_LEGACY = "external-secrets", "vault", "vault-legacy"
+ESO_2X, UMBRELLA = "external-secrets-2x", "umbrella"
 # claims the reference fixtures fail on purpose: the Vault package before bb-common has neither the doc's
 # bb-common NetworkPolicy name nor a deny-all of its own (as the real 0.31.0-bb.8)
 BASELINE_FAILING = {ESO: frozenset(), VAULT: frozenset(), VAULT_LEGACY: frozenset({"VLT-NP-1", "VLT-AP-2"})}
@@ -222,6 +223,25 @@ MUTANTS: tuple[Mutant, ...] = (
     mutant("vault-deny-all-is-deny-nothing", VAULT, VAULT_AP, "spec: {}", "spec: {action: DENY}", "VLT-AP-2"),
     mutant("vault-legacy-custom-policies-ignored", VAULT_LEGACY, VAULT_AP, "$h.customAuthorizationPolicies",
            "$h.extraAuthorizationPolicies", "VLT-AP-1"),
+)
+
+
+# the 2.x (bb-common style) ESO fixture through the fixture umbrella: the doc's policy name is gone (NET-1 fails as a
+# doc defect naming the generated policy), the traffic holds
+BASELINE_2X = frozenset({"NET-1"})
+NP_2X = "templates/bigbang/network-policies.yaml"
+ESO_VALUES_2X = "templates/external-secrets/values.yaml"
+MUTANTS_2X: tuple[Mutant, ...] = (
+    # the generated policy under another name: the traffic claim must NOT fail
+    mutant("2x-egress-renamed-same-traffic", ESO_2X, NP_2X, 'printf "allow-egress-from-%s-to-ns-%s"',
+           'printf "egress-from-%s-to-ns-%s"'),
+    # the generated policy no longer admits 8200: the traffic claim must fail
+    mutant("2x-egress-drops-8200", ESO_2X, NP_2X, '"port" (int $port)', '"port" (add1 (int $port))', "NET-1T"),
+    mutant("2x-egress-other-namespace", ESO_2X, NP_2X, '"kubernetes.io/metadata.name" $namespace)',
+           '"kubernetes.io/metadata.name" (printf "%s-system" $namespace))', "NET-1T"),
+    # the umbrella no longer hands the ESO package the Vault egress shorthand
+    mutant("umbrella-drops-vault-egress", UMBRELLA, ESO_VALUES_2X, "vault/vault:8200: %t", "vault/vault:8200: false",
+           "NET-1T"),
 )
 
 

@@ -7,11 +7,15 @@ from pathlib import Path
 
 import pytest
 from mutants import (
+    BASELINE_2X,
     BASELINE_FAILING,
     CHARTS,
     ESO,
+    ESO_2X,
+    FIXTURE_DOC,
     FIXTURES,
     MUTANTS,
+    UMBRELLA,
     VAULT,
     VAULT_LEGACY,
     Edit,
@@ -154,3 +158,19 @@ def test_unreachable_git_chart_is_one_line(tmp_path: Path) -> None:
                                           r"\(.*\); check the URL") as caught:
         resolve_chart("https://127.0.0.1:9/eso.git", "1.0", cache_dir=tmp_path)
     assert "\n" not in str(caught.value)
+
+
+def test_2x_package_through_the_umbrella_gets_a_verdict_for_every_claim(suite: pytest.Pytester, tmp_path: Path,
+                                                                        helm: Path) -> None:
+    """The bb-common-style 2.x fixture package through the 3.x fixture umbrella: every claim has a verdict; the doc's
+    egress policy name is gone (NET-1 fails as a doc defect naming the generated policy) while its traffic holds."""
+    run = run_render_tier(suite, tmp_path, helm, CHARTS[ESO_2X], CHARTS[VAULT], FIXTURE_DOC, "--umbrella-chart",
+                          str(CHARTS[UMBRELLA]))
+    assert set(run.verdicts) == set(load_claims()), run.verdicts
+    assert run.failing == BASELINE_2X, run.verdicts
+    assert {c for c, v in run.verdicts.items() if v == "xfail"} == EXPECTED_XFAIL
+    assert "doc defect: the doc names NetworkPolicy allow-egress-vault; this release renders none, and the same " \
+           "traffic is admitted by allow-egress-from-external-secrets-to-ns-vault-pod-vault-tcp-port-8200" in \
+        run.pytest.stdout.str()
+    for claim in ("TOK-1", "LBL-1", "VLT-NP-1", "SCH-1"):
+        assert run.evidence[claim].endswith("[values from umbrella 3.30.0]"), run.evidence[claim]
