@@ -221,7 +221,9 @@ def user_hardened(package: str, user: Mapping[str, Any], platform: Platform) -> 
 
 
 ISTIO_VERSION_ANNOTATION = "bigbang.dev/istioVersion"
-UMBRELLA_ISTIO_VERSION = "1.29.0"  # the Istio Big Bang 3.18.0 pins (umbrella of ESO 1.3.1-bb.1)
+# the istioVersion annotation Big Bang 3.18.0 (umbrella of ESO 1.3.1-bb.1) hands its packages: observed "1.28.3" in
+# its rendered values Secrets (research had expected the istiod package pin, 1.29.0)
+UMBRELLA_ISTIO_VERSION = "1.28.3"
 
 
 def umbrella_defaults_external_secrets(user: Mapping[str, Any], platform: Platform) -> Values:
@@ -293,14 +295,39 @@ def umbrella_defaults_vault_legacy(user: Mapping[str, Any], platform: Platform) 
     }
 
 
+PROMETHEUS_PEER = "monitoring-monitoring-kube-prometheus@monitoring/prometheus"
+ANYWHERE_BUT_METADATA = {"ipBlock": {"cidr": "0.0.0.0/0", "except": ["169.254.169.254/32"]}}
+
+
 def umbrella_defaults_vault(user: Mapping[str, Any], platform: Platform) -> Values:
-    """Ambient mode (umbrella 3.2x and later) turns the AuthorizationPolicies on and the sidecar off."""
+    """The values Big Bang 3.18.0 hands the Vault package that change what it renders (checked against that
+    umbrella's rendered values Secret, tests/test_umbrella.py and by hand): the switches, Prometheus to vault:8200
+    when monitoring, Tempo (on by default) and the public gateway as egress, the istioVersion annotations. Ambient mode
+    (umbrella 3.2x and later) turns the AuthorizationPolicies on and the sidecar off."""
     hardened = user_hardened("vault", user, platform)
-    return {
-        "networkPolicies": {"enabled": platform.network_policies_on},
+    values: Values = {
+        "monitoring": {"enabled": platform.monitoring},
+        "networkPolicies": {
+            "enabled": platform.network_policies_on,
+            "ingress": {"to": {"vault:8200": {"from": {"k8s": {PROMETHEUS_PEER: platform.monitoring}}}}},
+            "egress": {"from": {"vault": {"to": {"k8s": {"tempo/tempo:9411": True}}},
+                                "vault-autoinit": {"to": {"k8s": {"istio-gateway/public-ingressgateway:8443": True}}}},
+                       # bb-common migrations: kubeAPI and kms anywhere but the metadata IP (controlPlaneCidr 0.0.0.0/0)
+                       "definitions": {"kubeAPI": {"to": [ANYWHERE_BUT_METADATA]},
+                                       "kms": {"to": [ANYWHERE_BUT_METADATA], "ports": [{"port": 443,
+                                                                                        "protocol": "TCP"}]}}},
+        },
         "istio": {"enabled": platform.istio, "sidecar": {"enabled": hardened and not platform.ambient},
                   "authorizationPolicies": {"enabled": hardened or platform.ambient, "generateFromNetpol": True}},
     }
+    server: Values = {"extraLabels": {"service.istio.io/canonical-name": "vault-vault"}}
+    injector: Values = {"extraLabels": {"service.istio.io/canonical-name": "vault-vault-agent-injector"},
+                        "annotations": {"traffic.sidecar.istio.io/excludeInboundPorts": "8080"}}
+    if platform.istio:
+        for part in (server, injector):
+            part["annotations"] = {**part.get("annotations", {}), ISTIO_VERSION_ANNOTATION: UMBRELLA_ISTIO_VERSION}
+    values["upstream"] = {"server": server, "injector": injector}
+    return values
 
 
 UMBRELLA_DEFAULTS: dict[str, Callable[[Mapping[str, Any], Platform], Values]] = {

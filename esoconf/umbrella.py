@@ -27,13 +27,14 @@ from .adapter import (
     Values,
     addon_values,
     deep_merge,
+    leaves,
     nested,
     umbrella_upstream_podlabels,
 )
 from .charts import ChartInfo
 from .contracts import RenderCase, rendering_changes
 from .doc import VaultDoc
-from .render import RELEASES, Rendered, Renderer
+from .render import RELEASES, Rendered, Renderer, RenderError
 
 UMBRELLA = "umbrella"
 VALUE_KEYS = ("common", "defaults", "overlays")  # the order of the HelmRelease's valuesFrom
@@ -41,6 +42,13 @@ VALUE_KEYS = ("common", "defaults", "overlays")  # the order of the HelmRelease'
 
 class UmbrellaError(AssertionError):
     """The umbrella rendered, but not the values Secret the route reads."""
+
+
+# umbrella values every render adds (Big Bang defaults otherwise). Observed: umbrella 3.18.0 cannot render
+# addons.vault without addons.vault.sso ("templates/vault/values.yaml:112: nil pointer evaluating interface
+# {}.enabled" at .Values.addons.vault.sso.enabled; 3.18.0's values.yaml has no addons.vault.sso); SSO off is what
+# the doc's deployment has.
+UMBRELLA_BASE: Values = {"addons": {"vault": {"sso": {"enabled": False}}}}
 
 
 def secret_name(package: str) -> str:
@@ -52,7 +60,7 @@ def umbrella_values(package: str, snippets: Sequence[Mapping[str, Any]], platfor
     """The umbrella values of one render case: the platform's switches, both addons on (the doc wires ESO to the
     Vault addon), the doc's snippets (a package-level ``upstream.podLabels`` snippet placed under the addon, as the
     adapter does), then the package-level variation under ``addons.<package>.values``."""
-    values: Values = deep_merge(platform.umbrella_values(),
+    values: Values = deep_merge(deep_merge(UMBRELLA_BASE, platform.umbrella_values()),
                                 {"addons": {key: {"enabled": True} for key in ADDON_KEY.values()}})
     notes: list[Note] = []
     for snippet in snippets:
@@ -128,9 +136,32 @@ class UmbrellaRoute:
     def case_values(self, case: RenderCase, doc: VaultDoc, renderer: Renderer) -> PackageValues:
         """The values the umbrella hands the case's package (renders the umbrella; raises RenderError)."""
         user, notes = self.user_values(case, doc)
-        handed = handed_values(renderer.render(self.chart.path, UMBRELLA, user), case.package)
+        try:
+            rendered = renderer.render(self.chart.path, UMBRELLA, user)
+        except RenderError as exc:
+            raise UmbrellaError(f"Big Bang defect: {self.label} cannot render the umbrella values of {case} "
+                                f"(so no Big Bang deployment with them gets the package installed): {exc}") from None
+        handed = handed_values(rendered, case.package)
         notes = notes + _translation_notes(case.package, addon_values(user, case.package), handed, self.label)
         return PackageValues(case.package, handed, notes, source=f"values from {self.label}")
+
+    def unknown_settings(self, platform: Platform) -> list[str]:
+        """The switch values this umbrella release has no key for (e.g. ``istio.ambient.enabled`` before ambient
+        mode existed): a row setting them is not a setting of this release. Free-form ``...values`` maps count as
+        known."""
+        return [".".join(path) for path in leaves(platform.umbrella_values())
+                if not _known(self.chart.values, path)]
+
+
+def _known(values: Mapping[str, Any], path: tuple[str, ...]) -> bool:
+    node: Any = values
+    for depth, key in enumerate(path):
+        if not isinstance(node, Mapping):
+            return False
+        if key not in node:
+            return depth > 0 and path[depth - 1] == "values"
+        node = node[key]
+    return True
 
 
 def disagreements(route: UmbrellaRoute, cases: Sequence[RenderCase], doc: VaultDoc, renderer: Renderer,

@@ -160,9 +160,29 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         config.hook.pytest_deselected(items=selected)
         return
     try:
-        config.stash[TIER_KEY] = _build_tier(config)
+        config.stash[TIER_KEY] = tier = _build_tier(config)
     except ConfigError as exc:
         raise pytest.UsageError(str(exc)) from None
+    if tier.umbrella is not None:
+        _deselect_foreign_switches(config, items, tier.umbrella)
+
+
+def _deselect_foreign_switches(config: pytest.Config, items: list[pytest.Item], umbrella: UmbrellaRoute) -> None:
+    """Rows setting an umbrella value this umbrella release does not have (ambient before 3.2x) are not settings of
+    it: their tests are deselected, said once."""
+    foreign = {}
+    for item in items:
+        for case in _cases_of(item):
+            unknown = umbrella.unknown_settings(case.platform)
+            if unknown:
+                foreign[item.nodeid] = (case.switch or case.id, unknown)
+    if foreign:
+        dropped = [item for item in items if item.nodeid in foreign]
+        items[:] = [item for item in items if item.nodeid not in foreign]
+        config.hook.pytest_deselected(items=dropped)
+        rows = sorted({f"{row} ({', '.join(keys)})" for row, keys in foreign.values()})
+        config.issue_config_time_warning(pytest.PytestConfigWarning(
+            f"{umbrella.label} has no such setting, {len(dropped)} tests deselected: {'; '.join(rows)}"), stacklevel=2)
 
 
 @pytest.fixture(scope="session")
@@ -194,10 +214,19 @@ def _render_everything_at_once(request: pytest.FixtureRequest, tier: RenderTier)
         stop_for_chart_failure(request.config, tier.renderer.chart_failure())
     controller = tier.controller.job()
     jobs = [controller] if controller else []  # the largest render first
-    jobs += [(tier.charts[c.package].path, c.package, tier.values(c).values, False)
-             for c in cases.values() if c.package in tier.charts]
+    jobs += [(tier.charts[c.package].path, c.package, values, False)
+             for c in cases.values() if c.package in tier.charts and (values := _values_or_none(tier, c)) is not None]
     tier.renderer.prefetch(jobs, meanwhile=[tier.warm_up], wait=False)
     stop_for_chart_failure(request.config, tier.renderer.chart_failure())  # a chart that renders nothing: 1 line
+
+
+def _values_or_none(tier: RenderTier, case: RenderCase) -> dict[str, Any] | None:
+    """The case's package values, or None when the umbrella cannot render them (the case's tests then fail with
+    helm's message, naming the umbrella; the other cases still run)."""
+    try:
+        return tier.values(case).values
+    except RenderError:
+        return None
 
 
 def _cases_of(item: pytest.Item) -> list[RenderCase]:
