@@ -221,3 +221,33 @@ def admits(policies: Iterable[Policy], src: Pod, dst: Pod, port: int, protocol: 
     return Verdict(src, dst, port, protocol,
                    _side(found, "egress", src, dst, port, protocol, dst.ports),
                    _side(found, "ingress", dst, src, port, protocol, dst.ports))
+
+
+@dataclass(frozen=True)
+class Observation:
+    """One connection a live platform (the ``node`` platform) tried: who, to whom, which port, and what happened."""
+
+    src: Pod
+    dst: Pod
+    port: int
+    allowed: bool
+    protocol: str = "TCP"
+
+    @classmethod
+    def from_record(cls, record: Mapping[str, Any]) -> Observation:
+        """``{"src": {"namespace", "labels", "ip"?}, "dst": {...}, "port", "protocol"?, "allowed"}`` (JSON)."""
+        def pod(side: Mapping[str, Any]) -> Pod:
+            return Pod(str(side["namespace"]), dict(side.get("labels") or {}), str(side.get("what") or "pod"),
+                       side.get("ip"), dict(side.get("ports") or {}), dict(side.get("namespace_labels") or {}))
+        return cls(pod(record["src"]), pod(record["dst"]), int(record["port"]), bool(record["allowed"]),
+                   str(record.get("protocol") or "TCP"))
+
+
+def disagreements(policies: Sequence[Policy], observations: Iterable[Observation]) -> list[str]:
+    """Where what a live platform observed differs from :func:`admits` on the same policies: one line each."""
+    found = []
+    for seen in observations:
+        verdict = admits(policies, seen.src, seen.dst, seen.port, seen.protocol)
+        if verdict.allowed != seen.allowed:
+            found.append(f"observed {'admitted' if seen.allowed else 'refused'}, model says {verdict}")
+    return found

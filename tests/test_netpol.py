@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
 from typing import Any
 
 import pytest
 
-from esoconf.netpol import Pod, admits
+from esoconf.netpol import Observation, Pod, admits, disagreements
 
 ESO = Pod("external-secrets", {"app.kubernetes.io/name": "external-secrets"}, "eso")
 VAULT = Pod("vault", {"app.kubernetes.io/name": "vault"}, "vault", ports={"http": 8200})
@@ -69,3 +71,25 @@ def test_both_sides_must_admit() -> None:
     verdict = admits([DENY_INGRESS, ingress], labelled, VAULT, 8200)
     assert verdict.allowed and verdict.ingress.admitted_by == ("vault-ingress",)
     assert "not isolated by any policy given" in verdict.reasons[0]
+
+
+RECORDED = Path(__file__).resolve().parent / "fixtures" / "recorded" / "node-traffic"
+
+
+def test_disagreements_name_each_connection_the_model_gets_wrong() -> None:
+    policies = [DENY_EGRESS, egress("p", TO_VAULT, [{"port": 8200}])]
+    seen = [Observation(ESO, VAULT, 8200, True), Observation(ESO, VAULT, 8201, False),
+            Observation(ESO, VAULT, 8201, True)]
+    found = disagreements(policies, seen)
+    assert len(found) == 1 and found[0].startswith("observed admitted, model says eso -> vault TCP/8201: refused")
+
+
+@pytest.mark.parametrize("record", sorted(RECORDED.glob("*.json")) or [None], ids=lambda p: p.stem if p else "none")
+def test_the_model_agrees_with_what_the_node_platform_observed(record: Path | None) -> None:
+    """Where the ``node`` platform recorded live traffic for a chart (JSON: {"policies": [...], "observations":
+    [Observation records]}), the static evaluator gives the same verdict for every connection."""
+    if record is None:
+        pytest.skip(f"no node-platform traffic recorded in {RECORDED} (the node platform writes them)")
+    data = json.loads(record.read_text())
+    observations = [Observation.from_record(r) for r in data["observations"]]
+    assert disagreements(data["policies"], observations) == []
