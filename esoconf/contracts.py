@@ -429,21 +429,6 @@ def doc_authorization_policies(doc: VaultDoc) -> list[dict[str, Any]]:
     return list(hardened.get("customAuthorizationPolicies") or [])
 
 
-def allows(policy: Mapping[str, Any], namespace: str, port: int) -> bool:
-    """An ALLOW AuthorizationPolicy rule admitting sources in ``namespace`` to ``port``."""
-    spec = policy.get("spec") or {}
-    if spec.get("action", "ALLOW") != "ALLOW":
-        return False
-    for rule in spec.get("rules") or []:
-        sources = [f.get("source") or {} for f in rule.get("from") or []]
-        operations = [t.get("operation") or {} for t in rule.get("to") or []]
-        from_ok = not sources or any(namespace in (s.get("namespaces") or []) for s in sources)
-        to_ok = not operations or any(str(port) in [str(p) for p in (o.get("ports") or [])] for o in operations)
-        if from_ok and to_ok and rule.get("when") is None:
-            return True
-    return False
-
-
 def is_allow_nothing(policy: Mapping[str, Any]) -> bool:
     """A namespace-wide policy that matches no request: ``spec: {}`` (ALLOW with no rules) denies everything."""
     spec = policy.get("spec") or {}

@@ -1,8 +1,8 @@
 """The network claims by meaning: which rendered policies together admit ESO -> Vault:8200, whatever their names.
 
 A release may rename a policy (bb-common generates ``allow-egress-from-external-secrets-to-ns-vault-pod-vault-
-tcp-port-8200`` where the doc names ``allow-egress-vault``). The traffic claims (NET-1T, VLT-NP-1T, VLT-AP-1T)
-ask the evaluator (:mod:`esoconf.netpol`) or the AuthorizationPolicy semantics below about the connection; the
+tcp-port-8200`` where the doc names ``allow-egress-vault``). The traffic claims (NET-TRAFFIC-1, VLT-NP-TRAFFIC-1,
+VLT-AP-TRAFFIC-1) ask the evaluator (:mod:`esoconf.netpol`) or the AuthorizationPolicy semantics below about the connection; the
 name claims (NET-1, VLT-NP-1, VLT-AP-1) then say, when the documented name is gone but the traffic holds, which
 policy the doc should name.
 """

@@ -51,7 +51,7 @@ def test_allow_egress_vault_lets_eso_pods_reach_vault_pods_on_8200(case, tier, r
              f"TCP {VAULT_PORT} only")
 
 
-@pytest.mark.claim("NET-1T")
+@pytest.mark.claim("NET-TRAFFIC-1")
 @pytest.mark.parametrize("case", (*SWITCHED_DOC_CASES, VARIATIONS), ids=str)
 def test_eso_pods_may_reach_vault_server_pods_on_8200(case, tier, render, evidence):
     """The meaning of NET-1, whatever the policies are called: under the package's default deny, the rendered

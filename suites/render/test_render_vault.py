@@ -11,7 +11,6 @@ from esoconf.contracts import (
     VAULT_INGRESS_POLICY,
     VAULT_NAMESPACE,
     VAULT_PORT,
-    allows,
     assert_exactly,
     assert_policy_shape,
     assert_selects,
@@ -47,7 +46,7 @@ def test_vault_ingress_policy_admits_pods_labelled_vault_ingress_on_8200(render,
     evidence(f"{VAULT_INGRESS_POLICY}: any namespace, pods vault-ingress=true -> vault server pods TCP {VAULT_PORT}")
 
 
-@pytest.mark.claim("VLT-NP-1T")
+@pytest.mark.claim("VLT-NP-TRAFFIC-1")
 def test_pods_labelled_vault_ingress_may_reach_vault_on_8200(tier, render, evidence):
     """The meaning of VLT-NP-1: under the Vault package's default deny, its NetworkPolicies together admit a pod
     labelled vault-ingress "true" from any namespace to the Vault server pods on TCP 8200."""
@@ -66,7 +65,7 @@ def allowing(rendered, servers) -> list[str]:
             if ap_admits(p, ESO_NAMESPACE, VAULT_PORT) and all(ap_applies_to(p, s.labels) for s in servers)]
 
 
-@pytest.mark.claim("VLT-AP-1T")
+@pytest.mark.claim("VLT-AP-TRAFFIC-1")
 @pytest.mark.parametrize("case", VAULT_SWITCHED, ids=str)
 def test_vault_allows_external_secrets_on_8200_when_something_denies(case, tier, render, evidence):
     """The meaning of VLT-AP-1, whatever the policy is called: where an allow-nothing policy denies in vault, an
@@ -98,7 +97,7 @@ def test_doc_vault_override_renders_allow_policy_for_external_secrets_on_8200(ca
                                f"renders none, and {', '.join(others)} ALLOWs {ESO_NAMESPACE} to {VAULT_PORT}"
         rendered_policy = rendered.one("AuthorizationPolicy", policy["name"], namespace=VAULT_NAMESPACE)
         assert_exactly(rendered_policy.get("spec"), policy["spec"], f"AuthorizationPolicy {policy['name']} spec")
-        assert allows(rendered_policy, ESO_NAMESPACE, VAULT_PORT), \
+        assert ap_admits(rendered_policy, ESO_NAMESPACE, VAULT_PORT), \
             f"AuthorizationPolicy {policy['name']} does not ALLOW namespace {ESO_NAMESPACE} to port {VAULT_PORT}"
     route = policy_route(tier.vault_layout, tier.values(case).notes, render(VAULT_LITERAL), wanted)
     evidence(f"{case}: ALLOW {ESO_NAMESPACE} -> {VAULT_PORT} rendered in {VAULT_NAMESPACE} {route}")
