@@ -2,9 +2,9 @@
 
 A release may rename a policy (bb-common generates ``allow-egress-from-external-secrets-to-ns-vault-pod-vault-
 tcp-port-8200`` where the doc names ``allow-egress-vault``). The traffic claims (NET-TRAFFIC-1, VLT-NP-TRAFFIC-1,
-VLT-AP-TRAFFIC-1) ask the evaluator (:mod:`esoconf.netpol`) or the AuthorizationPolicy semantics below about the connection; the
-name claims (NET-1, VLT-NP-1, VLT-AP-1) then say, when the documented name is gone but the traffic holds, which
-policy the doc should name.
+VLT-AP-TRAFFIC-1) ask the evaluator (:mod:`esoconf.netpol`) or the AuthorizationPolicy semantics below about
+the connection; the name claims (NET-1, VLT-NP-1, VLT-AP-1) then say, when the documented name is gone but the
+traffic holds, which policy the doc should name.
 """
 
 from __future__ import annotations
