@@ -174,3 +174,20 @@ def test_2x_package_through_the_umbrella_gets_a_verdict_for_every_claim(suite: p
         run.pytest.stdout.str()
     for claim in ("TOK-1", "LBL-1", "VLT-NP-1", "SCH-1"):
         assert run.evidence[claim].endswith("[values from umbrella 3.30.0]"), run.evidence[claim]
+
+
+def test_an_umbrella_that_cannot_render_a_switch_row_fails_only_that_row(suite: pytest.Pytester, tmp_path: Path,
+                                                                         helm: Path) -> None:
+    """As the real Big Bang 3.30.0 with istiod off: the row's cases fail naming the umbrella, the others still run."""
+    broken = Mutant("umbrella-fails-without-istio", UMBRELLA, (Edit(
+        "templates/external-secrets/values.yaml", "{{- if .Values.addons.externalSecrets.enabled }}",
+        '{{- if not .Values.istiod.enabled }}{{ fail "istio needed" }}{{ end }}\n'
+        "{{- if .Values.addons.externalSecrets.enabled }}"),), frozenset())
+    umbrella = apply(broken, tmp_path / "charts")
+    run = run_render_tier(suite, tmp_path, helm, CHARTS[ESO], CHARTS[VAULT], FIXTURE_DOC, "--umbrella-chart",
+                          str(umbrella))
+    output = run.pytest.stdout.str()
+    assert "Big Bang defect: umbrella 3.30.0 cannot render the umbrella values of doc-token+data@istio-off" in output
+    failed = [line for line in output.splitlines() if line.startswith("FAILED")]
+    assert failed and all("istio-off" in line for line in failed), failed
+    assert run.verdicts["VLT-NP-1"] == "pass" and run.verdicts["NET-1"] == "fail"

@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import base64
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 from mutants import CHARTS, ESO, FIXTURE_DOC, VAULT, helm_binary
 
+from esoconf.adapter import Platform
 from esoconf.charts import chart_info
 from esoconf.doc import load_doc
 from esoconf.render import Rendered, Renderer
@@ -82,3 +84,11 @@ def test_an_umbrella_that_drops_the_legacy_key_translation_disagrees(renderer: R
     found = agreement(umbrella, renderer)
     assert any(line.startswith("vault-doc-override,bigbang-hardened") and "AuthorizationPolicy/vault/allow-external"
                in line for line in found), found
+
+
+def test_switch_values_an_umbrella_release_lacks_are_named() -> None:
+    older = UmbrellaRoute(chart_info(UMBRELLA_FIXTURE, "--umbrella-chart"))
+    older = UmbrellaRoute(replace(older.chart, values={k: v for k, v in older.chart.values.items() if k != "istio"}))
+    hardened_ambient = Platform(hardened=True, ambient=True)
+    assert older.unknown_settings(hardened_ambient) == ["istio.ambient.enabled"], "istiod.values is free-form"
+    assert UmbrellaRoute(chart_info(UMBRELLA_FIXTURE, "--umbrella-chart")).unknown_settings(hardened_ambient) == []

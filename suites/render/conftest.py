@@ -25,7 +25,7 @@ from esoconf.plugin import get_config
 from esoconf.render import Rendered, Renderer, RenderError
 from esoconf.report_plugin import scratch_folder, stop_for_chart_failure
 from esoconf.schema import SchemaSet, kubernetes_schema_dir
-from esoconf.umbrella import UMBRELLA, UmbrellaRoute
+from esoconf.umbrella import UMBRELLA, UmbrellaError, UmbrellaRoute
 
 
 @dataclass
@@ -225,7 +225,7 @@ def _values_or_none(tier: RenderTier, case: RenderCase) -> dict[str, Any] | None
     helm's message, naming the umbrella; the other cases still run)."""
     try:
         return tier.values(case).values
-    except RenderError:
+    except (RenderError, UmbrellaError):
         return None
 
 
