@@ -20,18 +20,60 @@ ADDON_KEY = {"external-secrets": "externalSecrets", "vault": "vault"}
 PACKAGES = tuple(ADDON_KEY)
 
 
+Leaf = tuple[tuple[str, ...], Any]
+
+
 @dataclass(frozen=True)
 class Platform:
-    """The umbrella settings that shape package values (Big Bang defaults unless told otherwise)."""
+    """The umbrella settings that shape package values (Big Bang defaults unless told otherwise).
+
+    Each field is one umbrella value (``UMBRELLA_KEYS``); :meth:`umbrella_values` gives the umbrella values for the
+    umbrella route, :meth:`from_umbrella` reads them back for this adapter. ``extra``: umbrella values this adapter
+    does not model (the umbrella route passes them on; the adapter ignores them)."""
 
     istio: bool = True  # istiod.enabled (BB default)
     hardened: bool = False  # istiod.values.hardened.enabled (BB default false)
     network_policies: bool = True  # networkPolicies.enabled (BB global default true)
     monitoring: bool = True  # monitoring.enabled (BB default true)
+    ambient: bool = False  # istio.ambient.enabled (umbrella 3.2x and later; 3.18.0 has no ambient mode)
+    extra: tuple[Leaf, ...] = ()
+
+    def umbrella_values(self) -> Values:
+        """The umbrella values of this platform (ambient only when on: older umbrellas have no such key)."""
+        values: Values = {}
+        for name, path in UMBRELLA_KEYS.items():
+            if name != "ambient" or self.ambient:
+                values = deep_merge(values, nested(path, getattr(self, name)))
+        for path, value in self.extra:
+            values = deep_merge(values, nested(path, value))
+        return values
+
+    @property
+    def network_policies_on(self) -> bool:
+        """The umbrella turns NetworkPolicies on in ambient mode whatever networkPolicies.enabled says."""
+        return self.network_policies or self.ambient
+
+    @classmethod
+    def from_umbrella(cls, values: Mapping[str, Any]) -> Platform:
+        """The platform of umbrella values (Big Bang defaults for what they leave out)."""
+        known = {name: _get(values, *path) for name, path in UMBRELLA_KEYS.items()}
+        modelled = set(UMBRELLA_KEYS.values())
+        return cls(**{name: bool(value) for name, value in known.items() if value is not None},
+                   extra=tuple((path, value) for path, value in leaves(values).items() if path not in modelled))
+
+
+UMBRELLA_KEYS: dict[str, tuple[str, ...]] = {
+    "istio": ("istiod", "enabled"),
+    "hardened": ("istiod", "values", "hardened", "enabled"),
+    "network_policies": ("networkPolicies", "enabled"),
+    "monitoring": ("monitoring", "enabled"),
+    "ambient": ("istio", "ambient", "enabled"),
+}
 
 
 BIG_BANG_DEFAULTS = Platform()
 HARDENED = Platform(hardened=True)
+AMBIENT = Platform(ambient=True)
 
 
 @dataclass(frozen=True)
@@ -48,6 +90,7 @@ class PackageValues:
     package: str
     values: dict[str, Any]
     notes: list[Note] = field(default_factory=list)
+    source: str = "values from the suite's adapter (esoconf/adapter.py, Big Bang 3.18.0's translations)"
 
     def applied(self, translation: str) -> bool:
         return any(n.translation == translation for n in self.notes)
@@ -178,7 +221,9 @@ def user_hardened(package: str, user: Mapping[str, Any], platform: Platform) -> 
 
 
 ISTIO_VERSION_ANNOTATION = "bigbang.dev/istioVersion"
-UMBRELLA_ISTIO_VERSION = "1.29.0"  # the Istio Big Bang 3.18.0 pins (umbrella of ESO 1.3.1-bb.1)
+# the istioVersion annotation Big Bang 3.18.0 (umbrella of ESO 1.3.1-bb.1) hands its packages: observed "1.28.3" in
+# its rendered values Secrets (research had expected the istiod package pin, 1.29.0)
+UMBRELLA_ISTIO_VERSION = "1.28.3"
 
 
 def umbrella_defaults_external_secrets(user: Mapping[str, Any], platform: Platform) -> Values:
@@ -187,7 +232,7 @@ def umbrella_defaults_external_secrets(user: Mapping[str, Any], platform: Platfo
     values: Values = {
         "image": {"imagePullPolicy": "IfNotPresent"},
         "monitoring": {"enabled": platform.monitoring},
-        "networkPolicies": {"enabled": platform.network_policies, "controlPlaneCidr": "0.0.0.0/0",
+        "networkPolicies": {"enabled": platform.network_policies_on, "controlPlaneCidr": "0.0.0.0/0",
                             "vpcCidr": "0.0.0.0/0"},
         "istio": {"enabled": platform.istio,
                   "hardened": {"enabled": user_hardened("external-secrets", user, platform)}},
@@ -245,18 +290,44 @@ _MISSING = object()
 def umbrella_defaults_vault_legacy(user: Mapping[str, Any], platform: Platform) -> Values:
     """What the umbrella handed a pre-bb-common Vault package: the hardened switch under ``istio.hardened``."""
     return {
-        "networkPolicies": {"enabled": platform.network_policies},
+        "networkPolicies": {"enabled": platform.network_policies_on},
         "istio": {"enabled": platform.istio, "hardened": {"enabled": user_hardened("vault", user, platform)}},
     }
 
 
+PROMETHEUS_PEER = "monitoring-monitoring-kube-prometheus@monitoring/prometheus"
+ANYWHERE_BUT_METADATA = {"ipBlock": {"cidr": "0.0.0.0/0", "except": ["169.254.169.254/32"]}}
+
+
 def umbrella_defaults_vault(user: Mapping[str, Any], platform: Platform) -> Values:
+    """The values Big Bang 3.18.0 hands the Vault package that change what it renders (checked against that
+    umbrella's rendered values Secret, tests/test_umbrella.py and by hand): the switches, Prometheus to vault:8200
+    when monitoring, Tempo (on by default) and the public gateway as egress, the istioVersion annotations. Ambient mode
+    (umbrella 3.2x and later) turns the AuthorizationPolicies on and the sidecar off."""
     hardened = user_hardened("vault", user, platform)
-    return {
-        "networkPolicies": {"enabled": platform.network_policies},
-        "istio": {"enabled": platform.istio, "sidecar": {"enabled": hardened},
-                  "authorizationPolicies": {"enabled": hardened, "generateFromNetpol": True}},
+    values: Values = {
+        "monitoring": {"enabled": platform.monitoring},
+        "networkPolicies": {
+            "enabled": platform.network_policies_on,
+            "ingress": {"to": {"vault:8200": {"from": {"k8s": {PROMETHEUS_PEER: platform.monitoring}}}}},
+            "egress": {"from": {"vault": {"to": {"k8s": {"tempo/tempo:9411": True}}},
+                                "vault-autoinit": {"to": {"k8s": {"istio-gateway/public-ingressgateway:8443": True}}}},
+                       # bb-common migrations: kubeAPI and kms anywhere but the metadata IP (controlPlaneCidr 0.0.0.0/0)
+                       "definitions": {"kubeAPI": {"to": [ANYWHERE_BUT_METADATA]},
+                                       "kms": {"to": [ANYWHERE_BUT_METADATA], "ports": [{"port": 443,
+                                                                                        "protocol": "TCP"}]}}},
+        },
+        "istio": {"enabled": platform.istio, "sidecar": {"enabled": hardened and not platform.ambient},
+                  "authorizationPolicies": {"enabled": hardened or platform.ambient, "generateFromNetpol": True}},
     }
+    server: Values = {"extraLabels": {"service.istio.io/canonical-name": "vault-vault"}}
+    injector: Values = {"extraLabels": {"service.istio.io/canonical-name": "vault-vault-agent-injector"},
+                        "annotations": {"traffic.sidecar.istio.io/excludeInboundPorts": "8080"}}
+    if platform.istio:
+        for part in (server, injector):
+            part["annotations"] = {**part.get("annotations", {}), ISTIO_VERSION_ANNOTATION: UMBRELLA_ISTIO_VERSION}
+    values["upstream"] = {"server": server, "injector": injector}
+    return values
 
 
 UMBRELLA_DEFAULTS: dict[str, Callable[[Mapping[str, Any], Platform], Values]] = {

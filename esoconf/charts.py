@@ -164,6 +164,7 @@ EXPECTED_PACKAGES: dict[str, tuple[str, tuple[str, ...]]] = {
     "--chart": ("external-secrets", ("clusterSecretStoreConfiguration", "externalSecretsConfiguration",
                                      "networkPolicies", "upstream")),
     "--vault-chart": ("vault", ("networkPolicies", "istio", "upstream")),
+    "--umbrella-chart": ("bigbang", ("addons", "istiod", "networkPolicies")),
 }
 
 

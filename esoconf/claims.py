@@ -24,6 +24,7 @@ class Claim:
     section: str
     how: str = ""
     doc_error: bool = False  # the doc is known to be wrong here (expected failure, strict)
+    ambient: str = ""  # how the claim's meaning changes in Istio ambient mode ("" = unchanged)
 
 
 @cache

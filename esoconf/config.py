@@ -89,6 +89,10 @@ SETTINGS: tuple[Setting, ...] = (
             "render, the pinned release for the live tier",
             None, junit="vault_chart"),
     Setting("vault_chart_version", "version/tag of --vault-chart when remote", None),
+    Setting("umbrella_chart", "Big Bang umbrella chart that hands the packages their values (same forms as "
+            "--chart, `pinned`: the umbrella of the package release in versions.yaml); default: none, the "
+            "suite's own adapter (esoconf/adapter.py) stands in for it", None, junit="umbrella_chart"),
+    Setting("umbrella_chart_version", "version/tag of --umbrella-chart when remote", None),
     Setting("doc", "VAULT_INTEGRATION.md under test (default: docs/VAULT_INTEGRATION.md in the package "
             "repo that holds the chart)", None, junit="doc"),
     Setting("artifacts_dir", "where reports and diagnostics are written", "artifacts"),
@@ -268,16 +272,32 @@ def _tox_defaults(text: str) -> dict[str, str]:
 
 
 PINNED = "pinned"
-PINNED_CHARTS = {"chart": "external_secrets", "vault_chart": "vault"}
+PINNED_CHARTS = {"chart": "external_secrets", "vault_chart": "vault", "umbrella_chart": "umbrella"}
+
+
+def pinned_release(versions: Mapping[str, Any], eso_version: str | None) -> dict[str, str]:
+    """The Big Bang release triple (umbrella, ESO package, Vault package) of versions.yaml ``releases`` whose ESO
+    package is ``eso_version`` (default: charts.external_secrets.version)."""
+    wanted = str(eso_version or versions["charts"]["external_secrets"]["version"])
+    for row in versions.get("releases") or []:
+        if str(row["external_secrets"]) == wanted:
+            return {key: str(value) for key, value in row.items()}
+    known = ", ".join(str(r["external_secrets"]) for r in versions.get("releases") or [])
+    raise ConfigError(f"--chart-version {wanted}: no Big Bang release pinned with this ESO package in "
+                      f"manifests/versions.yaml releases (pinned: {known or 'none'}); add its umbrella/ESO/Vault "
+                      f"triple there")
 
 
 def _expand_pinned(values: dict[str, Any], sources: dict[str, str], versions: dict[str, Any]) -> None:
-    """``--chart pinned`` / ``--vault-chart pinned``: the public release pinned in versions.yaml (a git URL
-    and tag, fetched where the machine has network)."""
+    """``--chart pinned`` / ``--vault-chart pinned`` / ``--umbrella-chart pinned``: the public releases of one Big
+    Bang release triple in versions.yaml (git URLs and tags, fetched where the machine has network); the triple is
+    the one of --chart-version (default: the pinned ESO package release)."""
+    if not any(values.get(setting) == PINNED for setting in PINNED_CHARTS):
+        return
+    release = pinned_release(versions, values.get("chart_version"))
     for setting, key in PINNED_CHARTS.items():
-        if values[setting] == PINNED:
-            pin = versions["charts"][key]
-            values[setting], values[f"{setting}_version"] = str(pin["git"]), str(pin["version"])
+        if values.get(setting) == PINNED:
+            values[setting], values[f"{setting}_version"] = str(versions["charts"][key]["git"]), release[key]
             sources[f"{setting}_version"] = "versions.yaml"
 
 

@@ -28,6 +28,7 @@ from .adapter import (
     varied_by,
 )
 from .doc import VaultDoc
+from .netpol import Pod, selects
 from .render import Rendered, object_id
 
 # --- constants the doc states in prose ("Network and Istio Requirements") --------------------------
@@ -94,13 +95,19 @@ class RenderCase:
 
 @dataclass(frozen=True)
 class Switch:
-    """One setting of the umbrella switches a Big Bang deployment can have (Istio, hardened, ...)."""
+    """One setting of the umbrella switches a Big Bang deployment can have (Istio, hardened, ambient, ...), as the
+    umbrella values that set it (over Big Bang defaults): the umbrella route renders them, the adapter reads the ones
+    it models (:meth:`Platform.from_umbrella`)."""
 
     id: str
-    platform: Platform
+    umbrella: Mapping[str, Any] = field(default_factory=dict)
 
     def __str__(self) -> str:
         return self.id
+
+    @property
+    def platform(self) -> Platform:
+        return Platform.from_umbrella(self.umbrella)
 
     def on(self, case: RenderCase) -> RenderCase:
         """``case`` rendered with this setting (its id says which)."""
@@ -198,49 +205,7 @@ def assert_exactly(actual: Any, expected: Any, what: str) -> None:
                              + "\n" + "\n".join("    " + line for line in dump.splitlines()))
 
 
-# --- label selectors and NetworkPolicy peers -------------------------------------------------------
-
-def selects(selector: Mapping[str, Any] | None, labels: Mapping[str, str]) -> bool:
-    """Kubernetes label-selector semantics (matchLabels and matchExpressions); {} selects everything."""
-    selector = selector or {}
-    if any(labels.get(k) != v for k, v in (selector.get("matchLabels") or {}).items()):
-        return False
-    for expr in selector.get("matchExpressions") or []:
-        key, op, values = expr.get("key"), expr.get("operator"), expr.get("values") or []
-        ok = {"In": key in labels and labels[key] in values, "NotIn": labels.get(key) not in values,
-              "Exists": key in labels, "DoesNotExist": key not in labels}.get(op, False)
-        if not ok:
-            return False
-    return True
-
-
-@dataclass(frozen=True)
-class Pod:
-    namespace: str
-    labels: Mapping[str, str]
-    what: str = "pod"
-
-    @property
-    def namespace_labels(self) -> dict[str, str]:
-        return {"kubernetes.io/metadata.name": self.namespace}
-
-
-def peer_admits(peer: Mapping[str, Any], policy_namespace: str, pod: Pod) -> bool:
-    if "ipBlock" in peer:
-        return False  # IP blocks are not what the doc talks about
-    if "namespaceSelector" in peer:
-        if not selects(peer["namespaceSelector"], pod.namespace_labels):
-            return False
-    elif pod.namespace != policy_namespace:
-        return False
-    return selects(peer.get("podSelector"), pod.labels)
-
-
-def port_admits(ports: Sequence[Mapping[str, Any]] | None, port: int, protocol: str = "TCP") -> bool:
-    if not ports:
-        return True
-    return any(p.get("port") in (port, str(port)) and p.get("protocol", "TCP") == protocol for p in ports)
-
+# --- pods the network claims are about ------------------------------------------------------------
 
 def pod_templates(rendered: Rendered, namespace: str, labels: Mapping[str, str]) -> list[tuple[str, dict[str, str]]]:
     """(object id, pod template labels) of workloads in ``namespace`` whose pods carry ``labels``."""
@@ -437,19 +402,6 @@ def secret_at(index: int) -> Callable[[Mapping[str, Any]], dict[str, Any]]:
     return pick
 
 
-def policy_admits(policy: Mapping[str, Any], direction: str, pod: Pod, port: int, protocol: str = "TCP") -> bool:
-    """Does a NetworkPolicy rule (``ingress`` or ``egress``) admit ``pod`` on ``port``?"""
-    spec = policy.get("spec") or {}
-    namespace = (policy.get("metadata") or {}).get("namespace") or ""
-    peers_key = "from" if direction == "ingress" else "to"
-    for rule in spec.get(direction) or []:
-        peers = rule.get(peers_key)
-        peer_ok = not peers or any(peer_admits(peer, namespace, pod) for peer in peers)
-        if peer_ok and port_admits(rule.get("ports"), port, protocol):
-            return True
-    return False
-
-
 def assert_selects(selector: Mapping[str, Any] | None, pod: Pod, what: str) -> None:
     __tracebackhide__ = True
     assert selects(selector, pod.labels), f"{what} selector {selector} does not select {pod.what} " \
@@ -475,21 +427,6 @@ def doc_authorization_policies(doc: VaultDoc) -> list[dict[str, Any]]:
     values = package_values("vault", [doc.yaml("network").data], translate=False).values
     hardened = ((values.get("istio") or {}).get("hardened")) or {}
     return list(hardened.get("customAuthorizationPolicies") or [])
-
-
-def allows(policy: Mapping[str, Any], namespace: str, port: int) -> bool:
-    """An ALLOW AuthorizationPolicy rule admitting sources in ``namespace`` to ``port``."""
-    spec = policy.get("spec") or {}
-    if spec.get("action", "ALLOW") != "ALLOW":
-        return False
-    for rule in spec.get("rules") or []:
-        sources = [f.get("source") or {} for f in rule.get("from") or []]
-        operations = [t.get("operation") or {} for t in rule.get("to") or []]
-        from_ok = not sources or any(namespace in (s.get("namespaces") or []) for s in sources)
-        to_ok = not operations or any(str(port) in [str(p) for p in (o.get("ports") or [])] for o in operations)
-        if from_ok and to_ok and rule.get("when") is None:
-            return True
-    return False
 
 
 def is_allow_nothing(policy: Mapping[str, Any]) -> bool:

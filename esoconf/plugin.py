@@ -58,7 +58,7 @@ def pytest_configure(config: pytest.Config) -> None:
         config.addinivalue_line("markers", f"{name}: {text}")
     try:
         resolved = cfg.resolve(_cli_values(config))
-        for setting in ("chart", "vault_chart"):
+        for setting in ("chart", "vault_chart", "umbrella_chart"):
             if resolved.values[setting]:
                 _check_chart(resolved, setting)
         for warning in cfg.misspelled_env(os.environ):

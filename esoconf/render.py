@@ -31,6 +31,7 @@ from .tools import helm_home_env
 RELEASES: dict[str, tuple[str, str]] = {
     "external-secrets": ("external-secrets-external-secrets", "external-secrets"),
     "vault": ("vault-vault", "vault"),
+    "umbrella": ("bigbang", "bigbang"),  # the Big Bang umbrella (its own Flux resources live in bigbang)
 }
 HELM_ERROR_LINES = 8
 RENDER_TIMEOUT = 120.0

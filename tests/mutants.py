@@ -20,8 +20,8 @@ import esoconf.render  # noqa: F401
 import esoconf.schema  # noqa: F401
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
-CHARTS = {"external-secrets": FIXTURES / "charts" / "external-secrets", "vault": FIXTURES / "charts" / "vault",
-          "vault-legacy": FIXTURES / "charts" / "vault-legacy"}
+CHARTS = {name: FIXTURES / "charts" / name
+          for name in ("external-secrets", "vault", "vault-legacy", "external-secrets-2x", "umbrella")}
 
 
 @dataclass(frozen=True)
@@ -83,6 +83,7 @@ def apply(m: Mutant, dest: Path) -> Path:
 
 
 ESO, VAULT, VAULT_LEGACY = "external-secrets", "vault", "vault-legacy"
+ESO_2X, UMBRELLA = "external-secrets-2x", "umbrella"
 # claims the reference fixtures fail on purpose: the Vault package before bb-common has neither the doc's
 # bb-common NetworkPolicy name nor a deny-all of its own (as the real 0.31.0-bb.8)
 BASELINE_FAILING = {ESO: frozenset(), VAULT: frozenset(), VAULT_LEGACY: frozenset({"VLT-NP-1", "VLT-AP-2"})}
@@ -123,18 +124,20 @@ upstream:
 
 MUTANTS: tuple[Mutant, ...] = (
     # allow-egress-vault
-    mutant("egress-port-8201", ESO, NP, "port: 8200", "port: 8201", "NET-1"),
+    mutant("egress-port-8201", ESO, NP, "port: 8200", "port: 8201", "NET-1", "NET-TRAFFIC-1"),
     mutant("egress-vault-pod-selector", ESO, NP, "app.kubernetes.io/name: vault",
-           "app.kubernetes.io/name: vault-server", "NET-1"),
+           "app.kubernetes.io/name: vault-server", "NET-1", "NET-TRAFFIC-1"),
     mutant("egress-ignores-networkPolicies-switch", ESO, NP, "{{- if .Values.networkPolicies.enabled }}",
            "{{- if true }}", "NET-1"),
     mutant("egress-vault-namespace", ESO, NP, "kubernetes.io/metadata.name: vault",
-           "kubernetes.io/metadata.name: vault-system", "NET-1"),
+           "kubernetes.io/metadata.name: vault-system", "NET-1", "NET-TRAFFIC-1"),
     mutant("egress-selects-other-pods", ESO, NP, "app.kubernetes.io/name: external-secrets",
-           "app.kubernetes.io/name: external-secrets-webhook", "NET-1"),
-    mutant("egress-protocol-udp", ESO, NP, "protocol: TCP", "protocol: UDP", "NET-1"),
+           "app.kubernetes.io/name: external-secrets-webhook", "NET-1", "NET-TRAFFIC-1"),
+    mutant("egress-protocol-udp", ESO, NP, "protocol: TCP", "protocol: UDP", "NET-1", "NET-TRAFFIC-1"),
     mutant("egress-in-default-namespace", ESO, NP, "namespace: {{ .Release.Namespace }}", "namespace: default",
-           "NET-1"),
+           "NET-1", "NET-TRAFFIC-1"),
+    # the same traffic under another name: the name claim fails (a doc defect naming it), the traffic claim holds
+    mutant("egress-renamed-same-traffic", ESO, NP, "name: allow-egress-vault", "name: allow-egress-to-vault", "NET-1"),
     # ESO pod labels
     mutant("default-label-misspelled", ESO, "values.yaml", 'vault-ingress: "true"', 'vault-ingres: "true"', "LBL-1"),
     Mutant("podLabels-key-renamed", ESO, (
@@ -179,7 +182,7 @@ MUTANTS: tuple[Mutant, ...] = (
            "apiVersion: security.istio.io/v1", "apiVersion: security.istio.io/v2alpha1", "SCH-2"),
     # unconditional claims that silently depend on an umbrella switch (caught on one SWITCHES row)
     mutant("egress-vault-needs-istio", ESO, NP, "{{- if .Values.networkPolicies.enabled }}",
-           "{{- if and .Values.networkPolicies.enabled .Values.istio.enabled }}", "NET-1"),
+           "{{- if and .Values.networkPolicies.enabled .Values.istio.enabled }}", "NET-1", "NET-TRAFFIC-1"),
     mutant("vault-ingress-label-dropped-when-hardened", ESO, "templates/deployment.yaml", "{{- with $u.podLabels }}",
            "{{- with and (not $.Values.istio.hardened.enabled) $u.podLabels }}", "LBL-1"),
     mutant("token-namespace-needs-istio", ESO, STORE, "{{- if $auth.namespace }}",
@@ -206,13 +209,39 @@ MUTANTS: tuple[Mutant, ...] = (
     mutant("controller-crd-rejects-merge", ESO, "charts/external-secrets/files/" + ES_CRD,
            "- Orphan\n                    - Merge\n", "- Orphan\n", "CRD-2"),
     # the Vault package
-    mutant("vault-ingress-port", VAULT, VAULT_NP, "port: 8200", "port: 8300", "VLT-NP-1"),
-    mutant("vault-ingress-label", VAULT, VAULT_NP, 'vault-ingress: "true"', 'vault-egress: "true"', "VLT-NP-1"),
+    mutant("vault-ingress-port", VAULT, VAULT_NP, "port: 8200", "port: 8300", "VLT-NP-1", "VLT-NP-TRAFFIC-1"),
+    mutant("vault-ingress-label", VAULT, VAULT_NP, 'vault-ingress: "true"', 'vault-egress: "true"', "VLT-NP-1",
+           "VLT-NP-TRAFFIC-1"),
+    mutant("vault-ingress-renamed-same-traffic", VAULT, VAULT_NP,
+           "name: allow-ingress-to-vault-port-8200-from-custom-app-ingress", "name: allow-ingress-vault-8200",
+           "VLT-NP-1"),
+    mutant("vault-allow-renamed-same-traffic", VAULT, VAULT_AP, "name: {{ $ap.name }}", "name: {{ $ap.name }}-v2",
+           "VLT-AP-1"),
     mutant("vault-custom-policies-ignored", VAULT, VAULT_AP, ".Values.istio.authorizationPolicies.custom",
-           ".Values.istio.authorizationPolicies.extra", "VLT-AP-1"),
+           ".Values.istio.authorizationPolicies.extra", "VLT-AP-1",
+           "VLT-AP-TRAFFIC-1"),
     mutant("vault-deny-all-is-deny-nothing", VAULT, VAULT_AP, "spec: {}", "spec: {action: DENY}", "VLT-AP-2"),
     mutant("vault-legacy-custom-policies-ignored", VAULT_LEGACY, VAULT_AP, "$h.customAuthorizationPolicies",
            "$h.extraAuthorizationPolicies", "VLT-AP-1"),
+)
+
+
+# the 2.x (bb-common style) ESO fixture through the fixture umbrella: the doc's policy name is gone (NET-1 fails as a
+# doc defect naming the generated policy), the traffic holds
+BASELINE_2X = frozenset({"NET-1"})
+NP_2X = "templates/bigbang/network-policies.yaml"
+ESO_VALUES_2X = "templates/external-secrets/values.yaml"
+MUTANTS_2X: tuple[Mutant, ...] = (
+    # the generated policy under another name: the traffic claim must NOT fail
+    mutant("2x-egress-renamed-same-traffic", ESO_2X, NP_2X, 'printf "allow-egress-from-%s-to-ns-%s"',
+           'printf "egress-from-%s-to-ns-%s"'),
+    # the generated policy no longer admits 8200: the traffic claim must fail
+    mutant("2x-egress-drops-8200", ESO_2X, NP_2X, '"port" (int $port)', '"port" (add1 (int $port))', "NET-TRAFFIC-1"),
+    mutant("2x-egress-other-namespace", ESO_2X, NP_2X, '"kubernetes.io/metadata.name" $namespace)',
+           '"kubernetes.io/metadata.name" (printf "%s-system" $namespace))', "NET-TRAFFIC-1"),
+    # the umbrella no longer hands the ESO package the Vault egress shorthand
+    mutant("umbrella-drops-vault-egress", UMBRELLA, ESO_VALUES_2X, "vault/vault:8200: %t", "vault/vault:8200: false",
+           "NET-TRAFFIC-1"),
 )
 
 

@@ -75,8 +75,32 @@ def test_vault_values_through_the_umbrella() -> None:
     assert result.values["istio"] == {"enabled": True, "sidecar": {"enabled": False},
                                       "authorizationPolicies": {"enabled": False, "generateFromNetpol": True,
                                                                 "custom": [POLICY]}}
-    assert result.values["networkPolicies"] == {"enabled": True}
+    assert result.values["networkPolicies"]["enabled"] is True
+    assert result.values["networkPolicies"]["ingress"]["to"]["vault:8200"]["from"]["k8s"] == {
+        "monitoring-monitoring-kube-prometheus@monitoring/prometheus": True}
     assert result.applied("legacy_istio_hardened_custom_authorization_policies")
+
+
+@pytest.mark.parametrize(("platform", "authorization", "sidecar", "network"), [
+    (Platform(ambient=True), True, False, True),
+    (Platform(ambient=True, hardened=True), True, False, True),
+    (Platform(ambient=True, network_policies=False), True, False, True),
+], ids=["ambient", "ambient-hardened", "ambient-networkPolicies-off"])
+def test_ambient_turns_policies_on_and_the_sidecar_off(platform: Platform, authorization: bool, sidecar: bool,
+                                                       network: bool) -> None:
+    values = package_values("vault", [VAULT_OVERRIDE], platform).values
+    assert values["istio"]["authorizationPolicies"]["enabled"] is authorization
+    assert values["istio"]["sidecar"]["enabled"] is sidecar
+    assert values["networkPolicies"]["enabled"] is network
+
+
+def test_platform_and_umbrella_values_round_trip() -> None:
+    row = {"istiod": {"enabled": False}, "istio": {"ambient": {"enabled": True}}, "kiali": {"enabled": True}}
+    platform = Platform.from_umbrella(row)
+    assert (platform.istio, platform.ambient, platform.hardened) == (False, True, False)
+    assert platform.extra == ((("kiali", "enabled"), True),), "a value the adapter does not model is kept"
+    assert Platform.from_umbrella(platform.umbrella_values()) == platform
+    assert "istio" not in Platform().umbrella_values(), "no ambient key unless ambient (older umbrellas lack it)"
 
 
 def test_vault_values_passed_literally_keep_the_legacy_key() -> None:
@@ -104,7 +128,7 @@ def test_eso_values_get_umbrella_defaults_under_user_values() -> None:
                       "istio": {"enabled": False, "hardened": {"enabled": False}},
                       "image": {"imagePullPolicy": "IfNotPresent"}, "monitoring": {"enabled": True},
                       "openshift": False}
-    assert package_values("external-secrets", [user]).values["annotations"] == {"bigbang.dev/istioVersion": "1.29.0"}
+    assert package_values("external-secrets", [user]).values["annotations"] == {"bigbang.dev/istioVersion": "1.28.3"}
 
 
 def test_snippets_merge_in_order() -> None:

@@ -116,12 +116,23 @@ def test_default_doc_is_found_in_the_package_repo(tmp_path: Path) -> None:
     assert cfg.default_doc_for("oci://registry.example/charts/eso") is None
 
 
-@pytest.mark.parametrize("setting, package", [("chart", "external_secrets"), ("vault_chart", "vault")])
+@pytest.mark.parametrize("setting, package", [("chart", "external_secrets"), ("vault_chart", "vault"),
+                                              ("umbrella_chart", "umbrella")])
 def test_pinned_chart_is_the_release_in_versions_yaml(setting: str, package: str) -> None:
     resolved = cfg.resolve({setting: "pinned"}, env={})
     pin = cfg.load_versions()["charts"][package]
     assert (getattr(resolved, setting), getattr(resolved, f"{setting}_version")) == (pin["git"], pin["version"])
     assert resolved.source(f"{setting}_version") == "versions.yaml"
+
+
+@pytest.mark.parametrize("eso, vault, umbrella", [("2.8.0-bb.0", "0.34.0-bb.0", "3.30.0"),
+                                                  ("1.3.1-bb.1", "0.32.0-bb.0", "3.18.0")])
+def test_pinned_charts_are_one_big_bang_release(eso: str, vault: str, umbrella: str) -> None:
+    resolved = cfg.resolve({"chart": "pinned", "chart_version": eso, "vault_chart": "pinned",
+                            "umbrella_chart": "pinned"}, env={})
+    assert (resolved.chart_version, resolved.vault_chart_version, resolved.umbrella_chart_version) == (
+        eso, vault, umbrella)
+    assert resolved.umbrella_chart == "https://repo1.dso.mil/big-bang/bigbang.git"
 
 
 def test_a_tox_env_default_is_below_the_users_settings_and_shown_as_tox_ini() -> None:

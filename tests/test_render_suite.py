@@ -7,11 +7,15 @@ from pathlib import Path
 
 import pytest
 from mutants import (
+    BASELINE_2X,
     BASELINE_FAILING,
     CHARTS,
     ESO,
+    ESO_2X,
+    FIXTURE_DOC,
     FIXTURES,
     MUTANTS,
+    UMBRELLA,
     VAULT,
     VAULT_LEGACY,
     Edit,
@@ -48,7 +52,8 @@ def test_a_claim_broken_on_one_switch_says_which(suite: pytest.Pytester, tmp_pat
     run = run_render_tier(suite, tmp_path, helm, apply(broken, tmp_path / "charts"), CHARTS[VAULT])
     evidence = run.evidence["NET-1"]  # the claim's summary names the variations that failed, then the first cause
     assert "fail only in" in evidence and "@istio-off" in evidence, evidence
-    assert "AssertionError: [variation istio-off] expected exactly one NetworkPolicy 'allow-egress" in evidence
+    output = run.pytest.stdout.str()
+    assert "AssertionError: [variation istio-off] expected exactly one NetworkPolicy 'allow-egress" in output, evidence
 
 
 def test_vault_package_before_bb_common_gets_its_own_verdicts(suite: pytest.Pytester, tmp_path: Path,
@@ -78,6 +83,10 @@ def test_without_vault_chart_the_vault_claims_are_skipped(suite: pytest.Pytester
                  "is not the Big Bang vault package", id="vault-chart-is-eso"),
     pytest.param(["--chart", str(CHARTS[VAULT])], "is not the Big Bang external-secrets package",
                  id="chart-is-vault"),
+    pytest.param(["--chart", str(CHARTS[ESO]), "--umbrella-chart", str(CHARTS[VAULT])],
+                 "is not the Big Bang bigbang package", id="umbrella-chart-is-vault"),
+    pytest.param(["--chart", str(CHARTS[ESO]), "--umbrella-chart", "pinned", "--chart-version", "9.9.9-bb.0"],
+                 "no Big Bang release pinned with this ESO package", id="umbrella-pinned-unknown-release"),
     pytest.param(["--chart", str(CHARTS[ESO]), "--doc", str(FIXTURES / "docs" / "broken" / "no-yaml.md")],
                  "no ```yaml code blocks", id="doc-without-yaml"),
     pytest.param(["--chart", str(CHARTS[ESO]), "--doc", str(FIXTURES / "docs" / "broken" / "bad-yaml.md")],
@@ -149,3 +158,36 @@ def test_unreachable_git_chart_is_one_line(tmp_path: Path) -> None:
                                           r"\(.*\); check the URL") as caught:
         resolve_chart("https://127.0.0.1:9/eso.git", "1.0", cache_dir=tmp_path)
     assert "\n" not in str(caught.value)
+
+
+def test_2x_package_through_the_umbrella_gets_a_verdict_for_every_claim(suite: pytest.Pytester, tmp_path: Path,
+                                                                        helm: Path) -> None:
+    """The bb-common-style 2.x fixture package through the 3.x fixture umbrella: every claim has a verdict; the doc's
+    egress policy name is gone (NET-1 fails as a doc defect naming the generated policy) while its traffic holds."""
+    run = run_render_tier(suite, tmp_path, helm, CHARTS[ESO_2X], CHARTS[VAULT], FIXTURE_DOC, "--umbrella-chart",
+                          str(CHARTS[UMBRELLA]))
+    assert set(run.verdicts) == set(load_claims()), run.verdicts
+    assert run.failing == BASELINE_2X, run.verdicts
+    assert {c for c, v in run.verdicts.items() if v == "xfail"} == EXPECTED_XFAIL
+    assert "doc defect: the doc names NetworkPolicy allow-egress-vault; this release renders none, and the same " \
+           "traffic is admitted by allow-egress-from-external-secrets-to-ns-vault-pod-vault-tcp-port-8200" in \
+        run.pytest.stdout.str()
+    for claim in ("TOK-1", "LBL-1", "VLT-NP-1", "SCH-1"):
+        assert run.evidence[claim].endswith("[values from umbrella 3.30.0]"), run.evidence[claim]
+
+
+def test_an_umbrella_that_cannot_render_a_switch_row_fails_only_that_row(suite: pytest.Pytester, tmp_path: Path,
+                                                                         helm: Path) -> None:
+    """As the real Big Bang 3.30.0 with istiod off: the row's cases fail naming the umbrella, the others still run."""
+    broken = Mutant("umbrella-fails-without-istio", UMBRELLA, (Edit(
+        "templates/external-secrets/values.yaml", "{{- if .Values.addons.externalSecrets.enabled }}",
+        '{{- if not .Values.istiod.enabled }}{{ fail "istio needed" }}{{ end }}\n'
+        "{{- if .Values.addons.externalSecrets.enabled }}"),), frozenset())
+    umbrella = apply(broken, tmp_path / "charts")
+    run = run_render_tier(suite, tmp_path, helm, CHARTS[ESO], CHARTS[VAULT], FIXTURE_DOC, "--umbrella-chart",
+                          str(umbrella))
+    output = run.pytest.stdout.str()
+    assert "Big Bang defect: umbrella 3.30.0 cannot render the umbrella values of doc-token+data@istio-off" in output
+    failed = [line for line in output.splitlines() if line.startswith("FAILED")]
+    assert failed and all("istio-off" in line for line in failed), failed
+    assert run.verdicts["VLT-NP-1"] == "pass" and run.verdicts["NET-1"] == "fail"

@@ -25,6 +25,7 @@ from esoconf.plugin import get_config
 from esoconf.render import Rendered, Renderer, RenderError
 from esoconf.report_plugin import scratch_folder, stop_for_chart_failure
 from esoconf.schema import SchemaSet, kubernetes_schema_dir
+from esoconf.umbrella import UMBRELLA, UmbrellaError, UmbrellaRoute
 
 
 @dataclass
@@ -34,14 +35,24 @@ class RenderTier:
     renderer: Renderer
     kubernetes_version: str
     controller: ControllerSource
+    umbrella: UmbrellaRoute | None = None  # --umbrella-chart: the umbrella hands the values, else the adapter
     _values: dict[str, PackageValues] = field(default_factory=dict)
     _schemas: dict[str, SchemaSet] = field(default_factory=dict)
     _controller_crds: list[CrdSet] = field(default_factory=list)
 
     def values(self, case: RenderCase) -> PackageValues:
+        """The values the case's package gets: rendered by the umbrella (--umbrella-chart), else the adapter's; a case
+        that passes the doc's values literally (``translate=False``: a direct install) never goes through it."""
         if case.id not in self._values:
-            self._values[case.id] = case.values(self.doc, self.vault_layout)
+            if self.umbrella is not None and case.translate:
+                self._values[case.id] = self.umbrella.case_values(case, self.doc, self.renderer)
+            else:
+                self._values[case.id] = case.values(self.doc, self.vault_layout)
         return self._values[case.id]
+
+    @property
+    def values_source(self) -> str:
+        return f"values from {self.umbrella.label}" if self.umbrella else "values from the suite's adapter"
 
     @property
     def vault_layout(self) -> PolicyLayout:
@@ -106,7 +117,8 @@ def _build_tier(config: pytest.Config) -> RenderTier:
     renderer = Renderer(helm.path, scratch_folder(config, Path(tempfile.mkdtemp(prefix="session-", dir=workdir))))
     charts: dict[str, ChartInfo] = {}
     refs = {"external-secrets": ("--chart", resolved.chart, resolved.chart_version),
-            "vault": ("--vault-chart", resolved.vault_chart, resolved.vault_chart_version)}
+            "vault": ("--vault-chart", resolved.vault_chart, resolved.vault_chart_version),
+            UMBRELLA: ("--umbrella-chart", resolved.umbrella_chart, resolved.umbrella_chart_version)}
     for package, (option, ref, version) in refs.items():
         if ref:
             path = resolve_chart(ref, version, cache_dir=workdir / "cache", helm=helm.path, helm_env=renderer.env,
@@ -122,7 +134,8 @@ def _build_tier(config: pytest.Config) -> RenderTier:
     version = str(resolved.kubernetes_version or resolved.versions["kubernetes"]["version"])
     kubernetes_schema_dir(version)  # a version without schemas is a usage error, not a failed claim
     controller = controller_source(charts["external-secrets"], renderer.workdir)
-    return RenderTier(doc, charts, renderer, version, controller)
+    umbrella = UmbrellaRoute(charts.pop(UMBRELLA)) if UMBRELLA in charts else None
+    return RenderTier(doc, charts, renderer, version, controller, umbrella)
 
 
 def _explicitly_asked(config: pytest.Config) -> bool:
@@ -147,9 +160,29 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         config.hook.pytest_deselected(items=selected)
         return
     try:
-        config.stash[TIER_KEY] = _build_tier(config)
+        config.stash[TIER_KEY] = tier = _build_tier(config)
     except ConfigError as exc:
         raise pytest.UsageError(str(exc)) from None
+    if tier.umbrella is not None:
+        _deselect_foreign_switches(config, items, tier.umbrella)
+
+
+def _deselect_foreign_switches(config: pytest.Config, items: list[pytest.Item], umbrella: UmbrellaRoute) -> None:
+    """Rows setting an umbrella value this umbrella release does not have (ambient before 3.2x) are not settings of
+    it: their tests are deselected, said once."""
+    foreign = {}
+    for item in items:
+        for case in _cases_of(item):
+            unknown = umbrella.unknown_settings(case.platform)
+            if unknown:
+                foreign[item.nodeid] = (case.switch or case.id, unknown)
+    if foreign:
+        dropped = [item for item in items if item.nodeid in foreign]
+        items[:] = [item for item in items if item.nodeid not in foreign]
+        config.hook.pytest_deselected(items=dropped)
+        rows = sorted({f"{row} ({', '.join(keys)})" for row, keys in foreign.values()})
+        config.issue_config_time_warning(pytest.PytestConfigWarning(
+            f"{umbrella.label} has no such setting, {len(dropped)} tests deselected: {'; '.join(rows)}"), stacklevel=2)
 
 
 @pytest.fixture(scope="session")
@@ -175,12 +208,25 @@ def _render_everything_at_once(request: pytest.FixtureRequest, tier: RenderTier)
             modules.add(id(module))
             cases.update({c.id: c for c in vars(module).values() if isinstance(c, RenderCase) and c.id not in cases})
         cases.update({case.id: case for case in _cases_of(item) if case.id not in cases})
+    if tier.umbrella is not None:  # the umbrella renders every case's values first (in parallel)
+        tier.renderer.prefetch([(tier.umbrella.chart.path, UMBRELLA, tier.umbrella.user_values(c, tier.doc)[0], False)
+                                for c in cases.values() if c.translate])
+        stop_for_chart_failure(request.config, tier.renderer.chart_failure())
     controller = tier.controller.job()
     jobs = [controller] if controller else []  # the largest render first
-    jobs += [(tier.charts[c.package].path, c.package, tier.values(c).values, False)
-             for c in cases.values() if c.package in tier.charts]
+    jobs += [(tier.charts[c.package].path, c.package, values, False)
+             for c in cases.values() if c.package in tier.charts and (values := _values_or_none(tier, c)) is not None]
     tier.renderer.prefetch(jobs, meanwhile=[tier.warm_up], wait=False)
     stop_for_chart_failure(request.config, tier.renderer.chart_failure())  # a chart that renders nothing: 1 line
+
+
+def _values_or_none(tier: RenderTier, case: RenderCase) -> dict[str, Any] | None:
+    """The case's package values, or None when the umbrella cannot render them (the case's tests then fail with
+    helm's message, naming the umbrella; the other cases still run)."""
+    try:
+        return tier.values(case).values
+    except (RenderError, UmbrellaError):
+        return None
 
 
 def _cases_of(item: pytest.Item) -> list[RenderCase]:
@@ -222,5 +268,6 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[Any]) -> 
     report: pytest.TestReport = yield
     text = item.stash.get(EVIDENCE_KEY, None)
     if text and report.when == "call":
-        report.evidence = text  # type: ignore[attr-defined]
+        source = item.config.stash[TIER_KEY].values_source if TIER_KEY in item.config.stash else ""
+        report.evidence = f"{text} [{source}]" if source else text  # type: ignore[attr-defined]
     return report

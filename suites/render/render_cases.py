@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from esoconf.adapter import BIG_BANG_DEFAULTS, HARDENED, Platform
+from esoconf.adapter import AMBIENT, HARDENED
 from esoconf.contracts import (
     DELETE,
     NamedItem,
@@ -112,24 +112,27 @@ SAME_STORE_SAME_NAMESPACE = (NamedItem("collision-1", DEFECTS, secret_at(3)),
 # --- the Vault package with the doc's Vault override -----------------------------------------------
 VAULT_BIG_BANG = RenderCase("vault-doc-override,bigbang-defaults", VAULT, ("network",))
 VAULT_HARDENED = RenderCase("vault-doc-override,bigbang-hardened", VAULT, ("network",), platform=HARDENED)
+VAULT_AMBIENT = RenderCase("vault-doc-override,bigbang-ambient", VAULT, ("network",), platform=AMBIENT)
+VAULT_SWITCHED = (VAULT_HARDENED, VAULT_BIG_BANG, VAULT_AMBIENT)  # the Vault-side traffic claims' settings
 VAULT_LITERAL = RenderCase("vault-doc-override,hardened,passed-literally", VAULT, ("network",), platform=HARDENED,
                            translate=False)
 
 # --- the umbrella switches a Big Bang deployment can have: the doc's claims are unconditional -----------
-SWITCHES = (
-    Switch("istio-off", Platform(istio=False)),
-    Switch("istio-on,hardened-off", BIG_BANG_DEFAULTS),
-    Switch("istio-on,hardened-on", HARDENED),
-    Switch("istio-off,hardened-on", Platform(istio=False, hardened=True)),
-    Switch("monitoring-off", Platform(monitoring=False)),
-    Switch("networkPolicies-off", Platform(network_policies=False)),
+SWITCHES = (  # one row per setting, as the umbrella values that set it; a new umbrella switch is one row
+    Switch("istio-off", {"istiod": {"enabled": False}}),
+    Switch("istio-on,hardened-off", {}),
+    Switch("istio-on,hardened-on", {"istiod": {"values": {"hardened": {"enabled": True}}}}),
+    Switch("istio-off,hardened-on", {"istiod": {"enabled": False, "values": {"hardened": {"enabled": True}}}}),
+    Switch("monitoring-off", {"monitoring": {"enabled": False}}),
+    Switch("networkPolicies-off", {"networkPolicies": {"enabled": False}}),
+    Switch("ambient", {"istio": {"ambient": {"enabled": True}}}),
 )
 SWITCHED_DOC_CASES = tuple(switch.on(case) for case in DOC_CASES for switch in SWITCHES)
 # every other umbrella value the package is handed, set to another value once (it must change nothing)
 UMBRELLA_FLIPS = unswitched_flips(DOC_TOKEN_DATA, SWITCHES)
 
 # every well-formed render (schema checks run on all of them)
-SCHEMA_CASES = (*SWITCHED_DOC_CASES, DOC_TROUBLESHOOTING_LABELS, VARIATIONS, VAULT_BIG_BANG, VAULT_HARDENED)
+SCHEMA_CASES = (*SWITCHED_DOC_CASES, DOC_TROUBLESHOOTING_LABELS, VARIATIONS, *VAULT_SWITCHED)
 ESO_SCHEMA_CASES = tuple(case for case in SCHEMA_CASES if case.package == ESO)
 
 # --- per-item case tables --------------------------------------------------------------------------

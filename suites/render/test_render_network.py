@@ -20,9 +20,10 @@ from esoconf.contracts import (
     eso_pods,
     expected_egress_policy,
     network_policies_enabled,
-    policy_admits,
     vault_server_pods,
 )
+from esoconf.netpol import policy_admits
+from esoconf.traffic import describe, eso_vault_traffic, renamed
 
 pytestmark = pytest.mark.render
 
@@ -35,16 +36,34 @@ def test_allow_egress_vault_lets_eso_pods_reach_vault_pods_on_8200(case, tier, r
         assert not rendered.find("NetworkPolicy", EGRESS_POLICY), \
             f"{EGRESS_POLICY} rendered although networkPolicies.enabled is false ({rendered.values_file})"
         return evidence(f"networkPolicies.enabled=false renders no {EGRESS_POLICY}")
+    vault = render(VAULT_BIG_BANG) if "vault" in tier.charts else None
+    if not rendered.find("NetworkPolicy", EGRESS_POLICY, namespace=rendered.namespace):
+        traffic = eso_vault_traffic(rendered, vault)
+        assert traffic.failures("egress") or not traffic.admitting("egress"), renamed(traffic, "egress", EGRESS_POLICY)
     policy = rendered.one("NetworkPolicy", EGRESS_POLICY, namespace=rendered.namespace)
     assert_policy_shape(policy, expected_egress_policy(rendered.namespace))
     for pod in eso_pods(rendered):
         assert_selects(policy["spec"]["podSelector"], pod, EGRESS_POLICY)
-    vault = render(VAULT_BIG_BANG) if "vault" in tier.charts else None
     for server in vault_server_pods(vault):
         assert policy_admits(policy, "egress", server, VAULT_PORT), \
             f"{EGRESS_POLICY} does not admit {server.what} (labels {dict(server.labels)}) on TCP {VAULT_PORT}"
     evidence(f"{EGRESS_POLICY} in {rendered.namespace}: ESO pods -> ns vault pods app.kubernetes.io/name=vault, "
              f"TCP {VAULT_PORT} only")
+
+
+@pytest.mark.claim("NET-TRAFFIC-1")
+@pytest.mark.parametrize("case", (*SWITCHED_DOC_CASES, VARIATIONS), ids=str)
+def test_eso_pods_may_reach_vault_server_pods_on_8200(case, tier, render, evidence):
+    """The meaning of NET-1, whatever the policies are called: under the package's default deny, the rendered
+    NetworkPolicies together admit ESO pods -> Vault server pods on TCP 8200."""
+    rendered = render(case)
+    vault = render(VAULT_BIG_BANG) if "vault" in tier.charts else None
+    traffic = eso_vault_traffic(rendered, vault)
+    refused = traffic.failures("egress")
+    assert not refused, "the ESO package's NetworkPolicies refuse what the doc says they allow: " + \
+        "; ".join(str(v.egress) for v in refused[:2])
+    evidence(f"ESO pods -> Vault server pods TCP {VAULT_PORT}: {describe(traffic, 'egress')}; end to end "
+             f"{'admitted' if all(v.allowed for v in traffic.needed) else 'refused at the Vault side'}")
 
 
 @pytest.mark.claim("LBL-1")
