@@ -8,10 +8,9 @@ role command, the label check and the token fix) are read from VAULT_INTEGRATION
 
 from __future__ import annotations
 
-import copy
 import re
 import shlex
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
@@ -154,16 +153,6 @@ def parse_create_secret(text: str) -> dict[str, str]:
 
 def role_list(value: str) -> list[str]:
     return [v for v in value.split(",") if v]
-
-
-def prefix_keys(items: Sequence[dict[str, Any]], prefix: str) -> list[dict[str, Any]]:
-    """Copy of data/dataFrom entries with every Vault key moved under ``prefix/`` (per-test isolation)."""
-    out = copy.deepcopy(list(items))
-    for item in out:
-        for holder in (item.get("remoteRef"), item.get("extract")):
-            if holder and "key" in holder:
-                holder["key"] = f"{prefix}/{holder['key']}"
-    return out
 
 
 # --------------------------------------------------------------------------------------------------

@@ -14,7 +14,8 @@ from .manifest_files import load_manifest
 ESO_NAMESPACE = "external-secrets"
 ESO_RELEASE = "external-secrets-external-secrets"
 CONTROLLER_SELECTOR = {"app.kubernetes.io/name": "external-secrets"}
-# the base install carries no stores: the suites add them per scenario (upgrade_eso / their own objects)
+# the release itself applies no stores: each case renders the chart under test with its own values and applies the
+# ClusterSecretStore/ExternalSecret the chart renders, rewritten only to run there (esoconf.live.scenario.arrange)
 STORES_OFF = {
     "clusterSecretStoreConfiguration": {"enabled": False},
     "externalSecretsConfiguration": {"enabled": False},

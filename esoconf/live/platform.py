@@ -12,7 +12,7 @@ import base64
 import json
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -53,6 +53,10 @@ class LivePlatform(Protocol):
     def uninstall_eso(self, release: str, *, namespace: str | None = None) -> None: ...
 
     def eso_values(self) -> dict[str, Any]: ...
+
+    def render_eso(self, values: dict[str, Any]) -> Sequence[dict[str, Any]]:
+        """``helm template`` of the ESO chart the primary release runs, with ``values`` (the case's)."""
+        ...
 
     def set_vault_authorization_policy(self, present: bool) -> None: ...
 

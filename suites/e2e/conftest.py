@@ -30,6 +30,7 @@ PHASES_KEY = pytest.StashKey[dict[str, float]]()
 FAILED_KEY = pytest.StashKey[bool]()
 NAMESPACE_KEY = pytest.StashKey[str]()
 SECTION = "eso-conformance diagnostics"
+REWRITES_SECTION = "rewrites of the chart's rendered objects (field: before → after)"
 
 
 def _shared_dir(config: pytest.Config) -> Path:
@@ -144,6 +145,9 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[Any]) -> 
         return
     item.config.stash[FAILED_KEY] = True
     funcargs = getattr(item, "funcargs", {})
+    rewrites = getattr(funcargs.get("scenario"), "rewrites", None)
+    if rewrites:  # what the case changed in the chart's rendered objects to run them here
+        report.sections.append((REWRITES_SECTION, "\n".join(rewrites)))
     platform = funcargs.get("platform")
     if not hasattr(platform, "collect_diagnostics"):
         return

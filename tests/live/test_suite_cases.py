@@ -16,7 +16,6 @@ from esoconf.live.cases import (
     TROUBLESHOOTING_CASES,
     DocShapes,
     parse_vault_write_role,
-    prefix_keys,
     tr_command,
 )
 from esoconf.live.expectations import PATTERNS, pattern
@@ -116,17 +115,6 @@ def test_command_parsers() -> None:
     role = parse_vault_write_role("vault write auth/k8s/role/r \\\n  policies=a,b \\\n  ttl=1h\n")
     assert role == {"mount": "k8s", "name": "r", "params": {"policies": "a,b", "ttl": "1h"}}
     assert tr_command("X=\"$(tr -d '\\n' < f)\"") == ("tr", "-d", "\\n")
-
-
-def test_prefix_keys_moves_every_vault_key() -> None:
-    items = [
-        {"secretKey": "u", "remoteRef": {"key": "my-app/config", "property": "u"}},
-        {"extract": {"key": "my-app/config"}},
-    ]
-    assert [i.get("remoteRef", i.get("extract"))["key"] for i in prefix_keys(items, "ns1")] == [
-        "ns1/my-app/config"
-    ] * 2
-    assert items[0]["remoteRef"]["key"] == "my-app/config"  # the input is not modified
 
 
 def test_live_claims_are_well_formed_and_distinct_from_render_claims() -> None:

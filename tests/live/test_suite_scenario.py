@@ -65,7 +65,7 @@ def test_negative_hold_fails_when_the_store_turns_ready_mid_window(
 
 
 def test_no_secret_hold_fails_when_a_secret_appears(scene: Scenario, platform: FakePlatform) -> None:
-    world = scene.arrange("token", breakage=Breakage.VAULT_KEY_MISSING)
+    world = scene.arrange("token", breakage=Breakage.VAULT_KEY_MISSING, refresh=True)
     scene.wait_store_ready(world.store)
     scene.apply_es(world)
     scene.assert_no_secret(world.target, world.es, duration=5)

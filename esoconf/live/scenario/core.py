@@ -12,16 +12,20 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlparse
 
+from esoconf.eso_objects import CSS, Ref
 from esoconf.wait import Clock
 
 from ..cases import Auth, DocShapes, Fetch
 from ..platform import LivePlatform
-from .manifests import CSS, Ref
 
 if TYPE_CHECKING:  # pragma: no cover
     from ..kube import Kube
     from ..vault import VaultSeeder
 
+# refresh intervals a case that waits for a refresh rewrites the rendered objects to (the chart's: 1m, none)
+SHORT_ES_REFRESH = "10s"
+SHORT_ES_REFRESH_SECONDS = 10
+SHORT_STORE_REFRESH_SECONDS = 10
 FORCE_SYNC_ANNOTATION = "force-sync"  # any annotation change re-enqueues; ESO's docs use this name
 
 
@@ -49,6 +53,7 @@ class World:
     role: str | None = None
     token_secret: Ref | None = None
     raw_token: str = field(default="", repr=False)
+    rewrites: list[str] = field(default_factory=list)  # what changed in the rendered objects to run them
 
 
 TRANSIENT: tuple[type[BaseException], ...] = (ConnectionError, TimeoutError)
@@ -80,6 +85,8 @@ class ScenarioCore:
         self.interval = self.timeouts.poll_interval
         self.cleanups: list[Callable[[], None]] = []
         self.arranged = 0  # worlds arranged so far; the second and later get a name tag
+        self.rewrites: list[str] = []  # every change made to the chart's rendered objects to run them here
+        self.notes: list[str] = []  # what was applied (evidence)
 
     # ---- naming -----------------------------------------------------------------------------------
     @property
