@@ -59,7 +59,8 @@ class LocalPlatform(PlatformBase):
     eso_binary: Path = field(repr=False)
     seed: SeedResult | None = None
     phases: Any = None
-    evidence: list[str] = field(default_factory=list)
+    evidence: list[str] = field(default_factory=list)  # what differed from a cluster (also in the phases file)
+    controller_skew: str = ""  # "observed on controller vX (the chart deploys vY)" when they differ
     name: str = PLATFORM
     capabilities: frozenset[str] = caps.capabilities_of(PLATFORM)
     netpol_enforced: bool = False

@@ -19,6 +19,7 @@ from filelock import FileLock
 
 from esoconf.config import ConfigError
 from esoconf.kind import setup as live
+from esoconf.live.controller import SKEW_PROPERTY
 from esoconf.live.diagnostics import safe_name
 from esoconf.live.naming import namespace_manifest, namespace_name, new_run_id
 from esoconf.plugin import get_config, item_failed
@@ -117,6 +118,9 @@ def _platform_alive(request: pytest.FixtureRequest) -> None:
         request.node.user_properties.append(("platform", getattr(platform, "name", "kind")))
         for name, value in getattr(platform, "properties", dict)().items():  # what really ran, for the report
             request.node.user_properties.append((f"{RAN}{name}", value))
+        skew = getattr(platform, "controller_skew", "")
+        if skew:  # every live verdict of the run reads it
+            request.node.user_properties.append((SKEW_PROPERTY, skew))
         check = getattr(platform, "check_alive", None)
         if check is not None:
             check()

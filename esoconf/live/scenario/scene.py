@@ -59,7 +59,7 @@ def doc_shapes(conformance_config: Any) -> DocShapes:
         pytest.fail(str(exc), pytrace=False)
 
 
-REWRITE_PROPERTY = "rewrite"  # user property: one rewrite of the chart's rendered objects, as field: before → after
+REWRITE_PROPERTY = "rewrite"  # user property (esoconf.report_plugin reads it): field: before → after
 
 
 @pytest.fixture
