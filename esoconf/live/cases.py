@@ -20,6 +20,7 @@ from esoconf.config import ConfigError
 from esoconf.doc import VaultDoc, load_doc
 
 from .expectations import Stage
+from .vault import OTHER_KUBERNETES_MOUNT
 
 Auth = Literal["token", "kubernetes"]
 Fetch = Literal["data", "dataFrom"]
@@ -161,14 +162,15 @@ def role_list(value: str) -> list[str]:
 
 @dataclass(frozen=True)
 class SyncCase:
-    """A documented path: auth method x fetch style."""
+    """A documented path: auth method x fetch style (kubernetes auth: at the doc's mount, or at ``mount``)."""
 
     auth: Auth
     fetch: Fetch
+    mount: str | None = None  # values' auth.mountPath when not the doc's (its own Vault mount is seeded)
 
     @property
     def id(self) -> str:
-        return f"{self.auth}-{self.fetch}"
+        return f"{self.auth}-{self.fetch}" + (f"-at-{self.mount}" if self.mount else "")
 
     @property
     def claims(self) -> tuple[str, ...]:
@@ -179,7 +181,11 @@ class SyncCase:
         return f"{AUTH_SECTIONS[self.auth]} + {FETCH_SECTIONS[self.fetch]}"
 
 
-SYNC_CASES: tuple[SyncCase, ...] = tuple(SyncCase(a, f) for a in AUTHS for f in FETCHES)
+SYNC_CASES: tuple[SyncCase, ...] = (
+    *(SyncCase(a, f) for a in AUTHS for f in FETCHES),
+    # the doc's mountPath is the CRD's default: only another mount shows the chart renders the one given
+    SyncCase("kubernetes", "data", OTHER_KUBERNETES_MOUNT),
+)
 
 
 class Breakage(StrEnum):

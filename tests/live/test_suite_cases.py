@@ -38,12 +38,13 @@ REQUIRED_FAILURES = {
 }
 
 
-def test_sync_matrix_is_auth_times_fetch() -> None:
+def test_sync_matrix_is_auth_times_fetch_plus_another_mount() -> None:
     assert [c.id for c in SYNC_CASES] == [
         "token-data",
         "token-dataFrom",
         "kubernetes-data",
         "kubernetes-dataFrom",
+        "kubernetes-data-at-kubernetes-other",  # the doc's mountPath is the CRD default: this one shows it is used
     ]
 
 

@@ -41,11 +41,16 @@ class Arranging(ScenarioCore):
     """Arrange the doc's setup for one case: Vault data and policy, the token Secret or role, the store."""
 
     # ---- the chart's objects for a case -----------------------------------------------------------
-    def case_values(self, auth: Auth, fetch: Fetch, breakage: Breakage = Breakage.NONE) -> dict[str, Any]:
+    def case_values(
+        self, auth: Auth, fetch: Fetch, breakage: Breakage = Breakage.NONE, mount: str | None = None
+    ) -> dict[str, Any]:
         """The values the chart under test renders a case's store and ExternalSecret from: the release's values
-        plus the doc's store (``auth``) and ExternalSecret (``fetch``), broken as ``breakage`` says."""
+        plus the doc's store (``auth``) and ExternalSecret (``fetch``), broken as ``breakage`` says, with
+        ``mount`` as the kubernetes auth mountPath when the case varies it."""
         source = copy.deepcopy(self.shapes.sources[auth])
         item = copy.deepcopy(self.shapes.items[fetch])
+        if mount:
+            source.setdefault("auth", {})["mountPath"] = mount
         if breakage is Breakage.REFERENT_BAD_TOKEN:
             source.get("auth", {}).pop("namespace", None)
         if breakage is Breakage.PROPERTY_MISSING:
@@ -88,6 +93,7 @@ class Arranging(ScenarioCore):
         controller: str | None = None,
         apply_store: bool = True,
         refresh: bool = False,
+        mount: str | None = None,
     ) -> World:
         """Seed Vault, render the chart with the doc's values for ``auth``/``fetch`` (broken as ``breakage``
         says) and apply the rendered store, rewritten to run in this test.
@@ -103,13 +109,14 @@ class Arranging(ScenarioCore):
         vault_data = self._vault_values(item)
         if breakage is not Breakage.VAULT_KEY_MISSING:
             self.vault.write_secret(vault_key, vault_data, mount=self.mount)
-        mount = self.mount
-        self.cleanups.append(lambda: self.vault.delete_secret(vault_key, mount=mount))  # a fix may write it
+        kv = self.mount
+        self.cleanups.append(lambda: self.vault.delete_secret(vault_key, mount=kv))  # a fix may write it
         policy = self.unique("eso-read", tag)
         self.vault.write_policy(policy, self.policy_hcl(self.mount, f"{prefix}/*"))
         self.cleanups.append(lambda: self.vault.delete_policy(policy))
 
-        rendered_store, rendered_es = self.rendered_pair(auth, fetch, self.case_values(auth, fetch, breakage))
+        values = self.case_values(auth, fetch, breakage, mount)
+        rendered_store, rendered_es = self.rendered_pair(auth, fetch, values)
         world_token: Ref | None = None
         raw_token = ""
         role = None
@@ -117,7 +124,7 @@ class Arranging(ScenarioCore):
         if auth == "token":
             world_token, raw_token = self._token_secret(source, [policy], breakage, tag)
         else:
-            role = self._role(policy, breakage, tag)
+            role = self._role(policy, breakage, tag, mount)
         name = self.unique(self.shapes.store_names[auth], tag)
         namespace = self.namespace if store_kind == SS else None
         store = Ref(store_kind, name, namespace)
@@ -186,12 +193,13 @@ class Arranging(ScenarioCore):
         self.apply(secret_manifest(name, self.namespace, {key: raw}))
         return Ref("Secret", name, self.namespace), raw
 
-    def _role(self, policy: str, breakage: Breakage, tag: str) -> str:
+    def _role(self, policy: str, breakage: Breakage, tag: str, mount: str | None = None) -> str:
         """The doc's ``vault write auth/<mount>/role/<name>``, under a per-test name (the store is rewritten
         to it), binding the doc's service accounts and namespaces."""
         doc_role = self.shapes.role
         params = doc_role["params"]
         name = self.unique(doc_role["name"], tag)
+        at = mount or doc_role["mount"]
         sa_names = role_list(params.get("bound_service_account_names", ""))
         if breakage is Breakage.ROLE_NOT_BOUND:
             sa_names = [f"not-{n}" for n in sa_names]
@@ -200,14 +208,14 @@ class Arranging(ScenarioCore):
             policies = [*policies, policy]
         self.vault.write_role(
             name,
-            mount=doc_role["mount"],
+            mount=at,
             sa_names=sa_names,
             sa_namespaces=role_list(params.get("bound_service_account_namespaces", "")),
             policies=policies,
             audience=None,
             ttl=params.get("ttl", "1h"),
         )
-        self.cleanups.append(lambda: self.vault.delete_role(name, mount=doc_role["mount"]))
+        self.cleanups.append(lambda: self.vault.delete_role(name, mount=at))
         return name
 
 

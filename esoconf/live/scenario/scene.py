@@ -20,10 +20,10 @@ from .judge import Judging
 class Scenario(Arranging, Fixing, Judging):
     """One test's namespace, names and verbs; the composite verbs of a whole documented path live here."""
 
-    def synced(self, auth: Auth, fetch: Fetch, *, refresh: bool = False) -> World:
+    def synced(self, auth: Auth, fetch: Fetch, *, refresh: bool = False, mount: str | None = None) -> World:
         """The documented path end to end: store Ready, ExternalSecret synced, Secret holds the Vault data."""
         __tracebackhide__ = True
-        world = self.arrange(auth, fetch, refresh=refresh)
+        world = self.arrange(auth, fetch, refresh=refresh, mount=mount)
         self.wait_store_ready(world.store)
         self.apply_es(world)
         self.wait_es_synced(world.es)
