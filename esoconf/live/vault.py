@@ -33,8 +33,8 @@ if TYPE_CHECKING:  # pragma: no cover
 DEV_ROOT_TOKEN = "eso-conformance-dev-root-token"
 REDACT.add(DEV_ROOT_TOKEN, exact=True)  # a public constant: its fragments ("conformance") are not secret
 KUBERNETES_HOST_IN_CLUSTER = "https://kubernetes.default.svc"
-RUN_ID_METADATA = "eso-conformance-run-id"
-OTHER_KUBERNETES_MOUNT = "kubernetes-other"  # a kubernetes auth mount that is not the CRD's default mountPath  # KV v2 custom metadata: the run whose values the secret holds
+RUN_ID_METADATA = "eso-conformance-run-id"  # KV v2 custom metadata: the run whose values the secret holds
+OTHER_KUBERNETES_MOUNT = "kubernetes-other"  # a kubernetes auth mount that is not the CRD's default mountPath
 
 
 def read_policy_hcl(mount: str, path_glob: str) -> str:
