@@ -1,10 +1,13 @@
 """The chart's ESO objects as rendered: ClusterSecretStores and ExternalSecrets, read the same way by both tiers.
 
 The render tier (:mod:`esoconf.contracts`) compares them with the values they were rendered from. The live tier
-(:mod:`esoconf.live.scenario.arrange`) applies them: it renders the chart under test with a case's values, picks
-the objects here and rewrites only what must change to run them on a shared platform (names and namespaces for
-isolation, the Vault URL, a short ``refreshInterval`` where a case waits for a refresh). Every rewrite is
-recorded as ``<kind> <field>: <before> → <after>``; a field the chart did not render is never added back.
+(:mod:`esoconf.live.scenario.arrange`) applies them: it gives the chart under test a case's values, changed only
+where a shared platform needs it (names and namespaces for isolation, the Vault URL, a short ``refreshInterval``
+where a case waits for a refresh), so the chart itself carries each of those into its objects (a chart that
+hard-codes or drops one fails live); the rendered objects are then changed only where no value can say it (a
+namespaced SecretStore and its controller class for a second install, a store revalidation interval the chart
+never renders). Every change is recorded as ``<where> <field>: <before> → <after>``; a field the chart did not
+render is never added back.
 """
 
 from __future__ import annotations
@@ -117,38 +120,40 @@ def describe_external_secret(es: Mapping[str, Any]) -> str:
            f"{ref.get('kind')}/{ref.get('name')}, {what}, refresh {spec.get('refreshInterval')!r}"
 
 
-# ---- rewriting rendered objects to run them -----------------------------------------------------------
+# ---- changing values and rendered objects to run them, recorded -----------------------------------------
 
 
 @dataclass
 class Rewrites:
-    """The rewrites made to rendered objects, each ``<kind> <field>: <before> → <after>``."""
+    """Every change made to run a case, each ``<where> <field>: <before> → <after>`` (``where``: ``values`` or
+    the rendered object's kind)."""
 
     lines: list[str] = field(default_factory=list)
 
-    def set(self, obj: dict[str, Any], path: str, value: Any, *, add: bool = False) -> bool:
+    def set(self, obj: dict[str, Any], path: str, value: Any, *, add: bool = False, where: str = "") -> bool:
         """Set the dotted ``path`` of ``obj`` (``spec.data[0].remoteRef.key``) to ``value`` and record it. A
-        field the chart did not render is left absent (and the skip recorded) unless ``add``."""
+        field that is not there is left absent (and the skip recorded) unless ``add``."""
+        where = where or str(obj.get("kind"))
         *parents, last = _steps(path)
         holder: Any = obj
         for step in parents:
             child = holder[step] if _has(holder, step) else None
             if child is None:
                 if not add:
-                    return self._skipped(obj, path)
+                    return self._skipped(where, path)
                 child = holder[step] = {}
             holder = child
         if not _has(holder, last) and not add:
-            return self._skipped(obj, path)
+            return self._skipped(where, path)
         before = holder[last] if _has(holder, last) else ABSENT
         if before == value:
             return False
         holder[last] = value
-        self.lines.append(f"{obj.get('kind')} {path}: {_show(before)} → {_show(value)}")
+        self.lines.append(f"{where} {path}: {_show(before)} → {_show(value)}")
         return True
 
-    def _skipped(self, obj: Mapping[str, Any], path: str) -> bool:
-        self.lines.append(f"{obj.get('kind')} {path}: not rendered by the chart, left absent")
+    def _skipped(self, where: str, path: str) -> bool:
+        self.lines.append(f"{where} {path}: not there, left absent")
         return False
 
 
@@ -172,37 +177,81 @@ def _show(value: Any) -> str:
     return ABSENT if value is ABSENT else (repr(value) if value in ("", None) else str(value))
 
 
-@dataclass(frozen=True)
-class StoreIsolation:
-    """What a store must become to run in one test: its name (and kind), Vault as ESO reaches it, the
-    test's token Secret or Vault role, and optionally a controller class and a revalidation interval."""
+STORE_LIST = "clusterSecretStoreConfiguration.clusterSecretStoreList"
+SECRET_LIST = "externalSecretsConfiguration.secretList"
 
-    name: str
-    server: str
+
+@dataclass(frozen=True)
+class CaseIsolation:
+    """What one test's store and ExternalSecret must be called and point at on a shared platform."""
+
+    store_name: str
+    server: str  # Vault as ESO reaches it
+    namespace: str  # the test's: the ExternalSecret, its token Secret
+    key_prefix: str  # Vault keys move under it (parallel tests never share a path)
+    token_secret: str | None = None  # the test's token Secret name (token auth)
+    role: str | None = None  # the test's Vault role (kubernetes auth)
+    tag: str = ""  # suffix of the target Secret when a test runs several
+    es_refresh: str | None = None  # a short ExternalSecret refreshInterval (a case that waits for a refresh)
+
+
+def case_values(store: Mapping[str, Any], item: Mapping[str, Any], how: CaseIsolation,
+                rewrites: Rewrites) -> dict[str, Any]:
+    """The chart values (one ``clusterSecretStoreList`` store, one ``secretList`` item) a case renders, from the
+    doc's ``store`` and ``item`` changed as ``how`` says (each change recorded). The ExternalSecret's ``name``
+    (the store it references) follows the store's only when it named it."""
+    values: dict[str, Any] = {
+        "clusterSecretStoreConfiguration": {"enabled": True, "clusterSecretStoreList": [copy.deepcopy(dict(store))]},
+        "externalSecretsConfiguration": {"enabled": True, "secretList": [copy.deepcopy(dict(item))]},
+    }
+
+    def put(path: str, value: Any, add: bool = False) -> None:
+        rewrites.set(values, path, value, add=add, where="values")
+
+    src, es = f"{STORE_LIST}[0]", f"{SECRET_LIST}[0]"
+    doc_name = store.get("name")
+    put(f"{src}.name", how.store_name)
+    put(f"{src}.source.server", how.server)
+    auth = (store.get("source") or {}).get("auth") or {}
+    if how.token_secret and auth.get("type") == "token":
+        put(f"{src}.source.auth.secretName", how.token_secret)
+        if auth.get("namespace"):  # a referent store stays referent
+            put(f"{src}.source.auth.namespace", how.namespace)
+    if how.role and auth.get("type") == "kubernetes":
+        put(f"{src}.source.auth.role", how.role)
+    if item.get("name") == doc_name:
+        put(f"{es}.name", how.store_name)
+    put(f"{es}.namespace", how.namespace)
+    secrets = item.get("secrets") or {}
+    for index, entry in enumerate(secrets.get("data") or []):
+        if "key" in ((entry or {}).get("remoteRef") or {}):
+            put(f"{es}.secrets.data[{index}].remoteRef.key", f"{how.key_prefix}/{entry['remoteRef']['key']}")
+    for index, entry in enumerate(secrets.get("dataFrom") or []):
+        if "key" in ((entry or {}).get("extract") or {}):
+            put(f"{es}.secrets.dataFrom[{index}].extract.key", f"{how.key_prefix}/{entry['extract']['key']}")
+    if how.tag:
+        put(f"{es}.secrets.targetName", f"{secrets.get('targetName') or 'default-k8s'}-{how.tag}", add=True)
+    if how.es_refresh:
+        put(f"{es}.refreshInterval", how.es_refresh, add=True)
+    return values
+
+
+@dataclass(frozen=True)
+class StoreChange:
+    """What no value can make the chart render: a namespaced SecretStore (with its controller class) for a second
+    install, a store revalidation interval (the chart renders none)."""
+
     kind: str = CSS
     namespace: str | None = None
-    token_secret: tuple[str, str] | None = None  # name, namespace of the test's token Secret
-    role: str | None = None
     controller: str | None = None
     refresh_interval: int | None = None
 
 
-def isolate_store(store: Mapping[str, Any], how: StoreIsolation, rewrites: Rewrites) -> dict[str, Any]:
-    """A copy of the rendered ``store`` rewritten as ``how`` says (each change recorded)."""
+def change_store(store: Mapping[str, Any], how: StoreChange, rewrites: Rewrites) -> dict[str, Any]:
+    """A copy of the rendered ``store`` changed as ``how`` says (each change recorded)."""
     out = copy.deepcopy(dict(store))
-    rewrites.set(out, "metadata.name", how.name)
     if how.namespace:
         rewrites.set(out, "metadata.namespace", how.namespace, add=True)
-    vault = "spec.provider.vault"
-    rewrites.set(out, f"{vault}.server", how.server)
-    auth = auth_of(out)
-    if how.token_secret and "tokenSecretRef" in auth:
-        name, namespace = how.token_secret
-        rewrites.set(out, f"{vault}.auth.tokenSecretRef.name", name)
-        if auth["tokenSecretRef"].get("namespace"):  # a referent store stays referent
-            rewrites.set(out, f"{vault}.auth.tokenSecretRef.namespace", namespace)
-    if how.role and "kubernetes" in auth:
-        rewrites.set(out, f"{vault}.auth.kubernetes.role", how.role)
     if how.controller:
         rewrites.set(out, "spec.controller", how.controller, add=True)
     if how.refresh_interval:
@@ -212,40 +261,10 @@ def isolate_store(store: Mapping[str, Any], how: StoreIsolation, rewrites: Rewri
     return out
 
 
-@dataclass(frozen=True)
-class ExternalSecretIsolation:
-    """What an ExternalSecret must become to run in one test."""
-
-    namespace: str
-    stores: Mapping[str, Ref]  # rendered store name -> the store the test applied instead
-    key_prefix: str  # Vault keys move under it (parallel tests never share a path)
-    tag: str = ""  # suffix of the name and the target Secret when a test runs several
-    refresh_interval: str | None = None
-
-
-def isolate_external_secret(
-    es: Mapping[str, Any], how: ExternalSecretIsolation, rewrites: Rewrites
-) -> dict[str, Any]:
+def change_external_secret(es: Mapping[str, Any], store: Ref, rewrites: Rewrites) -> dict[str, Any]:
+    """A copy of the rendered ``es``, referencing ``store``'s kind when the chart's reference named it by name."""
     out = copy.deepcopy(dict(es))
-    meta = out.get("metadata") or {}
-    rewrites.set(out, "metadata.namespace", how.namespace, add=True)
-    if how.tag:
-        rewrites.set(out, "metadata.name", f"{meta.get('name')}-{how.tag}")
-    spec = out.get("spec") or {}
-    ref = spec.get("secretStoreRef") or {}
-    store = how.stores.get(str(ref.get("name")))
-    if store is not None:  # a ref to a store the chart did not render stays as rendered
-        rewrites.set(out, "spec.secretStoreRef.name", store.name)
-        if ref.get("kind") == CSS and store.kind != CSS:
-            rewrites.set(out, "spec.secretStoreRef.kind", store.kind)
-    for index, item in enumerate(spec.get("data") or []):
-        if isinstance((item or {}).get("remoteRef"), Mapping) and "key" in item["remoteRef"]:
-            rewrites.set(out, f"spec.data[{index}].remoteRef.key", f"{how.key_prefix}/{item['remoteRef']['key']}")
-    for index, item in enumerate(spec.get("dataFrom") or []):
-        if isinstance((item or {}).get("extract"), Mapping) and "key" in item["extract"]:
-            rewrites.set(out, f"spec.dataFrom[{index}].extract.key", f"{how.key_prefix}/{item['extract']['key']}")
-    if how.tag:
-        rewrites.set(out, "spec.target.name", f"{target_of(out)}-{how.tag}")
-    if how.refresh_interval:
-        rewrites.set(out, "spec.refreshInterval", how.refresh_interval, add=True)
+    ref = (out.get("spec") or {}).get("secretStoreRef") or {}
+    if ref.get("name") == store.name and ref.get("kind") == CSS and store.kind != CSS:
+        rewrites.set(out, "spec.secretStoreRef.kind", store.kind)
     return out

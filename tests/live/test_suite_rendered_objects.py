@@ -1,5 +1,6 @@
-"""The live tier's objects are the chart's: the doc's values rendered by the (fixture) chart, rewritten only to
-run in one test, each rewrite recorded as ``field: before → after``; what the chart did not render stays absent."""
+"""The live tier's objects are the chart's: the doc's values, changed only to run on a shared platform (each change
+recorded as ``field: before → after``), rendered by the (fixture) chart; what no value can say is changed on the
+rendered object, and what the chart did not render stays absent."""
 
 from __future__ import annotations
 
@@ -10,14 +11,15 @@ from esoconf.config import PROJECT_ROOT, load_versions
 from esoconf.eso_objects import (
     CSS,
     SS,
-    ExternalSecretIsolation,
+    CaseIsolation,
     Ref,
     Rewrites,
-    StoreIsolation,
+    StoreChange,
+    case_values,
+    change_external_secret,
+    change_store,
     external_secrets_writing,
     is_referent,
-    isolate_external_secret,
-    isolate_store,
     stores_named,
 )
 from esoconf.live.cases import DocShapes
@@ -25,6 +27,8 @@ from esoconf.schema import SchemaSet
 
 SHAPES = DocShapes.load(PROJECT_ROOT / "tests" / "fixtures" / "docs" / "VAULT_INTEGRATION.md")
 URL = "http://127.0.0.1:8200"
+HOW = CaseIsolation(store_name="vault-secrets-t1", server=URL, namespace="ns1", key_prefix="ns1",
+                    token_secret="vault-token", role="eso-role-t1")
 
 
 @pytest.fixture(scope="module")
@@ -32,81 +36,79 @@ def schemas() -> SchemaSet:
     return SchemaSet.for_chart(FIXTURE_CHART, load_versions()["kubernetes"]["version"])
 
 
-def rendered(auth: str, fetch: str = "data", source: dict | None = None) -> tuple[dict, dict]:
+def rendered(auth: str, fetch: str = "data", source: dict | None = None, how: CaseIsolation = HOW,
+             rewrites: Rewrites | None = None) -> tuple[dict, dict]:
     store = {"name": SHAPES.store_names[auth], "source": source or SHAPES.sources[auth]}
-    objects = render_chart(FIXTURE_CHART, {
-        "clusterSecretStoreConfiguration": {"enabled": True, "clusterSecretStoreList": [store]},
-        "externalSecretsConfiguration": {"enabled": True, "secretList": [SHAPES.items[fetch]]},
-    })
-    (css,) = stores_named(objects, "vault-secrets")
-    (es,) = external_secrets_writing(objects, "my-app-secret", "external-secrets")
+    objects = render_chart(FIXTURE_CHART, case_values(store, SHAPES.items[fetch], how, rewrites or Rewrites()))
+    (css,) = stores_named(objects, how.store_name)
+    (es,) = external_secrets_writing(objects, f"my-app-secret{'-' + how.tag if how.tag else ''}", "ns1")
     return css, es
 
 
 @pytest.mark.parametrize("auth", ["token", "kubernetes"])
-@pytest.mark.parametrize("kind", [CSS, SS])
-def test_rendered_store_runs_after_recorded_rewrites(schemas: SchemaSet, auth: str, kind: str) -> None:
-    css, _ = rendered(auth)
+def test_the_chart_renders_the_isolated_values(schemas: SchemaSet, auth: str) -> None:
     rewrites = Rewrites()
-    scoped = kind == SS
-    how = StoreIsolation(name="vault-secrets-t1", server=URL, kind=kind, namespace="ns1" if scoped else None,
-                         token_secret=("vault-token", "ns1"), role="eso-role-t1", controller="b" if scoped else None)
-    store = isolate_store(css, how, rewrites)
-    assert schemas.check(store).status == "ok"
-    vault = store["spec"]["provider"]["vault"]
-    assert vault["server"] == URL and vault["path"] == "kv" and vault["version"] == "v2"  # the chart's, untouched
-    assert "refreshInterval" not in store["spec"], "the chart renders none; only a case waiting for one adds it"
-    assert "ClusterSecretStore spec.provider.vault.server: https://vault.example.com:8200 → " + URL in rewrites.lines
-    assert "ClusterSecretStore metadata.name: vault-secrets → vault-secrets-t1" in rewrites.lines
+    css, _ = rendered(auth, rewrites=rewrites)
+    assert schemas.check(css).status == "ok"
+    vault = css["spec"]["provider"]["vault"]
+    assert vault["server"] == URL and vault["path"] == "kv" and vault["version"] == "v2"
+    assert "refreshInterval" not in css["spec"], "the chart renders none"
+    src = "values clusterSecretStoreConfiguration.clusterSecretStoreList[0]"
+    assert f"{src}.source.server: https://vault.example.com:8200 → {URL}" in rewrites.lines
+    assert f"{src}.name: vault-secrets → vault-secrets-t1" in rewrites.lines
     if auth == "token":
         assert vault["auth"]["tokenSecretRef"] == {"name": "vault-token", "key": "token", "namespace": "ns1"}
-        assert "ClusterSecretStore spec.provider.vault.auth.tokenSecretRef.namespace: external-secrets → ns1" \
-            in rewrites.lines
+        assert f"{src}.source.auth.namespace: external-secrets → ns1" in rewrites.lines
     else:
-        assert vault["auth"]["kubernetes"]["role"] == "eso-role-t1"
-        assert vault["auth"]["kubernetes"]["serviceAccountRef"] == {"name": "external-secrets",
-                                                                    "namespace": "external-secrets"}
-    assert css["metadata"]["name"] == "vault-secrets", "the rendered object itself is not changed"
+        assert vault["auth"]["kubernetes"] == {"mountPath": "kubernetes", "role": "eso-role-t1", "serviceAccountRef": {
+            "name": "external-secrets", "namespace": "external-secrets"}}
+
+
+@pytest.mark.parametrize("fetch", ["data", "dataFrom"])
+def test_the_external_secret_follows_the_store_name_and_the_test_namespace(schemas: SchemaSet, fetch: str) -> None:
+    rewrites = Rewrites()
+    how = CaseIsolation(**{**HOW.__dict__, "es_refresh": "10s", "tag": "w2"})
+    _, es = rendered("token", fetch, how=how, rewrites=rewrites)
+    assert schemas.check(es).status == "ok"
+    assert es["metadata"] == {"name": "vault-secrets-t1-externalsecrets", "namespace": "ns1"}
+    assert es["spec"]["target"] == {"name": "my-app-secret-w2", "creationPolicy": "Owner"}
+    assert es["spec"]["secretStoreRef"] == {"name": "vault-secrets-t1", "kind": CSS}
+    assert es["spec"]["refreshInterval"] == "10s"
+    keys = [d.get("remoteRef", d.get("extract"))["key"] for d in es["spec"].get("data", es["spec"].get("dataFrom"))]
+    assert keys and all(k == "ns1/my-app/config" for k in keys)
+    assert "values externalSecretsConfiguration.secretList[0].namespace: external-secrets → ns1" in rewrites.lines
 
 
 def test_a_referent_store_stays_referent() -> None:
     source = {**SHAPES.sources["token"], "auth": {k: v for k, v in SHAPES.sources["token"]["auth"].items()
                                                   if k != "namespace"}}
     css, _ = rendered("token", source=source)
-    store = isolate_store(css, StoreIsolation(name="s", server=URL, token_secret=("vault-token", "ns1")), Rewrites())
-    assert is_referent(store)
+    assert is_referent(css)
 
 
-def test_a_field_the_chart_did_not_render_stays_absent() -> None:
-    css, _ = rendered("kubernetes")
-    del css["spec"]["provider"]["vault"]["auth"]["kubernetes"]["role"]
+def test_what_no_value_can_say_is_changed_on_the_rendered_store(schemas: SchemaSet) -> None:
+    css, es = rendered("token")
     rewrites = Rewrites()
-    store = isolate_store(css, StoreIsolation(name="s", server=URL, role="eso-role-t1"), rewrites)
-    assert "role" not in store["spec"]["provider"]["vault"]["auth"]["kubernetes"]
-    assert "ClusterSecretStore spec.provider.vault.auth.kubernetes.role: not rendered by the chart, left absent" \
-        in rewrites.lines
+    store = change_store(css, StoreChange(kind=SS, namespace="ns1", controller="b", refresh_interval=10), rewrites)
+    assert schemas.check(store).status == "ok"
+    assert rewrites.lines == ["ClusterSecretStore metadata.namespace: (absent) → ns1",
+                              "ClusterSecretStore spec.controller: (absent) → b",
+                              "ClusterSecretStore spec.refreshInterval: (absent) → 10",
+                              "ClusterSecretStore kind: ClusterSecretStore → SecretStore"]
+    assert change_external_secret(es, Ref(SS, "vault-secrets-t1", "ns1"), rewrites)["spec"]["secretStoreRef"][
+        "kind"] == SS
+    assert css["kind"] == CSS, "the rendered object itself is not changed"
 
 
-@pytest.mark.parametrize("fetch", ["data", "dataFrom"])
-def test_rendered_external_secret_runs_after_recorded_rewrites(schemas: SchemaSet, fetch: str) -> None:
-    _, es = rendered("token", fetch)
+def test_a_field_that_is_not_there_stays_absent() -> None:
     rewrites = Rewrites()
-    how = ExternalSecretIsolation(namespace="ns1", stores={"vault-secrets": Ref(CSS, "vault-secrets-t1")},
-                                  key_prefix="ns1", refresh_interval="10s")
-    obj = isolate_external_secret(es, how, rewrites)
-    assert schemas.check(obj).status == "ok"
-    assert obj["metadata"] == {"name": "vault-secrets-externalsecrets", "namespace": "ns1"}
-    assert obj["spec"]["target"] == {"name": "my-app-secret", "creationPolicy": "Owner"}
-    assert obj["spec"]["secretStoreRef"] == {"name": "vault-secrets-t1", "kind": CSS}
-    keys = [d.get("remoteRef", d.get("extract"))["key"] for d in obj["spec"].get("data", obj["spec"].get("dataFrom"))]
-    assert keys and all(k == "ns1/my-app/config" for k in keys)
-    assert "ExternalSecret spec.refreshInterval: 1m → 10s" in rewrites.lines
-    assert "ExternalSecret metadata.namespace: external-secrets → ns1" in rewrites.lines
+    obj = {"kind": CSS, "spec": {"provider": {"vault": {"auth": {"kubernetes": {"mountPath": "k"}}}}}}
+    assert not rewrites.set(obj, "spec.provider.vault.auth.kubernetes.role", "r")
+    assert "role" not in obj["spec"]["provider"]["vault"]["auth"]["kubernetes"]
+    assert rewrites.lines == ["ClusterSecretStore spec.provider.vault.auth.kubernetes.role: not there, left absent"]
 
 
-def test_a_store_ref_the_chart_got_wrong_stays_wrong() -> None:
-    _, es = rendered("token")
-    es["spec"]["secretStoreRef"]["name"] = "another-store"
-    how = ExternalSecretIsolation(namespace="ns1", stores={"vault-secrets": Ref(CSS, "vault-secrets-t1")},
-                                  key_prefix="ns1")
-    assert isolate_external_secret(es, how, Rewrites())["spec"]["secretStoreRef"]["name"] == "another-store"
+def test_a_secret_item_naming_another_store_keeps_it() -> None:
+    item = {**SHAPES.items["data"], "name": "another-store"}
+    values = case_values({"name": "vault-secrets", "source": SHAPES.sources["token"]}, item, HOW, Rewrites())
+    assert values["externalSecretsConfiguration"]["secretList"][0]["name"] == "another-store"

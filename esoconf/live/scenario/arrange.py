@@ -1,5 +1,5 @@
-"""Arrange: seed Vault, render the chart under test with the case's values and apply the ClusterSecretStore it
-renders (broken as a case says), rewritten only to run in this test (every rewrite recorded in ``World``)."""
+"""Arrange: seed Vault, render the chart under test with the case's values (isolated and broken as the case says)
+and apply the ClusterSecretStore it renders; every change made to run it is recorded in ``World.rewrites``."""
 
 from __future__ import annotations
 
@@ -13,15 +13,16 @@ from esoconf.eso_objects import (
     CSS,
     ES,
     SS,
-    ExternalSecretIsolation,
+    CaseIsolation,
     Ref,
     Rewrites,
-    StoreIsolation,
+    StoreChange,
+    case_values,
+    change_external_secret,
+    change_store,
     describe_store,
     expected_data,
     external_secrets_writing,
-    isolate_external_secret,
-    isolate_store,
     stores_named,
 )
 from esoconf.redact import REDACT
@@ -41,45 +42,35 @@ class Arranging(ScenarioCore):
     """Arrange the doc's setup for one case: Vault data and policy, the token Secret or role, the store."""
 
     # ---- the chart's objects for a case -----------------------------------------------------------
-    def case_values(
-        self, auth: Auth, fetch: Fetch, breakage: Breakage = Breakage.NONE, mount: str | None = None
-    ) -> dict[str, Any]:
+    def case_values(self, auth: Auth, fetch: Fetch, breakage: Breakage, how: CaseIsolation, rewrites: Rewrites,
+                    mount: str | None = None) -> dict[str, Any]:
         """The values the chart under test renders a case's store and ExternalSecret from: the release's values
         plus the doc's store (``auth``) and ExternalSecret (``fetch``), broken as ``breakage`` says, with
-        ``mount`` as the kubernetes auth mountPath when the case varies it."""
-        source = copy.deepcopy(self.shapes.sources[auth])
+        ``mount`` as the kubernetes auth mountPath when the case varies it, isolated as ``how`` says."""
+        store = {"name": self.shapes.store_names[auth], "source": copy.deepcopy(self.shapes.sources[auth])}
         item = copy.deepcopy(self.shapes.items[fetch])
         if mount:
-            source.setdefault("auth", {})["mountPath"] = mount
+            rewrites.set(store, "source.auth.mountPath", mount, add=True, where="values (the case's variation)")
         if breakage is Breakage.REFERENT_BAD_TOKEN:
-            source.get("auth", {}).pop("namespace", None)
+            store["source"].get("auth", {}).pop("namespace", None)
         if breakage is Breakage.PROPERTY_MISSING:
             item["secrets"]["data"][0]["remoteRef"]["property"] = "no-such-property"
-        store = {"name": self.shapes.store_names[auth], "source": source}
-        stores = {"enabled": True, "clusterSecretStoreList": [store]}
-        return deep_merge(self.platform.eso_values(), {
-            "clusterSecretStoreConfiguration": stores,
-            "externalSecretsConfiguration": {"enabled": True, "secretList": [item]},
-        })
+        return deep_merge(self.platform.eso_values(), case_values(store, item, how, rewrites))
 
-    def rendered_pair(
-        self, auth: Auth, fetch: Fetch, values: Mapping[str, Any]
-    ) -> tuple[dict[str, Any], dict[str, Any]]:
-        """The store and the ExternalSecret the chart renders from ``values`` for the doc's items."""
+    def rendered_pair(self, values: Mapping[str, Any], store_name: str, target: str) -> tuple[dict[str, Any],
+                                                                                          dict[str, Any]]:
+        """The store and the ExternalSecret (writing ``target`` in the test's namespace) the chart renders."""
         __tracebackhide__ = True
         objects = self.platform.render_eso(dict(values))
-        name = self.shapes.store_names[auth]
-        item = self.shapes.items[fetch]
-        stores = stores_named(objects, name)
-        target = (item.get("secrets") or {}).get("targetName") or "default-k8s"
-        found = external_secrets_writing(objects, target, item.get("namespace"))
+        stores = stores_named(objects, store_name)
+        found = external_secrets_writing(objects, target, self.namespace)
         if len(stores) != 1 or len(found) != 1:
             shown = sorted(f"{o.get('kind')}/{(o.get('metadata') or {}).get('name')}" for o in objects
                            if o.get("kind") in (CSS, SS, ES))
             raise ChartRenderedNothing(
-                f"the chart under test rendered {len(stores)} ClusterSecretStore {name!r} and {len(found)} "
-                f"ExternalSecret writing {item.get('namespace')}/{target} from the doc's values "
-                f"(ESO objects rendered: {', '.join(shown) or 'none'})")
+                f"from the case's values the chart under test rendered {len(stores)} ClusterSecretStore "
+                f"{store_name!r} and {len(found)} ExternalSecret writing {self.namespace}/{target} (ESO objects "
+                f"rendered: {', '.join(shown) or 'none'})")
         return stores[0], found[0]
 
     # ---- arranging the doc's setup ----------------------------------------------------------------
@@ -95,12 +86,13 @@ class Arranging(ScenarioCore):
         refresh: bool = False,
         mount: str | None = None,
     ) -> World:
-        """Seed Vault, render the chart with the doc's values for ``auth``/``fetch`` (broken as ``breakage``
-        says) and apply the rendered store, rewritten to run in this test.
+        """Seed Vault, render the chart with the doc's values for ``auth``/``fetch`` (isolated for this test,
+        broken as ``breakage`` says) and apply the rendered store.
 
-        ``refresh``: the case waits for a refresh, so the store revalidates and the ExternalSecret refreshes
-        on a short interval (recorded rewrites). The ExternalSecret is applied by :meth:`apply_es` once the
-        store is Ready (applied earlier, it fails on the flood gate and ESO backs off)."""
+        ``refresh``: the case waits for a refresh, so the ExternalSecret refreshes on a short interval (a value)
+        and the store revalidates (the rendered store; the chart renders no interval). The ExternalSecret is
+        applied by :meth:`apply_es` once the store is Ready (applied earlier, it fails on the flood gate and
+        ESO backs off)."""
         self.arranged += 1
         tag = "" if self.arranged == 1 else f"w{self.arranged}"  # several worlds in one namespace
         prefix = f"{self.namespace}/{tag}" if tag else self.namespace
@@ -115,34 +107,32 @@ class Arranging(ScenarioCore):
         self.vault.write_policy(policy, self.policy_hcl(self.mount, f"{prefix}/*"))
         self.cleanups.append(lambda: self.vault.delete_policy(policy))
 
-        values = self.case_values(auth, fetch, breakage, mount)
-        rendered_store, rendered_es = self.rendered_pair(auth, fetch, values)
+        source = self.shapes.sources[auth]
         world_token: Ref | None = None
         raw_token = ""
         role = None
-        source = self.shapes.sources[auth]
+        secret_name = None
         if auth == "token":
-            world_token, raw_token = self._token_secret(source, [policy], breakage, tag)
+            secret_name = f"{source['auth']['secretName']}-{tag}" if tag else str(source["auth"]["secretName"])
+            world_token, raw_token = self._token_secret(source, secret_name, [policy], breakage)
         else:
             role = self._role(policy, breakage, tag, mount)
         name = self.unique(self.shapes.store_names[auth], tag)
+        target = f"{(item.get('secrets') or {}).get('targetName') or 'default-k8s'}{'-' + tag if tag else ''}"
+        rewrites = Rewrites()
+        how = CaseIsolation(store_name=name, server=self.platform.vault_url, namespace=self.namespace,
+                            key_prefix=prefix, token_secret=secret_name, role=role, tag=tag,
+                            es_refresh=SHORT_ES_REFRESH if refresh else None)
+        values = self.case_values(auth, fetch, breakage, how, rewrites, mount)
+        rendered_store, rendered_es = self.rendered_pair(values, name, target)
         namespace = self.namespace if store_kind == SS else None
         store = Ref(store_kind, name, namespace)
-        rewrites = Rewrites()
-        secret_name = f"{source['auth'].get('secretName')}-{tag}" if tag else source["auth"].get("secretName")
-        manifest = isolate_store(rendered_store, StoreIsolation(
-            name=name, server=self.platform.vault_url, kind=store_kind, namespace=namespace,
-            token_secret=(str(secret_name), self.namespace) if auth == "token" else None, role=role,
-            controller=controller, refresh_interval=SHORT_STORE_REFRESH_SECONDS if refresh else None,
-        ), rewrites)
+        manifest = change_store(rendered_store, StoreChange(
+            kind=store_kind, namespace=namespace, controller=controller,
+            refresh_interval=SHORT_STORE_REFRESH_SECONDS if refresh else None), rewrites)
         if apply_store:
             self.apply(manifest)
-        rendered_name = str(rendered_store["metadata"]["name"])
-        es_manifest = isolate_external_secret(rendered_es, ExternalSecretIsolation(
-            namespace=self.namespace, stores={rendered_name: store}, key_prefix=prefix, tag=tag,
-            refresh_interval=SHORT_ES_REFRESH if refresh else None,
-        ), rewrites)
-        target = str(es_manifest["spec"]["target"]["name"])
+        es_manifest = change_external_secret(rendered_es, store, rewrites)
         expected = expected_data(item.get("secrets") or {}, vault_data)  # what the doc promises
         es = Ref(ES, es_manifest["metadata"]["name"], self.namespace)
         self.rewrites.extend(rewrites.lines)
@@ -176,11 +166,10 @@ class Arranging(ScenarioCore):
         return values
 
     def _token_secret(
-        self, source: Mapping[str, Any], policies: list[str], breakage: Breakage, tag: str
+        self, source: Mapping[str, Any], name: str, policies: list[str], breakage: Breakage
     ) -> tuple[Ref | None, str]:
-        """The doc's ``vault-token`` Secret, made in the test's namespace (the store is rewritten to it)."""
+        """The doc's ``vault-token`` Secret, made as ``name`` in the test's namespace (the values name it)."""
         auth = source["auth"]
-        name = f"{auth['secretName']}-{tag}" if tag else str(auth["secretName"])
         if breakage is Breakage.REFERENT_BAD_TOKEN:
             token = f"hvs.{secrets.token_hex(14)}"  # well-formed, unknown to Vault
             REDACT.add(token)
@@ -194,8 +183,8 @@ class Arranging(ScenarioCore):
         return Ref("Secret", name, self.namespace), raw
 
     def _role(self, policy: str, breakage: Breakage, tag: str, mount: str | None = None) -> str:
-        """The doc's ``vault write auth/<mount>/role/<name>``, under a per-test name (the store is rewritten
-        to it), binding the doc's service accounts and namespaces."""
+        """The doc's ``vault write auth/<mount>/role/<name>``, under a per-test name (the values name it),
+        binding the doc's service accounts and namespaces."""
         doc_role = self.shapes.role
         params = doc_role["params"]
         name = self.unique(doc_role["name"], tag)
