@@ -47,7 +47,8 @@ class Arranging(ScenarioCore):
         """The values the chart under test renders a case's store and ExternalSecret from: the release's values
         plus the doc's store (``auth``) and ExternalSecret (``fetch``), broken as ``breakage`` says, with
         ``mount`` as the kubernetes auth mountPath when the case varies it, isolated as ``how`` says."""
-        store = {"name": self.shapes.store_names[auth], "source": copy.deepcopy(self.shapes.sources[auth])}
+        store: dict[str, Any] = {"name": self.shapes.store_names[auth],
+                                 "source": copy.deepcopy(self.shapes.sources[auth])}
         item = copy.deepcopy(self.shapes.items[fetch])
         if mount:
             rewrites.set(store, "source.auth.mountPath", mount, add=True, where="values (the case's variation)")
