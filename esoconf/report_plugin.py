@@ -401,8 +401,8 @@ def build_session_report(session: pytest.Session, exitstatus: int) -> Report:
     run.skew_allowed = bool(resolved.allow_controller_skew)
     for name, fields in rewritten_fields(state.reports.values()).items():
         run.fidelity.setdefault(name, []).append(
-            f"rewrites of the chart's rendered objects to run each case (values in each test's `rewrite` "
-            f"properties): {', '.join(fields)}")
+            f"changed to run each case, in the values given to the chart or on its rendered objects (before → after "
+            f"in each test's `rewrite` properties): {', '.join(fields)}")
     tests = [result_of(nodeid, reports, state.artifacts_dir) for nodeid, reports in state.reports.items()]
     tests += [TestResult(nodeid=nodeid, tier=tier, verdict="blocked", claims=claims,
                          evidence=f"not verified: {reason}") for nodeid, (tier, claims, reason) in not_verified.items()]

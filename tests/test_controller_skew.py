@@ -111,8 +111,9 @@ def test_the_report_says_what_differed_and_every_live_verdict_reads_the_skew(
     assert data["run"]["phases"] == {"control-plane": 3.0, "attach": 0.5}  # both workers' bring-up phases
     assert data["run"]["fidelity"]["local"] == [
         "Vault: OpenBao 2.7.2 dev server", "CRDs: 24 from ESO v0.16.2's bundle",
-        "rewrites of the chart's rendered objects to run each case (values in each test's `rewrite` properties): "
-        "ClusterSecretStore metadata.name, ClusterSecretStore spec.provider.vault.server"]
+        "changed to run each case, in the values given to the chart or on its rendered objects (before → after in "
+        "each test's `rewrite` properties): ClusterSecretStore metadata.name, ClusterSecretStore "
+        "spec.provider.vault.server"]
     (claim,) = [c for c in data["claims"] if c["id"] == "TOK-1"]
     assert claim["evidence"]["unit"].startswith("observed on controller v0.16.2 (the chart deploys v1.3.1): ")
     markdown = (artifacts / "report.md").read_text()

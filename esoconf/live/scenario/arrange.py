@@ -51,7 +51,8 @@ class Arranging(ScenarioCore):
                                  "source": copy.deepcopy(self.shapes.sources[auth])}
         item = copy.deepcopy(self.shapes.items[fetch])
         if mount:
-            rewrites.set(store, "source.auth.mountPath", mount, add=True, where="values (the case's variation)")
+            rewrites.set(store, "source.auth.mountPath", mount, add=True,
+                         where="values (the case's own) clusterSecretStoreConfiguration.clusterSecretStoreList[0]")
         if breakage is Breakage.REFERENT_BAD_TOKEN:
             store["source"].get("auth", {}).pop("namespace", None)
         if breakage is Breakage.PROPERTY_MISSING:
