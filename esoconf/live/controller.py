@@ -49,11 +49,8 @@ def version_in_build_info(text: str) -> str:
 
 
 def sha256_of(path: Path) -> str:
-    digest = hashlib.sha256()
     with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return "sha256:" + digest.hexdigest()
+        return "sha256:" + hashlib.file_digest(handle, "sha256").hexdigest()
 
 
 def deployed_version(rendered: Iterable[Mapping[str, Any]], app_version: str) -> tuple[str, str]:

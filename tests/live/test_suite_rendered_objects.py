@@ -7,21 +7,9 @@ from __future__ import annotations
 import pytest
 from fakes import FIXTURE_CHART, render_chart
 
+from esoconf import eso_objects as eso
 from esoconf.config import PROJECT_ROOT, load_versions
-from esoconf.eso_objects import (
-    CSS,
-    SS,
-    CaseIsolation,
-    Ref,
-    Rewrites,
-    StoreChange,
-    case_values,
-    change_external_secret,
-    change_store,
-    external_secrets_writing,
-    is_referent,
-    stores_named,
-)
+from esoconf.eso_objects import CSS, SS, CaseIsolation, Rewrites, StoreChange, case_values
 from esoconf.live.cases import DocShapes
 from esoconf.schema import SchemaSet
 
@@ -40,8 +28,8 @@ def rendered(auth: str, fetch: str = "data", source: dict | None = None, how: Ca
              rewrites: Rewrites | None = None) -> tuple[dict, dict]:
     store = {"name": SHAPES.store_names[auth], "source": source or SHAPES.sources[auth]}
     objects = render_chart(FIXTURE_CHART, case_values(store, SHAPES.items[fetch], how, rewrites or Rewrites()))
-    (css,) = stores_named(objects, how.store_name)
-    (es,) = external_secrets_writing(objects, f"my-app-secret{'-' + how.tag if how.tag else ''}", "ns1")
+    (css,) = eso.stores_named(objects, how.store_name)
+    (es,) = eso.external_secrets_writing(objects, f"my-app-secret{'-' + how.tag if how.tag else ''}", "ns1")
     return css, es
 
 
@@ -83,19 +71,19 @@ def test_a_referent_store_stays_referent() -> None:
     source = {**SHAPES.sources["token"], "auth": {k: v for k, v in SHAPES.sources["token"]["auth"].items()
                                                   if k != "namespace"}}
     css, _ = rendered("token", source=source)
-    assert is_referent(css)
+    assert eso.is_referent(css)
 
 
 def test_what_no_value_can_say_is_changed_on_the_rendered_store(schemas: SchemaSet) -> None:
     css, es = rendered("token")
     rewrites = Rewrites()
-    store = change_store(css, StoreChange(kind=SS, namespace="ns1", controller="b", refresh_interval=10), rewrites)
+    store = eso.change_store(css, StoreChange(kind=SS, namespace="ns1", controller="b", refresh_interval=10), rewrites)
     assert schemas.check(store).status == "ok"
     assert rewrites.lines == ["ClusterSecretStore metadata.namespace: (absent) → ns1",
                               "ClusterSecretStore spec.controller: (absent) → b",
                               "ClusterSecretStore spec.refreshInterval: (absent) → 10",
                               "ClusterSecretStore kind: ClusterSecretStore → SecretStore"]
-    assert change_external_secret(es, Ref(SS, "vault-secrets-t1", "ns1"), rewrites)["spec"]["secretStoreRef"][
+    assert eso.change_external_secret(es, eso.Ref(SS, "vault-secrets-t1", "ns1"), rewrites)["spec"]["secretStoreRef"][
         "kind"] == SS
     assert css["kind"] == CSS, "the rendered object itself is not changed"
 
