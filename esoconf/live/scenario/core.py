@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import json
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -59,6 +60,17 @@ class World:
 TRANSIENT: tuple[type[BaseException], ...] = (ConnectionError, TimeoutError)
 
 
+class RefusedByApiServer(AssertionError):
+    """The API server rejected an object (e.g. a field the CRD requires is missing), in its own words."""
+
+
+def _api_message(exc: BaseException) -> str:
+    try:
+        return str(json.loads(getattr(exc, "body", "") or "{}").get("message") or exc)
+    except (ValueError, AttributeError):
+        return str(exc)
+
+
 class ScenarioCore:
     """The state every verb reads: the platform, the namespace, the doc's shapes, the clock and what to clean up."""
 
@@ -107,7 +119,13 @@ class ScenarioCore:
 
     # ---- applying ---------------------------------------------------------------------------------
     def apply(self, obj: dict[str, Any]) -> dict[str, Any]:
-        live = self.kube.apply(obj)
+        try:
+            live = self.kube.apply(obj)
+        except Exception as exc:  # the API server's 422 says which field of the chart's object it refused
+            if getattr(exc, "status", None) != 422:
+                raise
+            raise RefusedByApiServer(f"the API server refused {obj['kind']}/{obj['metadata']['name']}: "
+                                     f"{_api_message(exc)}") from None
         meta = obj["metadata"]
         if obj["kind"] in {CSS} or meta.get("namespace") not in {None, self.namespace}:
             kind, name, ns = obj["kind"], meta["name"], meta.get("namespace")
