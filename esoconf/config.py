@@ -137,6 +137,8 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("reruns", "nightly: rerun a failed test this many times (0 or 1) and report it as flaky; "
             "ignored with --gate", 0, int),
     Setting("gate", "release-gate mode: no reruns, any error is a failure", False, _bool, flag=True),
+    Setting("allow_controller_skew", "accept, under --gate, live verdicts observed on another ESO controller "
+            "release than the chart deploys (recorded in the report)", False, _bool, flag=True),
     Setting("report_json", "write one JSON record per claim to this path", None),
 )
 SETTINGS_BY_NAME = {s.name: s for s in SETTINGS}

@@ -28,6 +28,7 @@ from .adapter import (
     varied_by,
 )
 from .doc import VaultDoc
+from .eso_objects import CSS, DEFAULT_MOUNT_PATH, external_secrets_writing, stores_named
 from .netpol import Pod, selects
 from .render import Rendered, object_id
 
@@ -40,8 +41,7 @@ VAULT_INGRESS_LABEL = {"vault-ingress": "true"}
 EGRESS_POLICY = "allow-egress-vault"
 VAULT_INGRESS_POLICY = "allow-ingress-to-vault-port-8200-from-custom-app-ingress"
 VAULT_SERVER_LABEL = {"app.kubernetes.io/name": "vault"}  # pods the Vault package runs its server in
-STORE_KIND = "ClusterSecretStore"
-DEFAULT_MOUNT_PATH = "kubernetes"
+STORE_KIND = CSS
 
 
 class _Delete:
@@ -312,7 +312,9 @@ def expected_vault_provider(item: Mapping[str, Any]) -> dict[str, Any]:
 
 def store_of(rendered: Rendered, item: Mapping[str, Any]) -> dict[str, Any]:
     __tracebackhide__ = True
-    return rendered.one(STORE_KIND, item["name"])
+    if len(stores_named(rendered.objects, item["name"])) != 1:
+        rendered.one(STORE_KIND, item["name"])  # raises, naming what was rendered
+    return stores_named(rendered.objects, item["name"])[0]
 
 
 def assert_vault_store(rendered: Rendered, item: Mapping[str, Any]) -> dict[str, Any]:
@@ -323,14 +325,6 @@ def assert_vault_store(rendered: Rendered, item: Mapping[str, Any]) -> dict[str,
     assert_exactly(provider, {"vault": expected_vault_provider(item)},
                    f"{object_id(store)} spec.provider")
     return store
-
-
-def is_referent(store: Mapping[str, Any]) -> bool:
-    """Token auth whose secret ref has no namespace: ESO resolves it per ExternalSecret namespace and never
-    validates the store (eso-upstream.md section 4)."""
-    auth = ((((store.get("spec") or {}).get("provider") or {}).get("vault") or {}).get("auth")) or {}
-    ref = auth.get("tokenSecretRef")
-    return isinstance(ref, Mapping) and not ref.get("namespace")
 
 
 def expected_external_secret(item: Mapping[str, Any]) -> dict[str, Any]:
@@ -351,8 +345,7 @@ def expected_external_secret(item: Mapping[str, Any]) -> dict[str, Any]:
 def external_secrets_for(rendered: Rendered, item: Mapping[str, Any]) -> list[dict[str, Any]]:
     """ExternalSecrets in the item's namespace that write the item's target Secret."""
     target = (item.get("secrets") or {}).get("targetName")
-    return [es for es in rendered.find("ExternalSecret", namespace=item.get("namespace"))
-            if (((es.get("spec") or {}).get("target") or {}).get("name")) == target]
+    return external_secrets_writing(rendered.objects, target, item.get("namespace"), rendered.namespace_of)
 
 
 def assert_external_secret(rendered: Rendered, item: Mapping[str, Any]) -> dict[str, Any]:
@@ -452,30 +445,3 @@ def policy_route(layout: PolicyLayout, notes: Sequence[Any], literal: Rendered,
     return (f"ONLY through the umbrella's translation of the doc's literal key {legacy_key} to {layout.key} "
             f"({applied}); the package ({layout.releases}) ignores the literal key: installed directly with the "
             f"doc's values it renders no policy")
-
-
-def describe_store(store: Mapping[str, Any]) -> str:
-    vault = (((store.get("spec") or {}).get("provider") or {}).get("vault")) or {}
-    auth = vault.get("auth") or {}
-    if "tokenSecretRef" in auth:
-        ref = auth["tokenSecretRef"]
-        how = f"token from Secret {ref.get('namespace') or '<ES namespace: referent>'}/{ref.get('name')}" \
-              f"[{ref.get('key')}]"
-    elif "kubernetes" in auth:
-        k8s = auth["kubernetes"]
-        account = k8s.get("serviceAccountRef") or {}
-        how = f"kubernetes mountPath={k8s.get('mountPath')} role={k8s.get('role')} " \
-              f"sa={account.get('namespace')}/{account.get('name')}"
-    else:
-        how = f"auth={sorted(auth)}"
-    return f"{object_id(store)}: {vault.get('server')} path={vault.get('path')} {vault.get('version')}, {how}"
-
-
-def describe_external_secret(es: Mapping[str, Any]) -> str:
-    spec = es.get("spec") or {}
-    ref, target = spec.get("secretStoreRef") or {}, spec.get("target") or {}
-    keys = [d.get("secretKey") for d in spec.get("data") or []]
-    extracts = [((d.get("extract") or {}).get("key")) for d in spec.get("dataFrom") or []]
-    what = f"data keys {keys}" if keys else f"dataFrom extract {extracts}"
-    return f"{object_id(es)} -> Secret {target.get('name')} ({target.get('creationPolicy')}) from " \
-           f"{ref.get('kind')}/{ref.get('name')}, {what}, refresh {spec.get('refreshInterval')!r}"

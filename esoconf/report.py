@@ -138,6 +138,10 @@ class RunInfo:
     problem: str = ""  # "" | environment | usage | interrupted | collection | chart
     problem_detail: str = ""
     diagnostics: list[str] = field(default_factory=list)
+    # what differed from a cluster running the chart, per live platform (the platforms' own lists)
+    fidelity: dict[str, list[str]] = field(default_factory=dict)
+    controller_skew: str = ""  # "observed on controller vX (the chart deploys vY)", or ""
+    skew_allowed: bool = False  # --allow-controller-skew: a gate accepts the skew (recorded)
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> RunInfo:
@@ -280,6 +284,9 @@ def decide(run: RunInfo, tests: Sequence[TestResult], rows: Sequence[ClaimRow]) 
         return Exit.CLAIM_FAILED, [f"chart failure: {one_line(run.problem_detail, REASON_MAX)}"]
     failed = [t for t in tests if t.verdict in FAILING]
     reasons = [f"{_label(t)}: {t.verdict}: {one_line(t.evidence, 200)}" for t in failed]
+    skew = [f"controller skew under --gate: every live verdict was {run.controller_skew} (pass "
+            f"--allow-controller-skew to accept it)"] if run.controller_skew and run.mode == "gate" \
+        and not run.skew_allowed else []
     if run.mode == "gate":
         unverified = [c.id for c in rows if c.verdict == "skip"]
         if unverified:
@@ -292,6 +299,7 @@ def decide(run: RunInfo, tests: Sequence[TestResult], rows: Sequence[ClaimRow]) 
     elif blocked:
         env_reasons.append(f"{len(blocked)} test(s) blocked by the environment, e.g. {_label(blocked[0])}: "
                            f"{one_line(blocked[0].evidence, 200)}")
+    env_reasons += skew
     if reasons:
         return Exit.CLAIM_FAILED, reasons + env_reasons
     if env_reasons:
@@ -330,14 +338,47 @@ def diagnostics_dir(artifacts_dir: str | Path, nodeid: str) -> Path:
     return Path(artifacts_dir) / DIAGNOSTICS_DIR / safe_name(nodeid)
 
 
+def _phase_records(artifacts_dir: Path) -> list[tuple[str, dict[str, Any]]]:
+    """Every phases file the live tier wrote (``phases.json``, or one per xdist worker: ``phases-gw0.json``), with
+    the worker it came from ("" for the single process)."""
+    found = []
+    for path in sorted(Path(artifacts_dir).glob("phases*.json")):
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            continue
+        if isinstance(data, dict):
+            found.append((path.stem.removeprefix("phases").lstrip("-"), data))
+    return found
+
+
 def read_phases(artifacts_dir: Path) -> dict[str, float]:
-    """Phase timings written by the live tier (``phases.json``: {"phases": {"cluster": secs, ...}})."""
-    path = Path(artifacts_dir) / PHASES_FILE
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-        return {str(k): float(v) for k, v in (data.get("phases") or {}).items()}
-    except (OSError, ValueError, AttributeError, TypeError):
-        return {}
+    """Phase timings written by the live tier ({"phases": {"cluster": secs, ...}}), merged over the xdist workers'
+    files: a phase timed by several workers is shown once per worker (``seeding@gw1``)."""
+    timed: list[tuple[str, dict[str, float]]] = []
+    for worker, data in _phase_records(artifacts_dir):
+        try:
+            timed.append((worker, {str(k): float(v) for k, v in (data.get("phases") or {}).items()}))
+        except (AttributeError, TypeError, ValueError):
+            continue
+    seen = Counter(name for _, phases in timed for name in phases)
+    return {(f"{name}@{worker}" if seen[name] > 1 and worker else name): seconds
+            for worker, phases in timed for name, seconds in phases.items()}
+
+
+def read_fidelity(artifacts_dir: Path) -> tuple[dict[str, list[str]], str]:
+    """(platform -> what differed from a cluster, the controller skew line) from the phases files, merged over
+    xdist workers (each line once, in order)."""
+    fidelity: dict[str, list[str]] = {}
+    skew = ""
+    for _, data in _phase_records(artifacts_dir):
+        platform = str(data.get("platform") or "")
+        lines = fidelity.setdefault(platform, []) if platform else []
+        for line in data.get("differences") or []:
+            if str(line) not in lines:
+                lines.append(str(line))
+        skew = skew or str(data.get("skew") or "")
+    return {k: v for k, v in fidelity.items() if v}, skew
 
 
 def list_diagnostics(artifacts_dir: Path, limit: int = 500) -> list[str]:
@@ -371,6 +412,9 @@ REPORT_SCHEMA: dict[str, Any] = {
                 "pytest_exit": {"type": "integer"},
                 "problem": {"enum": ["", "environment", "usage", "interrupted", "collection", "chart"]},
                 "diagnostics": {"type": "array", "items": {"type": "string"}},
+                "fidelity": {"type": "object", "additionalProperties": {"type": "array", "items": {"type": "string"}}},
+                "controller_skew": {"type": "string"},
+                "skew_allowed": {"type": "boolean"},
             },
         },
         "tiers": {"type": "array", "items": {"type": "string"}},
@@ -451,6 +495,11 @@ def _chart_title(run: RunInfo) -> str:
     return f"{name} {version}".strip() if name else "(no --chart given)"
 
 
+def skew_banner(run: RunInfo) -> str:
+    allowed = "; accepted with --allow-controller-skew" if run.skew_allowed else ""
+    return f"controller skew: every live verdict was {run.controller_skew}{allowed}"
+
+
 HEADLINE_MARK = {Exit.CONFORMS: "✅", Exit.CLAIM_FAILED: "❌", Exit.ENVIRONMENT: "🚧", Exit.USAGE: "⛔"}
 
 
@@ -462,6 +511,8 @@ def to_markdown(report: Report) -> str:
     lines += [f"- {_md(r)}" for r in report.reasons]
     if report.reasons:
         lines.append("")
+    if run.controller_skew:
+        lines += [f"**⚠️ {_md(skew_banner(run))}**", ""]
     counts = ", ".join(f"{n} {v}" for v, n in report.claim_summary().items()) or "none"
     tcounts = ", ".join(f"{n} {v}" for v, n in report.summary().items()) or "none"
     lines += [f"Claims: {counts}. Tests: {tcounts}.", ""]
@@ -489,6 +540,10 @@ def to_markdown(report: Report) -> str:
     if flaky:
         lines += ["### Flaky (failed once, passed on rerun)", ""]
         lines += [f"- `{_md(t.nodeid)}`: first attempt: {_md(one_line(t.first_failure, 200))}" for t in flaky]
+        lines.append("")
+    for platform, differences in run.fidelity.items():
+        lines += [f"### What differed from a cluster ({_md(platform)})", ""]
+        lines += [f"- {_md(line)}" for line in differences]
         lines.append("")
     if run.environment:
         lines += ["<details><summary>Environment</summary>", "", "| Setting | Value |", "|---|---|"]
@@ -558,12 +613,17 @@ def to_html(report: Report) -> str:
              f"<strong>{_h(report.outcome)}</strong> (exit {int(report.exit_code)}, mode {_h(run.mode)})"]
     if report.reasons:
         parts.append("<ul>" + "".join(f"<li>{_h(r)}</li>" for r in report.reasons) + "</ul>")
+    if run.controller_skew:
+        parts.append(f'<p id="controller-skew"><strong>{_h(skew_banner(run))}</strong></p>')
     parts.append("</div>")
     parts.append(_html_legend(report))
     parts.append(_html_matrix(report))
     parts.append(_html_tests(report, sorted(ATTENTION), "Tests needing attention", "tests"))
     parts.append(_html_tests(report, ["xfail"], "Known defects (strict expected failures: they do not fail the "
                                                 "run; a fix shows up as xpass)", "known"))
+    for platform, differences in run.fidelity.items():
+        parts.append(f'<h2>What differed from a cluster ({_h(platform)})</h2><ul class="fidelity" '
+                     f'data-platform="{_h(platform)}">' + "".join(f"<li>{_h(d)}</li>" for d in differences) + "</ul>")
     parts.append(_html_table("Environment", "environment", ["Setting", "Value"],
                              [[_h(k), f"<code>{_h(v)}</code>"] for k, v in run.environment.items()]))
     longest = max(run.phases.values(), default=0) or 1

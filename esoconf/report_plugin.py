@@ -30,6 +30,7 @@ from _pytest.runner import runtestprotocol
 
 from . import config as cfg
 from .gate import NOT_VERIFIED, TOOLS_KEY
+from .live.controller import SKEW_PROPERTY
 from .redact import REDACT, RedactingStream, install_log_redaction, redact_report, uninstall_log_redaction
 from .report import (
     REASON_MAX,
@@ -45,6 +46,7 @@ from .report import (
     diagnostics_dir,
     list_diagnostics,
     one_line,
+    read_fidelity,
     read_phases,
     write_claim_records,
     write_run,
@@ -256,6 +258,9 @@ def result_of(nodeid: str, reports: list[pytest.TestReport], artifacts_dir: Path
     evidence = _evidence(decisive)
     if verdict == "flaky":
         evidence = f"passed on attempt {attempts}; attempt 1 failed: {first_failure}"
+    skew = _property(reports, SKEW_PROPERTY)
+    if skew:  # a live verdict on another controller than the chart deploys says so
+        evidence = f"{skew}: {evidence}"
     diag_dir = diagnostics_dir(artifacts_dir, nodeid)
     found = sorted(diag_dir.rglob("*")) if diag_dir.is_dir() else []
     diagnostics = [p.relative_to(artifacts_dir).as_posix() for p in found if p.is_file()]
@@ -277,13 +282,34 @@ def ran_facts(all_reports: Iterable[list[pytest.TestReport]]) -> dict[str, str]:
             for name, value in report.user_properties if name.startswith(RAN)}
 
 
-def _platform(reports: list[pytest.TestReport]) -> str:
-    """The live platform a test recorded (user property ``platform``), "" for the other tiers."""
+def _property(reports: list[pytest.TestReport], wanted: str) -> str:
     for report in reports:
         for name, value in report.user_properties:
-            if name == "platform":
+            if name == wanted:
                 return str(value)
     return ""
+
+
+def _platform(reports: list[pytest.TestReport]) -> str:
+    """The live platform a test recorded (user property ``platform``), "" for the other tiers."""
+    return _property(reports, "platform")
+
+
+REWRITE_PROPERTY = "rewrite"  # esoconf.live.scenario: one rewrite of the chart's rendered objects
+
+
+def rewritten_fields(all_reports: Iterable[list[pytest.TestReport]]) -> dict[str, list[str]]:
+    """platform -> the fields of the chart's rendered objects the live cases rewrote to run them (each test's
+    own ``field: before → after`` lines are its ``rewrite`` properties)."""
+    found: dict[str, list[str]] = {}
+    for reports in all_reports:
+        platform = _platform(reports)
+        for report in reports:
+            for name, value in report.user_properties:
+                field_ = str(value).split(":", 1)[0]
+                if name == REWRITE_PROPERTY and platform and field_ not in found.setdefault(platform, []):
+                    found[platform].append(field_)
+    return found
 
 
 def tool_versions(config: pytest.Config, resolved: cfg.Config) -> dict[str, str]:
@@ -370,6 +396,13 @@ def build_session_report(session: pytest.Session, exitstatus: int) -> Report:
         duration=round(time.time() - state.started, 2), pytest_exit=int(exitstatus), problem=problem,
         problem_detail=one_line(detail, REASON_MAX), diagnostics=list_diagnostics(state.artifacts_dir))
     run.environment.update(ran_facts(state.reports.values()))
+    run.fidelity, skew = read_fidelity(state.artifacts_dir)
+    run.controller_skew = skew or next((s for r in state.reports.values() if (s := _property(r, SKEW_PROPERTY))), "")
+    run.skew_allowed = bool(resolved.allow_controller_skew)
+    for name, fields in rewritten_fields(state.reports.values()).items():
+        run.fidelity.setdefault(name, []).append(
+            f"changed to run each case, in the values given to the chart or on its rendered objects (before → after "
+            f"in each test's `rewrite` properties): {', '.join(fields)}")
     tests = [result_of(nodeid, reports, state.artifacts_dir) for nodeid, reports in state.reports.items()]
     tests += [TestResult(nodeid=nodeid, tier=tier, verdict="blocked", claims=claims,
                          evidence=f"not verified: {reason}") for nodeid, (tier, claims, reason) in not_verified.items()]

@@ -21,7 +21,8 @@ import esoconf.schema  # noqa: F401
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 CHARTS = {name: FIXTURES / "charts" / name
-          for name in ("external-secrets", "vault", "vault-legacy", "external-secrets-2x", "umbrella")}
+          for name in ("external-secrets", "vault", "vault-legacy", "external-secrets-2x", "umbrella",
+                       "external-secrets-0.16")}
 
 
 @dataclass(frozen=True)
@@ -288,3 +289,32 @@ def helm_binary() -> Path:
         return find_tool("helm", os.environ.get("ESOCONF_HELM")).path
     except ToolError as exc:
         pytest.skip(f"render self-tests need helm: {exc}")
+
+
+# --------------------------------------------------------------------------------------------------------------
+# live mutants: one defect each in a rendered ClusterSecretStore/ExternalSecret of the chart CI runs live (the
+# external-secrets-0.16 fixture; its links become files in the copy). ``breaks`` names the live sync cases
+# (test_sync ids) that must fail on the local platform; every other sync case must keep passing.
+
+ESO_LIVE = "external-secrets-0.16"
+SYNC_ALL = ("token-data", "token-dataFrom", "kubernetes-data", "kubernetes-dataFrom",
+            "kubernetes-data-at-kubernetes-other")
+SYNC_DATA = ("token-data", "kubernetes-data", "kubernetes-data-at-kubernetes-other")
+SYNC_KUBERNETES = ("kubernetes-data", "kubernetes-dataFrom", "kubernetes-data-at-kubernetes-other")
+
+
+def live_mutant(id: str, file: str, old: str, new: str, *breaks: str) -> Mutant:
+    return Mutant(id, ESO_LIVE, (Edit(file, old, new),), frozenset(breaks))
+
+
+LIVE_MUTANTS: tuple[Mutant, ...] = (
+    live_mutant("store-path-wrong", STORE, "path: {{ $src.path | quote }}",
+                'path: {{ printf "%s-wrong" $src.path | quote }}', *SYNC_ALL),
+    live_mutant("store-kv-version-wrong", STORE, "version: {{ $src.version | quote }}", 'version: "v1"', *SYNC_ALL),
+    live_mutant("kubernetes-mountPath-dropped", STORE,
+                '          mountPath: {{ $auth.mountPath | default "kubernetes" | quote }}\n', "",
+                "kubernetes-data-at-kubernetes-other"),
+    live_mutant("kubernetes-role-dropped", STORE, "          role: {{ $auth.role | quote }}\n", "", *SYNC_KUBERNETES),
+    live_mutant("remoteRef-property-mangled", ES, "{{- toYaml $item.secrets.data | nindent 4 }}",
+                '{{- toYaml $item.secrets.data | replace "property: " "property: x-" | nindent 4 }}', *SYNC_DATA),
+)

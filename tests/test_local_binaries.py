@@ -10,7 +10,7 @@ import pytest
 
 from esoconf.config import PROJECT_ROOT, Config
 from esoconf.local.binaries import binary_version, cache_dir, find_local_binaries
-from esoconf.local.bringup import eso_version_of
+from esoconf.local.bringup import controller_run
 from esoconf.tools import ToolError
 
 ESO = "v0.16.2"
@@ -122,18 +122,29 @@ def test_eso_bin_wins_and_its_version_is_given(full_cache: Path, root: Path, tmp
 
 
 @pytest.mark.parametrize(
-    ("eso_bin", "eso_version", "expected"),
-    [("/x/external-secrets", "1.3.1", "v1.3.1"), ("/x/external-secrets", None, "given"), (None, "v1.3.1", ESO)],
+    ("eso_bin", "eso_version", "expected", "source"),
+    [("/x/external-secrets", "1.3.1", "v1.3.1", "--eso-version"),
+     ("/x/external-secrets", None, "v1.3.1", "assumed: the chart's appVersion (the binary does not tell)"),
+     (None, None, ESO, "the tools cache record")],
 )
-def test_the_expectations_follow_eso_version_for_a_given_binary(
-    full_cache: Path, root: Path, tmp_path: Path, eso_bin: str | None, eso_version: str | None, expected: str
+def test_the_expectations_follow_the_best_word_on_the_controller(
+    full_cache: Path, root: Path, tmp_path: Path, eso_bin: str | None, eso_version: str | None, expected: str,
+    source: str,
 ) -> None:
+    """A binary that tells nothing of its version (these scripts): --eso-version, else the cache's record, else
+    (said so) the chart's appVersion; the chart deploys v1.3.1 (its controller image's tag)."""
     mine = script(tmp_path / "mine" / "external-secrets", "usage")
     found = find_local_binaries(ESO, eso_bin=str(mine) if eso_bin else None, environ=env(full_cache, tmp_path),
                                 root=root)
     config = Config({"eso_bin": eso_bin, "eso_version": eso_version}, {})
+    rendered = [{"kind": "Deployment", "spec": {"template": {"spec": {"containers": [
+        {"image": "registry1.dso.mil/ironbank/opensource/external-secrets/external-secrets:v1.3.1"}]}}}}]
 
-    assert eso_version_of(config, found) == expected
+    ran = controller_run(config, found, PROJECT_ROOT / "tests" / "fixtures" / "charts" / "external-secrets", rendered)
+
+    assert (ran.version, ran.version_from, ran.deployed) == (expected, source, "v1.3.1")
+    assert ran.route == ("--eso-bin" if eso_bin else "modules") and ran.digest.startswith("sha256:")
+    assert ran.skew == ("" if expected == "v1.3.1" else f"observed on controller {ESO} (the chart deploys v1.3.1)")
 
 
 def test_vault_on_path_wins_over_openbao(full_cache: Path, root: Path, tmp_path: Path) -> None:

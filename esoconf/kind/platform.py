@@ -4,6 +4,7 @@ verbs over it (install/upgrade/uninstall ESO, the Vault AuthorizationPolicy); bu
 from __future__ import annotations
 
 import json
+import shutil
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,9 +18,10 @@ from ..live.eso import CONTROLLER_SELECTOR, ESO_NAMESPACE, image_overrides
 from ..live.kube import RUN_LABEL
 from ..live.platform import Phases, PlatformBase
 from ..live.vault import SeedResult
+from ..render import parse_manifests
 from ..report import EnvironmentNotReady
 from .canary import NETPOL_NOT_ENFORCED, NETPOL_UNVERIFIED
-from .cluster import ChartRef, Env, HelmComponent, helm_status
+from .cluster import ChartRef, Env, HelmComponent, helm_status, write_values
 from .eso import EsoComponent
 from .istio import ISTIO_NAMESPACE
 from .vault import SERVER_POD_SELECTOR, VAULT_NAMESPACE, VAULT_RELEASE, VaultComponent, doc_authorization_policy_objects
@@ -83,6 +85,7 @@ class Platform(PlatformBase):
     vault_component: VaultComponent | None = field(default=None, repr=False)
     charts: ChartSources | None = field(default=None, repr=False)
     _installed_values: dict[str, Any] = field(default_factory=dict, repr=False)
+    _installed_chart: ChartRef | None = field(default=None, repr=False)
 
     def _need_env(self) -> Env:
         if self.env is None or self.eso_component is None:
@@ -123,6 +126,19 @@ class Platform(PlatformBase):
     def eso_pods(self) -> list[dict[str, Any]]:
         return self.kube.list("Pod", self.eso_namespace, {"app.kubernetes.io/name": "external-secrets"})
 
+    def render_eso(self, values: dict[str, Any]) -> tuple[dict[str, Any], ...]:
+        """``helm template`` of the chart the primary release runs, with a case's values."""
+        env = self._need_env()
+        assert self.eso_component is not None
+        ref = self._installed_chart or self.eso_component.chart_ref
+        path = write_values(values, env.artifacts / "values", f"{self.eso_release}-case")
+        try:
+            out = env.access.run_helm(["template", self.eso_release, *ref.args(), "-n", self.eso_namespace,
+                                       "-f", str(path)], timeout=120).stdout
+        finally:
+            shutil.rmtree(path.parent, ignore_errors=True)
+        return parse_manifests(out)
+
     def install_eso(self, release: str, values: dict[str, Any], *, namespace: str | None = None) -> None:
         env = self._need_env()
         assert self.eso_component is not None
@@ -162,6 +178,7 @@ class Platform(PlatformBase):
         component.helm_install(env, component.release, ref, values)
         component.ready(env)
         self._installed_values = values
+        self._installed_chart = ref
 
     def uninstall_eso(self, release: str, *, namespace: str | None = None) -> None:
         env = self._need_env()

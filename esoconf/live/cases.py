@@ -8,10 +8,9 @@ role command, the label check and the token fix) are read from VAULT_INTEGRATION
 
 from __future__ import annotations
 
-import copy
 import re
 import shlex
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
@@ -21,6 +20,7 @@ from esoconf.config import ConfigError
 from esoconf.doc import VaultDoc, load_doc
 
 from .expectations import Stage
+from .vault import OTHER_KUBERNETES_MOUNT
 
 Auth = Literal["token", "kubernetes"]
 Fetch = Literal["data", "dataFrom"]
@@ -156,30 +156,21 @@ def role_list(value: str) -> list[str]:
     return [v for v in value.split(",") if v]
 
 
-def prefix_keys(items: Sequence[dict[str, Any]], prefix: str) -> list[dict[str, Any]]:
-    """Copy of data/dataFrom entries with every Vault key moved under ``prefix/`` (per-test isolation)."""
-    out = copy.deepcopy(list(items))
-    for item in out:
-        for holder in (item.get("remoteRef"), item.get("extract")):
-            if holder and "key" in holder:
-                holder["key"] = f"{prefix}/{holder['key']}"
-    return out
-
-
 # --------------------------------------------------------------------------------------------------
 # case tables
 
 
 @dataclass(frozen=True)
 class SyncCase:
-    """A documented path: auth method x fetch style."""
+    """A documented path: auth method x fetch style (kubernetes auth: at the doc's mount, or at ``mount``)."""
 
     auth: Auth
     fetch: Fetch
+    mount: str | None = None  # values' auth.mountPath when not the doc's (its own Vault mount is seeded)
 
     @property
     def id(self) -> str:
-        return f"{self.auth}-{self.fetch}"
+        return f"{self.auth}-{self.fetch}" + (f"-at-{self.mount}" if self.mount else "")
 
     @property
     def claims(self) -> tuple[str, ...]:
@@ -190,7 +181,11 @@ class SyncCase:
         return f"{AUTH_SECTIONS[self.auth]} + {FETCH_SECTIONS[self.fetch]}"
 
 
-SYNC_CASES: tuple[SyncCase, ...] = tuple(SyncCase(a, f) for a in AUTHS for f in FETCHES)
+SYNC_CASES: tuple[SyncCase, ...] = (
+    *(SyncCase(a, f) for a in AUTHS for f in FETCHES),
+    # the doc's mountPath is the CRD's default: only another mount shows the chart renders the one given
+    SyncCase("kubernetes", "data", OTHER_KUBERNETES_MOUNT),
+)
 
 
 class Breakage(StrEnum):

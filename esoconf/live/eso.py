@@ -14,7 +14,8 @@ from .manifest_files import load_manifest
 ESO_NAMESPACE = "external-secrets"
 ESO_RELEASE = "external-secrets-external-secrets"
 CONTROLLER_SELECTOR = {"app.kubernetes.io/name": "external-secrets"}
-# the base install carries no stores: the suites add them per scenario (upgrade_eso / their own objects)
+# the release itself applies no stores: each case renders the chart under test with its own values and applies the
+# ClusterSecretStore/ExternalSecret the chart renders, rewritten only to run there (esoconf.live.scenario.arrange)
 STORES_OFF = {
     "clusterSecretStoreConfiguration": {"enabled": False},
     "externalSecretsConfiguration": {"enabled": False},
@@ -43,7 +44,10 @@ def image_overrides(images: ImageSet) -> dict[str, Any]:
     return {"upstream": upstream, "waitJob": wait_job}
 
 
-def eso_values(doc_values: dict[str, Any], images: ImageSet, *, stores: bool = False) -> dict[str, Any]:
+def eso_values(doc_values: dict[str, Any], images: ImageSet | None, *, stores: bool = False) -> dict[str, Any]:
+    """``images``: the image set a cluster pulls; None keeps the chart's own images (a platform that pulls none
+    runs the controller the chart's image names)."""
     values = deep_merge(doc_values, load_manifest("eso-env-overrides.yaml"))
-    values = deep_merge(values, image_overrides(images))
+    if images is not None:
+        values = deep_merge(values, image_overrides(images))
     return values if stores else deep_merge(values, STORES_OFF)

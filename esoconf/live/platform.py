@@ -12,7 +12,7 @@ import base64
 import json
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -54,6 +54,10 @@ class LivePlatform(Protocol):
 
     def eso_values(self) -> dict[str, Any]: ...
 
+    def render_eso(self, values: dict[str, Any]) -> Sequence[dict[str, Any]]:
+        """``helm template`` of the ESO chart the primary release runs, with ``values`` (the case's)."""
+        ...
+
     def set_vault_authorization_policy(self, present: bool) -> None: ...
 
     def eso_pods(self) -> list[dict[str, Any]]: ...
@@ -80,8 +84,16 @@ class PlatformBase:
 
 @dataclass
 class Phases:
+    """Bring-up timings, and what the platform knows differed from a cluster running the chart: ``differences``
+    is a plain list of lines any platform fills (overrides, rewrites, objects not applied and why, CRD source,
+    Vault product and version, API server version, the controller's route, version and digest); ``skew`` says
+    when the controller that ran is not the release the chart deploys. The report merges every file written."""
+
     durations: dict[str, float] = field(default_factory=dict)
     notes: dict[str, str] = field(default_factory=dict)
+    platform: str = ""
+    differences: list[str] = field(default_factory=list)
+    skew: str = ""
     clock: Callable[[], float] = time.monotonic
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
@@ -100,9 +112,9 @@ class Phases:
 
     def write(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(
-            json.dumps({"phases": self.durations, "notes": self.notes}, indent=2), encoding="utf-8"
-        )
+        record = {"phases": self.durations, "notes": self.notes, "platform": self.platform,
+                  "differences": self.differences, "skew": self.skew}
+        path.write_text(json.dumps(record, indent=2), encoding="utf-8")
 
 
 def attach_seed(seeder: VaultSeeder, kube: Kube, plan: SeedPlan = DEFAULT_PLAN) -> SeedResult:

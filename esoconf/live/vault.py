@@ -34,6 +34,7 @@ DEV_ROOT_TOKEN = "eso-conformance-dev-root-token"
 REDACT.add(DEV_ROOT_TOKEN, exact=True)  # a public constant: its fragments ("conformance") are not secret
 KUBERNETES_HOST_IN_CLUSTER = "https://kubernetes.default.svc"
 RUN_ID_METADATA = "eso-conformance-run-id"  # KV v2 custom metadata: the run whose values the secret holds
+OTHER_KUBERNETES_MOUNT = "kubernetes-other"  # a kubernetes auth mount that is not the CRD's default mountPath
 
 
 def read_policy_hcl(mount: str, path_glob: str) -> str:
@@ -225,6 +226,9 @@ class SeedPlan:
     policy_name: str = "eso-read"
     policy_glob: str = "my-app/*"
     auth_mount: str = "kubernetes"
+    # kubernetes auth also enabled at these mounts (configured the same way): a case whose values name another
+    # mountPath shows the chart renders the one given (the doc's equals the CRD's default, so it cannot)
+    other_auth_mounts: tuple[str, ...] = (OTHER_KUBERNETES_MOUNT,)
     role: RoleSpec = RoleSpec("eso-role", ("eso-read",))
     token_secret_name: str = "vault-token"
     token_secret_namespace: str = "external-secrets"
@@ -295,13 +299,14 @@ def seed(seeder: VaultSeeder, run_id: str, plan: SeedPlan | None = None) -> Seed
     seeder.enable_kv2(plan.mount)
     values = seed_values(seeder, run_id, plan)
     seeder.write_policy(plan.policy_name, read_policy_hcl(plan.mount, plan.policy_glob))
-    seeder.configure_kubernetes_auth(
-        plan.auth_mount,
-        plan.kubernetes_host,
-        ca_cert=plan.kubernetes_ca_cert,
-        reviewer_jwt=plan.token_reviewer_jwt,
-        disable_local_ca_jwt=plan.disable_local_ca_jwt,
-    )
+    for mount in (plan.auth_mount, *plan.other_auth_mounts):
+        seeder.configure_kubernetes_auth(
+            mount,
+            plan.kubernetes_host,
+            ca_cert=plan.kubernetes_ca_cert,
+            reviewer_jwt=plan.token_reviewer_jwt,
+            disable_local_ca_jwt=plan.disable_local_ca_jwt,
+        )
     role = plan.role
     seeder.write_role(
         role.name,

@@ -50,6 +50,9 @@ class LocalBinaries:
     eso_version: str  # the ESO release the eso binary is (its manifest.json), or "given" for --eso-bin
     kubernetes_version: str
     sources: dict[str, str] = field(default_factory=dict)  # component -> where it came from
+    eso_route: str = "modules"  # how the cached controller was had (install-tools --eso-from): image|git|modules
+    eso_origin: str = ""  # the image reference, git tag or module@version it came from
+    eso_digest: str = ""  # the image's digest (image route)
 
 
 def cache_dir(environ: Mapping[str, str] = os.environ, root: Path = PROJECT_ROOT) -> Path:
@@ -184,6 +187,7 @@ def find_local_binaries(
         kubernetes_version = binary_version(found["kube-apiserver"], VERSION_ARGS["kube-apiserver"])
 
     resolved_eso = "given"
+    eso_record: dict[str, Any] = {}
     if eso_bin:
         if _executable(Path(eso_bin)):
             found["eso"], sources["eso"] = Path(eso_bin), "--eso-bin"
@@ -192,6 +196,7 @@ def find_local_binaries(
     else:
         manifest = from_cache("eso", eso_version)
         resolved_eso = str(manifest.get("version", eso_version)) if manifest is not None else eso_version
+        eso_record = manifest or {}
 
     vault_product = "openbao"
     try:
@@ -221,4 +226,7 @@ def find_local_binaries(
         eso_version=resolved_eso,
         kubernetes_version=kubernetes_version,
         sources=sources,
+        eso_route=str(eso_record.get("route") or "modules"),
+        eso_origin=str(eso_record.get("origin") or ""),
+        eso_digest=str(eso_record.get("digest") or ""),
     )

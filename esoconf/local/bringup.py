@@ -8,6 +8,7 @@ with the chart's own arguments, or RBAC that keeps it from starting is a chart f
 from __future__ import annotations
 
 import dataclasses
+import json
 import os
 from pathlib import Path
 from typing import Any
@@ -17,11 +18,12 @@ from esoconf.charts import chart_info, resolve_chart
 from esoconf.config import Config, ConfigError, default_doc_for
 from esoconf.doc import load_doc
 from esoconf.redact import REDACT
+from esoconf.runner import CommandError
 from esoconf.tools import find_tool
 from esoconf.wait import Timeouts
 
+from ..live.controller import ControllerRun, choose_version, deployed_version, sha256_of, told_version
 from ..live.eso import ESO_NAMESPACE, ESO_RELEASE, doc_eso_values, eso_values
-from ..live.images import image_set
 from ..live.kube import Kube
 from ..live.platform import Phases
 from ..live.vault import DEFAULT_PLAN, VaultSeeder, seed, token_secret_manifest
@@ -86,14 +88,6 @@ def binaries_for(config: Config, chart: Path) -> LocalBinaries:
     return find_local_binaries(version, eso_bin=config.eso_bin, vault_bin=config.vault_bin)
 
 
-def eso_version_of(config: Config, binaries: LocalBinaries) -> str:
-    """The ESO release the expectations (and ``--local-crds controller``) are for: a binary given with
-    ``--eso-bin`` is whatever ``--eso-version`` says it is (find_local_binaries can only say "given")."""
-    if config.eso_bin and config.eso_version:
-        return vee(str(config.eso_version))
-    return binaries.eso_version
-
-
 def setup_local(config: Config, run_id: str, timeouts: Timeouts, artifacts: Path) -> LocalPlatform:
     """Build the platform; on failure stop what was started and raise one line."""
     helm_env = doctor.helm_env()
@@ -130,21 +124,18 @@ def _bring_up(config: Config, run_id: str, timeouts: Timeouts, artifacts: Path, 
         _, vault_info = start_vault_dev(supervisor, binaries.vault, timeout=timeouts.pod_ready)
     tools = Tools(helm, kubectl, plane.admin_kubeconfig, helm_env)
     kube = Kube.connect(str(plane.admin_kubeconfig), None, tools.kubectl_argv(), timeouts)
-    images = image_set("upstream", config.versions)
-    values = eso_values(doc_eso_values(doc), images)
-    # the release the expectations follow: what the cache built, or --eso-version for --eso-bin, else the chart's
-    eso_version = eso_version_of(config, binaries)
-    if eso_version == "given":
-        eso_version = chart_info(chart).app_version
+    values = eso_values(doc_eso_values(doc), None)  # the chart's own controller image: what it deploys
+    rendered = render_release(tools, chart, ESO_RELEASE, ESO_NAMESPACE, values, supervisor.run_dir / "render")
+    controller = controller_run(config, binaries, chart, rendered)
+    eso_version = controller.version  # the release the expectations (and --local-crds controller) follow
     with phases.phase("crds"):
-        rendered = render_release(tools, chart, ESO_RELEASE, ESO_NAMESPACE, values, supervisor.run_dir / "render")
         crds = controller_crds(eso_version) if config.local_crds == "controller" else chart_crds(tools, chart,
                                                                                                   rendered)
         if not crds:
             raise CrdsUnavailable(f"--local-crds {config.local_crds}: no CustomResourceDefinitions found (the chart "
                                   f"ships none with these values); try --local-crds controller")
         names = install_crds(tools, crds, timeout=timeouts.apply * 2)
-        origin = f"ESO {eso_version}'s bundle" if config.local_crds == "controller" else str(chart)
+        origin = f"ESO {eso_version}'s bundle" if config.local_crds == "controller" else f"the chart {chart}"
         phases.note("crds", f"{len(names)} CRDs from {config.local_crds} ({origin})")
     with phases.phase("seeding"):
         apply_objects(tools, reviewer_objects(*REVIEWER))
@@ -170,17 +161,46 @@ def _bring_up(config: Config, run_id: str, timeouts: Timeouts, artifacts: Path, 
                                        ca=plane.pki.ca_cert, timeout=timeouts.pod_ready)
         except (NoControllerDeployment, ProcessDied) as exc:
             raise LocalChartFailed(f"the ESO chart under test did not run on the local platform: {exc}") from exc
+    phases.platform = "local"
+    phases.differences = [
+        f"API server: kube-apiserver {server_version(tools) or binaries.kubernetes_version} and "
+        f"kube-controller-manager as local processes ({plane.url}); no kubelet, CNI, kube-proxy or CoreDNS: "
+        f"no pod runs, NetworkPolicies are stored but not enforced, no Istio",
+        f"Vault: {vault_info.label} dev server as a local process (not the Big Bang Vault package); every store's "
+        f"server rewritten to {vault_info.url}",
+        f"CRDs: {len(crds)} from {origin} (--local-crds {config.local_crds})",
+        *controller.differences(),
+        *primary.evidence(),
+    ]
+    phases.skew = controller.skew
     worker = os.environ.get("PYTEST_XDIST_WORKER")  # one platform per xdist worker: one phases file each
     phases.write(artifacts / (f"phases-{worker}.json" if worker else "phases.json"))
-    evidence = [
-        f"platform local: kube-apiserver {binaries.kubernetes_version} ({plane.url}), {vault_info.label}, "
-        f"ESO controller {eso_version} ({binaries.sources.get('eso', 'cache')})",
-        f"CRDs: {config.local_crds} ({len(crds)})",
-        *primary.evidence(),
-        f"Vault address rewritten for every store: {vault_info.url} (the doc's example URL is not reachable)",
-    ]
+    evidence = list(phases.differences)
     return LocalPlatform.assemble(
         kube=kube, seeder=seeder, vault_info=vault_info, primary=primary, eso_version=eso_version, run_id=run_id,
         timeouts=timeouts, supervisor=supervisor, plane=plane, tools=tools, eso_binary=binaries.eso, seed=result,
-        phases=phases, evidence=evidence,
+        phases=phases, evidence=evidence, controller_skew=controller.skew,
     )
+
+
+def controller_run(config: Config, binaries: LocalBinaries, chart: Path, rendered: Any) -> ControllerRun:
+    """The controller this run starts: its route, what it tells of its version, its digest, and what the chart
+    deploys (its rendered controller image's tag, else appVersion)."""
+    app_version = chart_info(chart).app_version
+    told = told_version(binaries.eso)
+    given = vee(str(config.eso_version)) if config.eso_version else None
+    version, version_from = choose_version(told, given, binaries.eso_version, app_version)
+    deployed, deployed_from = deployed_version(rendered, app_version)
+    source = binaries.sources.get("eso", "")
+    route = "--eso-bin" if source == "--eso-bin" else binaries.eso_route
+    return ControllerRun(route=route, version=vee(version), version_from=version_from, told=told,
+                         digest=binaries.eso_digest or sha256_of(binaries.eso), origin=binaries.eso_origin or source,
+                         deployed=deployed, deployed_from=deployed_from)
+
+
+def server_version(tools: Tools) -> str:
+    """The API server's own word on its version (``/version``), or "" when it cannot be had."""
+    try:
+        return str(json.loads(tools.kubectl_run("version", "-o", "json"))["serverVersion"]["gitVersion"])
+    except (CommandError, ValueError, KeyError, TypeError):
+        return ""

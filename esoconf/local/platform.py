@@ -17,6 +17,7 @@ from typing import Any
 
 from esoconf.adapter import deep_merge
 from esoconf.redact import REDACT, write_redacted
+from esoconf.render import values_hash
 from esoconf.wait import Timeouts
 
 from ..live import capabilities as caps
@@ -25,7 +26,14 @@ from ..live.platform import PlatformBase
 from ..live.vault import SeedResult, VaultSeeder
 from .kubeapi import ControlPlane
 from .processes import Supervisor, log_tail
-from .release import LocalRelease, Tools, bring_up_release, controller_process_name, tear_down_release
+from .release import (
+    LocalRelease,
+    Tools,
+    bring_up_release,
+    controller_process_name,
+    render_release,
+    tear_down_release,
+)
 from .vault_server import VaultServerInfo
 
 PLATFORM = "local"
@@ -51,13 +59,15 @@ class LocalPlatform(PlatformBase):
     eso_binary: Path = field(repr=False)
     seed: SeedResult | None = None
     phases: Any = None
-    evidence: list[str] = field(default_factory=list)
+    evidence: list[str] = field(default_factory=list)  # what differed from a cluster (also in the phases file)
+    controller_skew: str = ""  # "observed on controller vX (the chart deploys vY)" when they differ
     name: str = PLATFORM
     capabilities: frozenset[str] = caps.capabilities_of(PLATFORM)
     netpol_enforced: bool = False
     netpol_detail: str = NO_CNI
     env: None = None
     extra: dict[str, LocalRelease] = field(default_factory=dict, repr=False)
+    _renders: dict[tuple[str, str], tuple[dict[str, Any], ...]] = field(default_factory=dict, repr=False)
 
     @classmethod
     def assemble(cls, *, kube: Kube, seeder: VaultSeeder, vault_info: VaultServerInfo, primary: LocalRelease,
@@ -92,6 +102,15 @@ class LocalPlatform(PlatformBase):
 
     def eso_pods(self) -> list[dict[str, Any]]:
         return []  # the controller is a process here, not a pod
+
+    def render_eso(self, values: dict[str, Any]) -> tuple[dict[str, Any], ...]:
+        """The chart the primary release runs, rendered with a case's values (cached per chart and values)."""
+        key = (str(self.primary.chart), values_hash(values))
+        if key not in self._renders:
+            work = self.supervisor.run_dir / "case-renders" / key[1][:16]
+            self._renders[key] = render_release(self.tools, self.primary.chart, self.eso_release,
+                                                self.eso_namespace, values, work)
+        return self._renders[key]
 
     def _release(self, release: str, namespace: str, values: Mapping[str, Any], chart: Path | None = None,
                  binary: Path | None = None) -> LocalRelease:

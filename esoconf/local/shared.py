@@ -58,6 +58,7 @@ def hand_over(local: LocalPlatform) -> dict[str, Any]:
         "eso": {"binary": str(local.eso_binary), "version": local.eso_version, "namespace": local.eso_namespace,
                 "release": local.eso_release, "chart": str(local.primary.chart), "values": local.primary.values},
         "evidence": local.evidence,
+        "controller_skew": local.controller_skew,
         "phases": local.phases.durations if local.phases else {},
     }
 
@@ -83,6 +84,7 @@ def attach(plan: dict[str, Any], run_id: str, timeouts: Timeouts) -> LocalPlatfo
         kube=kube, seeder=seeder, vault_info=vault_info, primary=primary, eso_version=eso["version"], run_id=run_id,
         timeouts=timeouts, supervisor=supervisor, plane=plane, tools=tools, eso_binary=Path(eso["binary"]),
         seed=attach_seed(seeder, kube), phases=Phases(durations=dict(plan["phases"])), evidence=list(plan["evidence"]),
+        controller_skew=str(plan.get("controller_skew") or ""),
     )
 
 

@@ -19,6 +19,7 @@ from filelock import FileLock
 
 from esoconf.config import ConfigError
 from esoconf.kind import setup as live
+from esoconf.live.controller import SKEW_PROPERTY
 from esoconf.live.diagnostics import safe_name
 from esoconf.live.naming import namespace_manifest, namespace_name, new_run_id
 from esoconf.plugin import get_config, item_failed
@@ -30,6 +31,7 @@ PHASES_KEY = pytest.StashKey[dict[str, float]]()
 FAILED_KEY = pytest.StashKey[bool]()
 NAMESPACE_KEY = pytest.StashKey[str]()
 SECTION = "eso-conformance diagnostics"
+REWRITES_SECTION = "rewrites of the chart's rendered objects (field: before → after)"
 
 
 def _shared_dir(config: pytest.Config) -> Path:
@@ -116,6 +118,9 @@ def _platform_alive(request: pytest.FixtureRequest) -> None:
         request.node.user_properties.append(("platform", getattr(platform, "name", "kind")))
         for name, value in getattr(platform, "properties", dict)().items():  # what really ran, for the report
             request.node.user_properties.append((f"{RAN}{name}", value))
+        skew = getattr(platform, "controller_skew", "")
+        if skew:  # every live verdict of the run reads it
+            request.node.user_properties.append((SKEW_PROPERTY, skew))
         check = getattr(platform, "check_alive", None)
         if check is not None:
             check()
@@ -144,6 +149,9 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[Any]) -> 
         return
     item.config.stash[FAILED_KEY] = True
     funcargs = getattr(item, "funcargs", {})
+    rewrites = getattr(funcargs.get("scenario"), "rewrites", None)
+    if rewrites:  # what the case changed in the chart's rendered objects to run them here
+        report.sections.append((REWRITES_SECTION, "\n".join(rewrites)))
     platform = funcargs.get("platform")
     if not hasattr(platform, "collect_diagnostics"):
         return

@@ -20,7 +20,7 @@ pytestmark = [pytest.mark.e2e, pytest.mark.sync]
     ],
 )
 def test_vault_change_reaches_secret_within_refresh(fetch: str, scenario: Scenario) -> None:  # noqa: F811
-    world = scenario.synced("token", fetch)  # type: ignore[arg-type]
+    world = scenario.synced("token", fetch, refresh=True)  # type: ignore[arg-type]
     expected = scenario.change_vault_value(world)
     took = scenario.assert_secret_data(world.target, expected, timeout=scenario.refresh_budget)
     assert took <= scenario.refresh_budget, (

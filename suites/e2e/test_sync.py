@@ -18,7 +18,7 @@ pytestmark = [pytest.mark.e2e, pytest.mark.sync]
 
 @pytest.mark.parametrize("case", [pytest.param(c, id=c.id, marks=claim_marks(*c.claims)) for c in SYNC_CASES])
 def test_sync(case: SyncCase, scenario: Scenario) -> None:  # noqa: F811
-    world = scenario.arrange(case.auth, case.fetch)
+    world = scenario.arrange(case.auth, case.fetch, mount=case.mount)
     scenario.wait_store_ready(world.store)
     scenario.apply_es(world)
     scenario.wait_es_synced(world.es)

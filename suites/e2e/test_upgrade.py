@@ -38,7 +38,7 @@ def test_upgrade_keeps_secrets_synced(
         pytest.skip("the upgrade test needs --from-chart-version (the release to upgrade from)")
     chart = previous_chart(conformance_config.chart, conformance_config.versions)
     with scenario.previous_release(chart, previous) as upgrade_to_candidate:
-        worlds = [scenario.synced(case.auth, case.fetch) for case in matrix]
+        worlds = [scenario.synced(case.auth, case.fetch, mount=case.mount) for case in matrix]
         expected = {w.target: digest(w.expected) for w in worlds}
         samples = sample_while(
             upgrade_to_candidate,

@@ -13,12 +13,8 @@ from render_cases import (
     claimed,
 )
 
-from esoconf.contracts import (
-    assert_external_secret,
-    assert_unique_names,
-    describe_external_secret,
-    external_secrets_for,
-)
+from esoconf.contracts import assert_external_secret, assert_unique_names, external_secrets_for
+from esoconf.eso_objects import describe_external_secret
 from esoconf.schema import assert_valid
 
 pytestmark = pytest.mark.render

@@ -12,7 +12,8 @@ from render_cases import (
     claimed,
 )
 
-from esoconf.contracts import DEFAULT_MOUNT_PATH, assert_vault_store, describe_store, is_referent, store_of
+from esoconf.contracts import assert_vault_store, store_of
+from esoconf.eso_objects import DEFAULT_MOUNT_PATH, describe_store, is_referent
 
 pytestmark = pytest.mark.render
 

@@ -25,6 +25,20 @@ from esoconf.live.expectations import VersionRange, parse_version
 from esoconf.wait import Clock, Timeouts
 
 RECORDED = Path(__file__).resolve().parent.parent / "fixtures" / "recorded"
+FIXTURE_CHART = Path(__file__).resolve().parent.parent / "fixtures" / "charts" / "external-secrets"
+_RENDERERS: dict[str, Any] = {}
+
+
+def render_chart(chart: Path, values: dict[str, Any]) -> tuple[dict[str, Any], ...]:
+    """The fixture chart rendered by the real helm (as the live platforms do), one renderer per process."""
+    import tempfile
+
+    from esoconf.render import Renderer
+    from esoconf.tools import find_tool
+
+    if "r" not in _RENDERERS:
+        _RENDERERS["r"] = Renderer(find_tool("helm").path, Path(tempfile.mkdtemp(prefix="fake-render-")))
+    return copy.deepcopy(_RENDERERS["r"].render(chart, "external-secrets", values).objects)  # the cache stays whole
 VAULT_URL = "http://vault-vault.vault.svc.cluster.local:8200"
 ESO_NS = "external-secrets"
 
@@ -736,6 +750,7 @@ class FakePlatform:
     timeouts: Timeouts = field(default_factory=lambda: Timeouts(0.5))
     upgrades: list[dict[str, Any]] = field(default_factory=list)
     eso_installs: list[dict[str, Any]] = field(default_factory=list)
+    chart: Path = FIXTURE_CHART
     eso: FakeEso = field(init=False)
 
     def __post_init__(self) -> None:
@@ -785,6 +800,9 @@ class FakePlatform:
                 self.kube.apply(policy)
             else:
                 self.kube.delete("NetworkPolicy", policy["metadata"]["name"], ESO_NS)
+
+    def render_eso(self, values: dict[str, Any]) -> tuple[dict[str, Any], ...]:
+        return render_chart(self.chart, values)
 
     def eso_values(self) -> dict[str, Any]:
         return {

@@ -165,6 +165,8 @@ def test_seed_runs_the_documented_setup_in_order(api: requests_mock.Mocker, seed
         ("PUT", "/v1/sys/policies/acl/eso-read"),
         ("POST", "/v1/sys/auth/kubernetes"),
         ("POST", "/v1/auth/kubernetes/config"),
+        ("POST", "/v1/sys/auth/kubernetes-other"),
+        ("POST", "/v1/auth/kubernetes-other/config"),
         ("POST", "/v1/auth/kubernetes/role/eso-role"),
         ("POST", "/v1/auth/token/create"),
     ]

@@ -1,4 +1,6 @@
-"""Manifest builders: pure functions from the doc's shapes, validated offline against the chart's CRDs."""
+"""The objects a case makes itself (token Secret, the doc's AuthorizationPolicy, a second install's values) and
+the scenario's pure helpers, validated offline against the chart's CRDs. The chart's own stores and
+ExternalSecrets: test_suite_rendered_objects.py."""
 
 from __future__ import annotations
 
@@ -14,23 +16,13 @@ from esoconf.config import PROJECT_ROOT, load_versions
 from esoconf.live.cases import DocShapes
 from esoconf.live.scenario.fix import doc_token_clean, previous_chart
 from esoconf.live.scenario.judge import decode_secret_data, secret_data_diff
-from esoconf.live.scenario.manifests import (
-    CSS,
-    SS,
-    Ref,
-    allow_policy_manifest,
-    external_secret_manifest,
-    second_eso_values,
-    secret_manifest,
-    store_manifest,
-)
+from esoconf.live.scenario.manifests import allow_policy_manifest, second_eso_values, secret_manifest
 from esoconf.live.scenario.observe import has_sidecar, mesh_requests
 from esoconf.runner import run
 from esoconf.schema import SchemaSet
 
 CHART = PROJECT_ROOT / "tests" / "fixtures" / "charts" / "external-secrets"
 SHAPES = DocShapes.load(PROJECT_ROOT / "tests" / "fixtures" / "docs" / "VAULT_INTEGRATION.md")
-URL = "http://vault-vault.vault.svc.cluster.local:8200"
 
 
 @pytest.fixture(scope="module")
@@ -41,67 +33,6 @@ def schemas() -> SchemaSet:
 def _valid(schemas: SchemaSet, obj: dict) -> None:
     finding = schemas.check(obj)
     assert finding.status == "ok", str(finding)
-
-
-@pytest.mark.parametrize("auth", ["token", "kubernetes"])
-@pytest.mark.parametrize("kind", [CSS, SS])
-def test_store_from_doc_is_schema_valid(schemas: SchemaSet, auth: str, kind: str) -> None:
-    obj = store_manifest(
-        SHAPES.sources[auth],
-        name="vault-secrets-t1",
-        server=URL,
-        kind=kind,
-        namespace="ns1" if kind == SS else None,
-        controller="b" if kind == SS else None,
-    )
-    _valid(schemas, obj)
-    assert obj["spec"]["provider"]["vault"]["server"] == URL and obj["spec"]["refreshInterval"] == 10
-
-
-def test_token_store_keeps_the_namespace_only_when_given() -> None:
-    validated = store_manifest(SHAPES.sources["token"], name="s", server=URL)
-    assert validated["spec"]["provider"]["vault"]["auth"]["tokenSecretRef"] == {
-        "name": "vault-token",
-        "key": "token",
-        "namespace": "external-secrets",
-    }
-    referent = {
-        **SHAPES.sources["token"],
-        "auth": {k: v for k, v in SHAPES.sources["token"]["auth"].items() if k != "namespace"},
-    }
-    assert (
-        "namespace"
-        not in store_manifest(referent, name="s", server=URL)["spec"]["provider"]["vault"]["auth"][
-            "tokenSecretRef"
-        ]
-    )
-
-
-def test_unknown_auth_type_is_refused() -> None:
-    with pytest.raises(ValueError, match="auth.type 'approle'"):
-        store_manifest({"auth": {"type": "approle"}}, name="s", server=URL)
-
-
-@pytest.mark.parametrize("fetch", ["data", "dataFrom"])
-def test_external_secret_from_doc_is_schema_valid(schemas: SchemaSet, fetch: str) -> None:
-    obj = external_secret_manifest(
-        SHAPES.items[fetch], store=Ref(CSS, "vault-secrets-t1"), namespace="ns1", key_prefix="ns1"
-    )
-    _valid(schemas, obj)
-    assert obj["metadata"]["name"] == "vault-secrets-t1-externalsecrets"
-    assert obj["spec"]["target"] == {"name": "my-app-secret", "creationPolicy": "Owner"}
-    assert (fetch in obj["spec"]) and ({"data", "dataFrom"} - {fetch}).isdisjoint(obj["spec"])
-
-
-def test_data_wins_over_data_from_like_the_chart() -> None:
-    item = {
-        "secrets": {
-            "data": SHAPES.items["data"]["secrets"]["data"],
-            "dataFrom": SHAPES.items["dataFrom"]["secrets"]["dataFrom"],
-        }
-    }
-    spec = external_secret_manifest(item, store=Ref(CSS, "s"), namespace="n", key_prefix="n")["spec"]
-    assert "data" in spec and "dataFrom" not in spec
 
 
 def test_secret_keeps_bytes_like_kubectl_from_literal(schemas: SchemaSet) -> None:

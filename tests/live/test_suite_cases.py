@@ -16,7 +16,6 @@ from esoconf.live.cases import (
     TROUBLESHOOTING_CASES,
     DocShapes,
     parse_vault_write_role,
-    prefix_keys,
     tr_command,
 )
 from esoconf.live.expectations import PATTERNS, pattern
@@ -39,12 +38,13 @@ REQUIRED_FAILURES = {
 }
 
 
-def test_sync_matrix_is_auth_times_fetch() -> None:
+def test_sync_matrix_is_auth_times_fetch_plus_another_mount() -> None:
     assert [c.id for c in SYNC_CASES] == [
         "token-data",
         "token-dataFrom",
         "kubernetes-data",
         "kubernetes-dataFrom",
+        "kubernetes-data-at-kubernetes-other",  # the doc's mountPath is the CRD default: this one shows it is used
     ]
 
 
@@ -116,17 +116,6 @@ def test_command_parsers() -> None:
     role = parse_vault_write_role("vault write auth/k8s/role/r \\\n  policies=a,b \\\n  ttl=1h\n")
     assert role == {"mount": "k8s", "name": "r", "params": {"policies": "a,b", "ttl": "1h"}}
     assert tr_command("X=\"$(tr -d '\\n' < f)\"") == ("tr", "-d", "\\n")
-
-
-def test_prefix_keys_moves_every_vault_key() -> None:
-    items = [
-        {"secretKey": "u", "remoteRef": {"key": "my-app/config", "property": "u"}},
-        {"extract": {"key": "my-app/config"}},
-    ]
-    assert [i.get("remoteRef", i.get("extract"))["key"] for i in prefix_keys(items, "ns1")] == [
-        "ns1/my-app/config"
-    ] * 2
-    assert items[0]["remoteRef"]["key"] == "my-app/config"  # the input is not modified
 
 
 def test_live_claims_are_well_formed_and_distinct_from_render_claims() -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import json
 import threading
 
 import pytest
@@ -12,7 +13,7 @@ from esoconf.config import PROJECT_ROOT
 from esoconf.live.cases import Breakage, Change, DocShapes
 from esoconf.live.expectations import Stage
 from esoconf.live.scenario import Sample, Scenario, judge_samples, sample_while
-from esoconf.live.scenario.core import FORCE_SYNC_ANNOTATION
+from esoconf.live.scenario.core import FORCE_SYNC_ANNOTATION, RefusedByApiServer
 from esoconf.live.scenario.observe import NUDGE_SECONDS
 from esoconf.wait import StateChanged, TerminalState, WaitTimeout, hold
 
@@ -65,7 +66,7 @@ def test_negative_hold_fails_when_the_store_turns_ready_mid_window(
 
 
 def test_no_secret_hold_fails_when_a_secret_appears(scene: Scenario, platform: FakePlatform) -> None:
-    world = scene.arrange("token", breakage=Breakage.VAULT_KEY_MISSING)
+    world = scene.arrange("token", breakage=Breakage.VAULT_KEY_MISSING, refresh=True)
     scene.wait_store_ready(world.store)
     scene.apply_es(world)
     scene.assert_no_secret(world.target, world.es, duration=5)
@@ -297,3 +298,21 @@ def test_cleanup_removes_the_vault_data_of_the_test(scene: Scenario, platform: F
     assert ("kv", world.vault_key) in platform.vault.kv
     scene.cleanup()
     assert ("kv", world.vault_key) not in platform.vault.kv
+
+
+def test_an_object_the_api_server_refuses_is_named_with_its_reason(
+    scene: Scenario, platform: FakePlatform, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A chart that drops a field its CRD requires: the case says which field, in the API server's words."""
+    message = 'ClusterSecretStore.external-secrets.io "s" is invalid: spec.provider.vault.auth.kubernetes.role: ' \
+              "Required value"
+
+    class Refused(Exception):
+        status, body = 422, json.dumps({"message": message})
+
+    def refuse(obj: dict) -> dict:
+        raise Refused()
+
+    monkeypatch.setattr(platform.kube, "apply", refuse)
+    with pytest.raises(RefusedByApiServer, match="refused ClusterSecretStore/s: .*role: Required value"):
+        scene.apply({"kind": "ClusterSecretStore", "metadata": {"name": "s"}})

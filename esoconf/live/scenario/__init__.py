@@ -1,9 +1,10 @@
 """The verbs live tests are written in, split by what they do; ``Scenario`` composes them.
 
-- ``manifests``  pure builders: the doc's store and ExternalSecret shapes as the chart renders them
+- ``manifests``  what the doc has the user make (token Secret, AuthorizationPolicy, a second install's values);
+                 the chart's own stores and ExternalSecrets are rendered, never built (:mod:`esoconf.eso_objects`)
 - ``core``       what every verb shares: the platform (only through
                  :class:`~esoconf.live.platform.LivePlatform`), names, applying, cleanup, ``World``
-- ``arrange``    seed Vault and create the doc's store, broken as a case says
+- ``arrange``    seed Vault, render the chart with the case's values and apply its store, broken as a case says
 - ``observe``    waits and version-aware expectations, negative holds, the doc's own commands, the mesh
 - ``fix``        the documented fixes and the shared-state changes of the serial cases
 - ``judge``      where a case ended, what the target Secret holds, the upgrade sampler
@@ -13,11 +14,12 @@ Everything is applied through ``platform.kube``; Vault is seeded through ``platf
 :mod:`esoconf.wait` with the named timeouts; negative assertions hold for a window.
 """
 
+from esoconf.eso_objects import CSS, ES, SS, Ref
+
 from .arrange import Arranging
 from .core import ScenarioCore, World
 from .fix import Fixing, SharedChange, previous_chart
 from .judge import CaseOutcome, Judging, Sample, digest, judge_samples, sample_while
-from .manifests import CSS, ES, SS, Ref
 from .observe import Observation, Observing, has_sidecar
 from .scene import Scenario, doc_shapes, scenario
 

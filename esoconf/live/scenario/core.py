@@ -6,22 +6,27 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import json
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlparse
 
+from esoconf.eso_objects import CSS, Ref
 from esoconf.wait import Clock
 
 from ..cases import Auth, DocShapes, Fetch
 from ..platform import LivePlatform
-from .manifests import CSS, Ref
 
 if TYPE_CHECKING:  # pragma: no cover
     from ..kube import Kube
     from ..vault import VaultSeeder
 
+# refresh intervals a case that waits for a refresh rewrites the rendered objects to (the chart's: 1m, none)
+SHORT_ES_REFRESH = "10s"
+SHORT_ES_REFRESH_SECONDS = 10
+SHORT_STORE_REFRESH_SECONDS = 10
 FORCE_SYNC_ANNOTATION = "force-sync"  # any annotation change re-enqueues; ESO's docs use this name
 
 
@@ -49,9 +54,21 @@ class World:
     role: str | None = None
     token_secret: Ref | None = None
     raw_token: str = field(default="", repr=False)
+    rewrites: list[str] = field(default_factory=list)  # what changed in the rendered objects to run them
 
 
 TRANSIENT: tuple[type[BaseException], ...] = (ConnectionError, TimeoutError)
+
+
+class RefusedByApiServer(AssertionError):
+    """The API server rejected an object (e.g. a field the CRD requires is missing), in its own words."""
+
+
+def _api_message(exc: BaseException) -> str:
+    try:
+        return str(json.loads(getattr(exc, "body", "") or "{}").get("message") or exc)
+    except (ValueError, AttributeError):
+        return str(exc)
 
 
 class ScenarioCore:
@@ -80,6 +97,8 @@ class ScenarioCore:
         self.interval = self.timeouts.poll_interval
         self.cleanups: list[Callable[[], None]] = []
         self.arranged = 0  # worlds arranged so far; the second and later get a name tag
+        self.rewrites: list[str] = []  # every change made to the chart's rendered objects to run them here
+        self.notes: list[str] = []  # what was applied (evidence)
 
     # ---- naming -----------------------------------------------------------------------------------
     @property
@@ -100,7 +119,13 @@ class ScenarioCore:
 
     # ---- applying ---------------------------------------------------------------------------------
     def apply(self, obj: dict[str, Any]) -> dict[str, Any]:
-        live = self.kube.apply(obj)
+        try:
+            live = self.kube.apply(obj)
+        except Exception as exc:  # the API server's 422 says which field of the chart's object it refused
+            if getattr(exc, "status", None) != 422:
+                raise
+            raise RefusedByApiServer(f"the API server refused {obj['kind']}/{obj['metadata']['name']}: "
+                                     f"{_api_message(exc)}") from None
         meta = obj["metadata"]
         if obj["kind"] in {CSS} or meta.get("namespace") not in {None, self.namespace}:
             kind, name, ns = obj["kind"], meta["name"], meta.get("namespace")

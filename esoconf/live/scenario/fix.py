@@ -10,6 +10,7 @@ from typing import Any
 
 from esoconf.adapter import deep_merge
 from esoconf.config import is_remote_chart
+from esoconf.eso_objects import expected_data
 from esoconf.match import Contains, matches
 from esoconf.redact import REDACT
 from esoconf.runner import run
@@ -18,14 +19,7 @@ from esoconf.wait import wait_for
 from ..capabilities import MESH
 from ..cases import Change, Fix, role_list
 from .core import TRANSIENT, ScenarioCore, World
-from .manifests import (
-    HELM_RELEASE_MAX,
-    allow_policy_manifest,
-    expected_data,
-    random_value,
-    second_eso_values,
-    secret_manifest,
-)
+from .manifests import HELM_RELEASE_MAX, allow_policy_manifest, random_value, second_eso_values, secret_manifest
 from .observe import has_sidecar
 
 VAULT_INGRESS_LABEL = "vault-ingress"  # the pod label Vault's ingress NetworkPolicy admits
@@ -70,7 +64,7 @@ class Fixing(ScenarioCore):
         world.vault_data = {k: random_value() for k in world.vault_data}
         REDACT.add(*world.vault_data.values())
         self.vault.write_secret(world.vault_key, world.vault_data, mount=self.mount)
-        world.expected = expected_data(world.es_manifest["spec"], world.vault_data)
+        world.expected = expected_data(self.shapes.items[world.fetch].get("secrets") or {}, world.vault_data)
         return world.expected
 
     # ---- shared-state changes (serial tests) ------------------------------------------------------

@@ -10,6 +10,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from esoconf.eso_objects import API, ES, Ref
 from esoconf.match import assert_matches, condition, matches
 from esoconf.wait import Clock, wait_for
 
@@ -22,8 +23,7 @@ from ..expectations import (
     es_failure,
     store_failure,
 )
-from .core import TRANSIENT, World
-from .manifests import API, ES, ES_REFRESH_SECONDS, Ref
+from .core import SHORT_ES_REFRESH_SECONDS, TRANSIENT, World
 from .observe import Observation, Observing
 
 
@@ -301,5 +301,5 @@ class Judging(Observing):
     @property
     def refresh_budget(self) -> float:
         """How long a Vault change may take to reach the Secret: two refresh intervals plus polling."""
-        return 2 * ES_REFRESH_SECONDS * self.timeouts.scale + 2 * self.interval
+        return 2 * SHORT_ES_REFRESH_SECONDS * self.timeouts.scale + 2 * self.interval
 

@@ -1,6 +1,7 @@
-"""Pure manifest builders: the doc's shapes (:class:`~esoconf.live.cases.DocShapes`) become the objects the
-chart would render, with the per-test changes made explicit (unique names, the in-cluster Vault URL, Vault keys
-under the test's namespace). No cluster, no Vault: every function here is unit-tested on its own."""
+"""The objects a case makes itself, because the doc has the user make them (not the chart): the token Secret
+(``kubectl create secret``), the doc's Vault AuthorizationPolicy, a second install's values. The chart's own
+ClusterSecretStores and ExternalSecrets are never built here: the live tier applies what the chart renders
+(:mod:`esoconf.eso_objects`). No cluster, no Vault: every function here is unit-tested on its own."""
 
 from __future__ import annotations
 
@@ -9,113 +10,12 @@ import copy
 import re
 import secrets
 from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import Any
 
 from esoconf.adapter import deep_merge
 from esoconf.redact import REDACT
 
-from ..cases import prefix_keys
-
-API = "external-secrets.io/v1"
-CSS = "ClusterSecretStore"
-SS = "SecretStore"
-ES = "ExternalSecret"
-STORE_REFRESH_SECONDS = 10  # store revalidation in tests (the chart never sets it)
 HELM_RELEASE_MAX = 53  # helm refuses longer release names
-ES_REFRESH = "10s"  # ExternalSecret refresh in tests (chart default 1m)
-ES_REFRESH_SECONDS = 10
-
-
-@dataclass(frozen=True)
-class Ref:
-    kind: str
-    name: str
-    namespace: str | None = None
-
-    def __str__(self) -> str:
-        return f"{self.kind}/{self.namespace + '/' if self.namespace else ''}{self.name}"
-
-
-def store_manifest(
-    source: Mapping[str, Any],
-    *,
-    name: str,
-    server: str,
-    kind: str = CSS,
-    namespace: str | None = None,
-    controller: str | None = None,
-    refresh_interval: int | None = STORE_REFRESH_SECONDS,
-) -> dict[str, Any]:
-    """A store from the doc's ``clusterSecretStoreList[].source`` shape, as the chart renders it.
-
-    ``server`` replaces the doc's example URL (it is not reachable in-cluster; bigbang-charts.md §6.3).
-    Token auth carries ``tokenSecretRef.namespace`` only when the source sets ``auth.namespace``: without
-    it a ClusterSecretStore is *referent* and ESO never validates it (eso-upstream.md §4).
-    """
-    auth = dict(source.get("auth") or {})
-    vault: dict[str, Any] = {"server": server, "path": source.get("path"), "version": source.get("version")}
-    if auth.get("type") == "token":
-        ref = {"name": auth.get("secretName"), "key": auth.get("key")}
-        if auth.get("namespace") and kind == CSS:
-            ref["namespace"] = auth["namespace"]
-        vault["auth"] = {"tokenSecretRef": ref}
-    elif auth.get("type") == "kubernetes":
-        sa = dict(auth.get("serviceAccountRef") or {})
-        vault["auth"] = {
-            "kubernetes": {
-                "mountPath": auth.get("mountPath") or "kubernetes",
-                "role": auth.get("role"),
-                "serviceAccountRef": sa,
-            }
-        }
-    else:
-        raise ValueError(
-            f"doc source has auth.type {auth.get('type')!r}; the live tier knows token and kubernetes"
-        )
-    spec: dict[str, Any] = {"provider": {"vault": vault}}
-    if controller:
-        spec["controller"] = controller
-    if refresh_interval:
-        spec["refreshInterval"] = refresh_interval
-    metadata: dict[str, Any] = {"name": name}
-    if kind == SS:
-        metadata["namespace"] = namespace
-    return {"apiVersion": API, "kind": kind, "metadata": metadata, "spec": spec}
-
-
-def external_secret_manifest(
-    item: Mapping[str, Any],
-    *,
-    store: Ref,
-    namespace: str,
-    key_prefix: str,
-    refresh_interval: str = ES_REFRESH,
-) -> dict[str, Any]:
-    """An ExternalSecret from the doc's ``secretList[]`` item, as the chart renders it.
-
-    Name ``<store>-externalsecrets``; ``data`` wins over ``dataFrom`` (chart behaviour); Vault keys move
-    under ``key_prefix/`` so parallel tests never share a path.
-    """
-    secrets_ = dict(item.get("secrets") or {})
-    spec: dict[str, Any] = {
-        "refreshInterval": refresh_interval,
-        "secretStoreRef": {"name": store.name, "kind": store.kind},
-        "target": {
-            "name": secrets_.get("targetName") or "default-k8s",
-            "creationPolicy": secrets_.get("targetPolicy") or "Owner",
-        },
-    }
-    if secrets_.get("data"):
-        spec["data"] = prefix_keys(secrets_["data"], key_prefix)
-    else:
-        spec["dataFrom"] = prefix_keys(secrets_.get("dataFrom") or [], key_prefix)
-    return {
-        "apiVersion": API,
-        "kind": ES,
-        "metadata": {"name": f"{store.name}-externalsecrets", "namespace": namespace},
-        "spec": spec,
-    }
 
 
 def secret_manifest(
@@ -192,13 +92,6 @@ def random_value() -> str:
     """A value the suite writes to Vault: random only (no key name, no run id), because the redactor masks
     any 6-character fragment of it and must not mask words or names around it."""
     return secrets.token_urlsafe(16)
-
-
-def expected_data(spec: Mapping[str, Any], vault_data: Mapping[str, str]) -> dict[str, str]:
-    """What ESO must write: one key per ``data`` entry, or every Vault key for ``dataFrom.extract``."""
-    if spec.get("data"):
-        return {d["secretKey"]: vault_data.get(d["remoteRef"].get("property", ""), "") for d in spec["data"]}
-    return dict(vault_data)
 
 
 _DNS = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")

@@ -10,6 +10,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from esoconf.eso_objects import CSS, SS, Ref
 from esoconf.match import Contains, condition, matches
 from esoconf.redact import REDACT
 from esoconf.wait import TerminalState, WaitTimeout, hold, wait_for
@@ -25,7 +26,6 @@ from ..expectations import (
     store_failure,
 )
 from .core import TRANSIENT, ScenarioCore
-from .manifests import CSS, SS, Ref
 
 NUDGE_SECONDS = 5.0  # while waiting for recovery, force a resync this often
 

@@ -20,10 +20,10 @@ from .judge import Judging
 class Scenario(Arranging, Fixing, Judging):
     """One test's namespace, names and verbs; the composite verbs of a whole documented path live here."""
 
-    def synced(self, auth: Auth, fetch: Fetch) -> World:
+    def synced(self, auth: Auth, fetch: Fetch, *, refresh: bool = False, mount: str | None = None) -> World:
         """The documented path end to end: store Ready, ExternalSecret synced, Secret holds the Vault data."""
         __tracebackhide__ = True
-        world = self.arrange(auth, fetch)
+        world = self.arrange(auth, fetch, refresh=refresh, mount=mount)
         self.wait_store_ready(world.store)
         self.apply_es(world)
         self.wait_es_synced(world.es)
@@ -59,12 +59,20 @@ def doc_shapes(conformance_config: Any) -> DocShapes:
         pytest.fail(str(exc), pytrace=False)
 
 
+REWRITE_PROPERTY = "rewrite"  # user property (esoconf.report_plugin reads it): field: before → after
+
+
 @pytest.fixture
-def scenario(platform: Any, namespace: str, doc_shapes: DocShapes) -> Iterator[Scenario]:
+def scenario(
+    platform: Any, namespace: str, doc_shapes: DocShapes, request: pytest.FixtureRequest
+) -> Iterator[Scenario]:
     """The verbs for one test, in its own namespace; cluster-scoped objects and Vault policies/roles it
-    created are removed afterwards (the namespace fixture removes the rest)."""
+    created are removed afterwards (the namespace fixture removes the rest). The rewrites made to the chart's
+    rendered objects are recorded on the test (JUnit properties, the report's evidence)."""
     scene = Scenario(platform, namespace, doc_shapes)
     try:
         yield scene
     finally:
+        for line in scene.rewrites:
+            request.node.user_properties.append((REWRITE_PROPERTY, line))
         scene.cleanup()
