@@ -4,9 +4,9 @@
   configure time: a missing or too-old binary is a one-line usage error.
 * After collection, when ``render`` or ``e2e`` tests are selected, helm must be usable (usage error).
 * When ``e2e`` tests are selected, the doctor's checks for the live tier run; if that tier cannot run
-  here none of its tests runs (never skipped: a release gate must never go green on skipped tests): they
-  are reported as not verified with the reason (:data:`NOT_VERIFIED`) and the run exits 2 unless a claim
-  failed. Another selected tier that can run (``tox -e conformance``: render + live) still runs, so the
+  here none of its tests runs (never a plain skip: a release gate must never go green on skipped tests):
+  each is reported as not verified with the reason (:class:`esoconf.stops.RunStopped`) and the run exits 2
+  unless a claim failed. Another selected tier that can run (``tox -e conformance``: render + live) still runs, so the
   verdicts that can be had here are never thrown away; with nothing else selected the run stops at once.
 * Items marked ``vault`` (the quick tier: a testcontainers Vault, no kind, no helm) are also marked ``e2e``
   so the default run deselects them, but they need only a Docker engine: when every selected live item is
@@ -29,11 +29,10 @@ from . import doctor
 from .kind.images import image_archives, registry_credentials
 from .live import capabilities
 from .report import Exit
+from .stops import ENVIRONMENT, RunStopped
 from .tools import Tool, find_tool
 
 TOOLS_KEY = pytest.StashKey[dict[str, Tool]]()
-# live tests this machine cannot run, kept out of the session: node id -> (tier, claims, reason)
-NOT_VERIFIED = pytest.StashKey[dict[str, tuple[str, list[str], str]]]()
 E2E_EXIT_CODE = int(Exit.ENVIRONMENT)  # 2: "the environment could not be brought up"
 TIERS_NEEDING_HELM = ("render", "e2e")
 VAULT_TIER = "vault"
@@ -152,21 +151,17 @@ def _item_tier(item: pytest.Item) -> str:
     return VAULT_TIER if item.get_closest_marker(VAULT_TIER) else "e2e"
 
 
+BLOCKED = pytest.StashKey[str]()  # on an item: why its live tier cannot run here
+
+
 def _set_aside(session: pytest.Session, blocked: Mapping[str, str]) -> None:
-    """Keep the live items of ``blocked`` tiers out of the run and record each as not verified."""
-    not_verified = session.config.stash.setdefault(NOT_VERIFIED, {})
-    kept, aside = [], []
+    """The live items of ``blocked`` tiers will not run: each ends, before any fixture, as not verified with
+    the reason (:class:`esoconf.stops.RunStopped`, an environment stop: exit 2). They stay in the session, so
+    pytest-xdist's workers all collect the same items (deselecting them there is an INTERNALERROR)."""
     for item in session.items:
         tier = _item_tier(item) if item.get_closest_marker("e2e") else ""
         if tier in blocked:
-            claims = [c for m in item.iter_markers("claim") for c in m.args]
-            not_verified[item.nodeid] = ("e2e", claims, f"{tier} tier cannot run here: {blocked[tier]} "
-                                                        f"(run `tox -e doctor`)")
-            aside.append(item)
-        else:
-            kept.append(item)
-    session.items[:] = kept
-    session.config.hook.pytest_deselected(items=aside)
+            item.stash[BLOCKED] = f"{tier} tier cannot run here: {blocked[tier]} (run `tox -e doctor`)"
 
 
 def pytest_collection_finish(session: pytest.Session) -> None:
@@ -199,9 +194,13 @@ SERIAL_UNDER_XDIST = ("tests marked `serial` change shared state (an Authorizati
 
 
 def pytest_runtest_setup(item: pytest.Item) -> None:
-    """A case needing a capability the platform lacks is not verified (a skip with the reason, before any
+    """A live tier that cannot run here stops each of its tests before any fixture (not verified, exit 2);
+    a case needing a capability the platform lacks is not verified (a skip with the reason, before any
     fixture builds anything); a `serial` test on an xdist worker fails at once (never runs beside others,
     never silently skipped)."""
+    blocked = item.stash.get(BLOCKED, "")
+    if blocked:
+        raise RunStopped(ENVIRONMENT, blocked)
     needed = capabilities.item_needs(item)
     if needed:
         platform = _resolved(item.config).platform

@@ -29,7 +29,7 @@ from _pytest import junitxml
 from _pytest.runner import runtestprotocol
 
 from . import config as cfg
-from .gate import NOT_VERIFIED, TOOLS_KEY
+from .gate import TOOLS_KEY
 from .redact import REDACT, RedactingStream, install_log_redaction, redact_report, uninstall_log_redaction
 from .report import (
     REASON_MAX,
@@ -49,6 +49,7 @@ from .report import (
     write_claim_records,
     write_run,
 )
+from .stops import mark_report, stop_of, worst_stop
 from .tools import kubectl_skew
 
 XPASS_STRICT = "[XPASS(strict)]"
@@ -159,6 +160,7 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[Any]) -> 
     report.esoconf_tier = _tier(item)  # type: ignore[attr-defined]
     if call.excinfo is not None and call.excinfo.errisinstance(EnvironmentNotReady):
         report.esoconf_environment = True  # type: ignore[attr-defined]
+    mark_report(report, call.excinfo)
     return report
 
 
@@ -240,7 +242,8 @@ def result_of(nodeid: str, reports: list[pytest.TestReport], artifacts_dir: Path
     main = by_when.get("call") or by_when.get("setup") or reports[0]
     failed = next((r for r in reports if r.failed), None)
     decisive = failed or main
-    if any(getattr(r, "esoconf_environment", False) for r in reports):
+    stop = next((s for s in map(stop_of, reports) if s), None)
+    if stop is not None or any(getattr(r, "esoconf_environment", False) for r in reports):
         verdict = "blocked"
     elif failed is not None:
         verdict = "xpass" if str(failed.longrepr or "").startswith(XPASS_STRICT) else (
@@ -253,7 +256,7 @@ def result_of(nodeid: str, reports: list[pytest.TestReport], artifacts_dir: Path
         verdict = "flaky" if getattr(main, "esoconf_attempts", 1) > 1 else "pass"
     attempts = getattr(main, "esoconf_attempts", 1)
     first_failure = getattr(main, "esoconf_first_failure", "")
-    evidence = _evidence(decisive)
+    evidence = f"not verified: {stop[1]}" if stop else _evidence(decisive)
     if verdict == "flaky":
         evidence = f"passed on attempt {attempts}; attempt 1 failed: {first_failure}"
     diag_dir = diagnostics_dir(artifacts_dir, nodeid)
@@ -341,10 +344,10 @@ def _problem(state: _State, exitstatus: int) -> tuple[str, str]:
         return "usage", "pytest internal error (see the traceback above)"
     if state.interrupted:
         kind, code, message = state.interrupted
-        if kind == "exit" and code == Exit.ENVIRONMENT:
+        if kind == "exit" and code == Exit.CLAIM_FAILED:  # a stop is never a pass: the chart's, one line
+            return "chart", message
+        if kind == "exit" and code != Exit.USAGE:
             return "environment", message
-        if kind == "exit" and code in (Exit.CONFORMS, Exit.CLAIM_FAILED):
-            return "", ""
         return ("collection" if kind == "collection" else "interrupted"), message
     return "", ""
 
@@ -355,14 +358,12 @@ def build_session_report(session: pytest.Session, exitstatus: int) -> Report:
     config = session.config
     state = config.stash[STATE_KEY]
     resolved = get_config(config)
-    not_verified = config.stash.get(NOT_VERIFIED, {})
-    if not_verified and exitstatus == pytest.ExitCode.NO_TESTS_COLLECTED:
-        exitstatus = pytest.ExitCode.OK  # every selected test was set aside as not verified: not a usage error
     problem, detail = _problem(state, int(exitstatus))
     if CHART_FAILURE in config.stash:
         problem, detail = "chart", config.stash[CHART_FAILURE]
-    if not_verified and not problem:
-        problem, detail = "environment", sorted({reason for _, _, reason in not_verified.values()})[0]
+    stop = worst_stop([s for reports in state.reports.values() for s in map(stop_of, reports) if s])
+    if stop and not problem:  # the worst stop decides: usage, then the chart's, then the environment's
+        problem, detail = stop
     run = RunInfo(
         chart=chart_identity(resolved.chart, resolved.chart_version), mode=state.mode,
         environment=_environment(config, resolved), phases=read_phases(state.artifacts_dir),
@@ -371,8 +372,6 @@ def build_session_report(session: pytest.Session, exitstatus: int) -> Report:
         problem_detail=one_line(detail, REASON_MAX), diagnostics=list_diagnostics(state.artifacts_dir))
     run.environment.update(ran_facts(state.reports.values()))
     tests = [result_of(nodeid, reports, state.artifacts_dir) for nodeid, reports in state.reports.items()]
-    tests += [TestResult(nodeid=nodeid, tier=tier, verdict="blocked", claims=claims,
-                         evidence=f"not verified: {reason}") for nodeid, (tier, claims, reason) in not_verified.items()]
     return build_report(run, tests, default_catalog())
 
 
@@ -419,8 +418,6 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
 def _checks_claims(session: pytest.Session, state: _State) -> bool:
     """A conformance run (render/e2e/claim tests selected), not the suite's self-tests. Under xdist the
     controller has no items: the reports that reached it say."""
-    if session.config.stash.get(NOT_VERIFIED, {}):
-        return True
     if any(item.get_closest_marker(m) for item in session.items for m in ("render", "e2e", "claim")):
         return True
     return any(getattr(r, "esoconf_claims", None) or getattr(r, "esoconf_tier", "unit") != "unit"

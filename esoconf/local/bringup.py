@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import re
 from pathlib import Path
 from typing import Any
 
@@ -51,6 +52,30 @@ class LocalUnavailable(ProcessDied):
 
 class LocalChartFailed(AssertionError):
     """The chart under test kept the controller from running (a chart failure)."""
+
+
+# what, in the controller's log, makes its failure the chart's: RBAC the chart's ServiceAccount lacks, arguments
+# the chart renders that the controller refuses (cobra / Go flag / pflag wording)
+_FORBIDDEN = re.compile(r'cannot (\w+) resource \W*"?([a-z0-9.-]+)')
+_BAD_ARGS = re.compile(r'(unknown (?:shorthand )?flag: \S+|flag provided but not defined: \S+|invalid argument "[^"]*" '
+                       r'for "[^"]*" flag)')
+
+
+def controller_failure(died: ProcessDied, binary: Path) -> LocalChartFailed | LocalUnavailable:
+    """Whose fault a controller that exited or never became ready is: the chart's (its RBAC or its arguments,
+    named as the chart's defect: exit 1) when the controller's own log says so, else the environment's (a
+    missing or broken binary, an unreachable API server: exit 2)."""
+    text = str(died)
+    forbidden = sorted({f"{verb} {resource}" for verb, resource in _FORBIDDEN.findall(text)})
+    if forbidden:
+        return LocalChartFailed(f"chart defect: the chart's RBAC keeps the ESO controller from running: its "
+                                f"ServiceAccount cannot {', '.join(forbidden)} ({text})")
+    bad = _BAD_ARGS.search(text)
+    if bad:
+        return LocalChartFailed(f"chart defect: the ESO controller refuses the arguments the chart renders: "
+                                f"{bad.group(1)} ({text})")
+    return LocalUnavailable(f"the ESO controller {binary} did not run (nothing in its log blames the chart: "
+                            f"check the binary, --eso-bin/--eso-version): {text}")
 
 
 def reviewer_objects(namespace: str, name: str) -> list[dict[str, Any]]:
@@ -168,8 +193,10 @@ def _bring_up(config: Config, run_id: str, timeouts: Timeouts, artifacts: Path, 
             primary = bring_up_release(supervisor, tools, binary=binaries.eso, chart=chart, release=ESO_RELEASE,
                                        namespace=ESO_NAMESPACE, values=values, server=plane.url,
                                        ca=plane.pki.ca_cert, timeout=timeouts.pod_ready)
-        except (NoControllerDeployment, ProcessDied) as exc:
+        except NoControllerDeployment as exc:
             raise LocalChartFailed(f"the ESO chart under test did not run on the local platform: {exc}") from exc
+        except ProcessDied as exc:
+            raise controller_failure(exc, binaries.eso) from exc
     worker = os.environ.get("PYTEST_XDIST_WORKER")  # one platform per xdist worker: one phases file each
     phases.write(artifacts / (f"phases-{worker}.json" if worker else "phases.json"))
     evidence = [

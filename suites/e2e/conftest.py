@@ -24,6 +24,7 @@ from esoconf.live.naming import namespace_manifest, namespace_name, new_run_id
 from esoconf.plugin import get_config, item_failed
 from esoconf.report import EnvironmentNotReady
 from esoconf.report_plugin import RAN
+from esoconf.stops import CHART, ENVIRONMENT, USAGE, RunStopped, read_stop, write_stop
 from esoconf.wait import Timeouts
 
 PHASES_KEY = pytest.StashKey[dict[str, float]]()
@@ -71,7 +72,7 @@ def platform(
         try:
             session = live.setup(config, run_id, timeouts, _artifacts(pytestconfig), attach=attach)
         except live.PlatformUnavailable as exc:
-            pytest.exit(str(exc), returncode=2)  # one line, non-zero: never a green run of skipped tests
+            raise RunStopped(ENVIRONMENT, str(exc)) from None  # one line, exit 2: never a green run
         if not attach:
             ready.write_text(json.dumps(session.teardown_plan()), encoding="utf-8")
     pytestconfig.stash[PHASES_KEY] = dict(session.platform.phases.durations)
@@ -88,16 +89,21 @@ def _local_platform(pytestconfig: pytest.Config, config: Any, run_id: str, timeo
     from esoconf.local.bringup import LocalChartFailed, setup_local
 
     plan_file = _shared_dir(pytestconfig) / shared.plan_name(run_id)
+    stop_file = plan_file.with_name(f"{plan_file.name}.stop")
     with FileLock(f"{plan_file}.lock"):
+        stopped = read_stop(stop_file)  # another worker's bring-up already stopped: the same answer, not a retry
+        if stopped is not None:
+            raise stopped
         if plan_file.exists():
             local = shared.attach(json.loads(plan_file.read_text(encoding="utf-8")), run_id, timeouts)
         else:
             try:
                 local = setup_local(config, run_id, timeouts, _artifacts(pytestconfig))
-            except (EnvironmentNotReady, ConfigError) as exc:
-                pytest.exit(str(exc), returncode=2 if isinstance(exc, EnvironmentNotReady) else 3)
-            except LocalChartFailed as exc:
-                pytest.exit(str(exc), returncode=1)
+            except (EnvironmentNotReady, ConfigError, LocalChartFailed) as exc:
+                stop = RunStopped(CHART if isinstance(exc, LocalChartFailed) else
+                                  ENVIRONMENT if isinstance(exc, EnvironmentNotReady) else USAGE, str(exc))
+                write_stop(stop_file, stop)
+                raise stop from None
             if _is_worker(pytestconfig):
                 shared.write_plan(plan_file, shared.hand_over(local))
     pytestconfig.stash[PHASES_KEY] = dict(local.phases.durations)
@@ -170,3 +176,5 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
     for plan_file in shared.glob(local_shared.PLAN_GLOB):
         local_shared.teardown(json.loads(plan_file.read_text(encoding="utf-8")))
         plan_file.unlink()
+    for stop_file in shared.glob(f"{local_shared.PLAN_GLOB}.stop"):
+        stop_file.unlink()
