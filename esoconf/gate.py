@@ -143,8 +143,40 @@ def fall_back_to_local(resolved: cfg.Config, kind_reason: str) -> str:
     local_reason = local_blockers(resolved)
     if local_reason:
         return f"{kind_reason}; and the local platform cannot run either: {local_reason}"
-    resolved.values["platform"], resolved.sources["platform"] = "local", "fallback: kind cannot run here"
+    resolved.values["platform"], resolved.sources["platform"] = "local", f"{FALLBACK}{kind_reason}"
     return ""
+
+
+FALLBACK = "fallback: kind cannot run here: "
+
+
+def fallback_of(resolved: cfg.Config) -> str:
+    """Never silent: "" when the live cases run where asked, else which platform they ran on and why."""
+    source = resolved.source("platform")
+    if not source.startswith(FALLBACK):
+        return ""
+    return f"the live cases ran on platform {resolved.platform}, not kind (kind cannot run here: " \
+           f"{source.removeprefix(FALLBACK)})"
+
+
+def announce_fallback(session: pytest.Session, resolved: cfg.Config) -> None:
+    """The run's first lines after collection: the platform the live cases run on, and the claims it cannot
+    show (each is not verified, so the run cannot exit 0)."""
+    why = fallback_of(resolved)
+    if not why:
+        return
+    cannot: dict[str, set[str]] = {}
+    for item in session.items:
+        needed = capabilities.item_needs(item) if item.get_closest_marker("e2e") else []
+        gaps = [c for c in needed if capabilities.missing(resolved.platform, [c])]
+        for claim in (c for m in item.iter_markers("claim") for c in m.args) if gaps else ():
+            cannot.setdefault(claim, set()).update(gaps)
+    shown = "; ".join(f"{claim} (needs {', '.join(sorted(gaps))})" for claim, gaps in sorted(cannot.items()))
+    terminal = session.config.pluginmanager.get_plugin("terminalreporter")
+    if terminal is not None:
+        terminal.write_line(f"WARNING: {why}", yellow=True, bold=True)
+        terminal.write_line(f"WARNING: platform {resolved.platform} cannot show: {shown or 'nothing selected'}; "
+                            f"those claims are not verified and the run exits 2", yellow=True, bold=True)
 
 
 def _item_tier(item: pytest.Item) -> str:
@@ -181,6 +213,7 @@ def pytest_collection_finish(session: pytest.Session) -> None:
     if blocked:
         _set_aside(session, blocked)
         tiers -= set(blocked)
+    announce_fallback(session, resolved)
     if tiers & set(TIERS_NEEDING_HELM):
         require_tool(config, "helm")
     if "e2e" in tiers:  # found once here, so the report records the version really used

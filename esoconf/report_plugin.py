@@ -29,9 +29,10 @@ from _pytest import junitxml
 from _pytest.runner import runtestprotocol
 
 from . import config as cfg
-from .gate import TOOLS_KEY
+from .gate import TOOLS_KEY, fallback_of
 from .redact import REDACT, RedactingStream, install_log_redaction, redact_report, uninstall_log_redaction
 from .report import (
+    HOLDS_HERE,
     REASON_MAX,
     RUNS_DIR,
     EnvironmentNotReady,
@@ -352,6 +353,23 @@ def _problem(state: _State, exitstatus: int) -> tuple[str, str]:
     return "", ""
 
 
+def run_scope(config: pytest.Config, resolved: cfg.Config, tests: list[TestResult]) -> str:
+    """How the user narrowed this run ("" for the full conformance run: the render and live tiers, on a
+    platform nobody chose or one that lacks no capability, no -k): a scoped run is judged on its own scope."""
+    from .live.capabilities import GAPS
+
+    narrowed = []
+    tiers = {t.tier for t in tests}
+    if "e2e" in tiers and resolved.platform in GAPS and GAPS[resolved.platform] and not fallback_of(resolved) \
+            and resolved.source("platform") != "default":
+        narrowed.append(f"--platform {resolved.platform}")
+    if not {"render", "e2e"} <= tiers and not fallback_of(resolved):
+        narrowed.append(f"tiers run: {', '.join(sorted(tiers)) or 'none'}")
+    if config.option.keyword:
+        narrowed.append(f"-k {config.option.keyword}")
+    return "; ".join(narrowed)
+
+
 def build_session_report(session: pytest.Session, exitstatus: int) -> Report:
     from .plugin import get_config
 
@@ -372,6 +390,7 @@ def build_session_report(session: pytest.Session, exitstatus: int) -> Report:
         problem_detail=one_line(detail, REASON_MAX), diagnostics=list_diagnostics(state.artifacts_dir))
     run.environment.update(ran_facts(state.reports.values()))
     tests = [result_of(nodeid, reports, state.artifacts_dir) for nodeid, reports in state.reports.items()]
+    run.scope, run.fallback = run_scope(config, resolved, tests), fallback_of(resolved)
     return build_report(run, tests, default_catalog())
 
 
@@ -479,8 +498,8 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
         terminalreporter.write_sep("=", "flaky tests (failed, then passed on rerun)", yellow=True)
         for test in flaky:
             write(f"FLAKY {test.nodeid} - first attempt: {test.first_failure}")
-    colour = TERMINAL_COLOURS.get(report.exit_code)
-    terminalreporter.write_sep("-", f"conformance: {report.outcome} (exit {int(report.exit_code)})",
+    colour = "cyan" if report.outcome == HOLDS_HERE else TERMINAL_COLOURS.get(report.exit_code)
+    terminalreporter.write_sep("-", f"conformance: {report.headline} (exit {int(report.exit_code)})",
                                **({colour: True} if colour else {}))
     for reason in report.reasons[:10]:
         write(f"  {reason}")
