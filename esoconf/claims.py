@@ -23,7 +23,6 @@ class Claim:
     title: str
     section: str
     how: str = ""
-    doc_error: bool = False  # the doc is known to be wrong here (expected failure, strict)
     tiers: tuple[str, ...] = ()  # every tier that tests it: the claim is verified only when each reached a verdict
 
 

@@ -581,7 +581,14 @@ def to_markdown(report: Report) -> str:
         lines += [f"- **{c.id}** [{t}] {c.verdicts[t]}: {_md(_said_above(report, c.evidence[t]))}"
                   for c, t in notable]
         lines.append("")
-    others = [t for t in report.tests if not t.claims and t.verdict not in ("pass", "skip")]
+    known = [t for t in report.tests if t.verdict == "xfail"]
+    if known:
+        lines += ["### Known defects (manifests/known-defects.yaml: strict, a fix shows up as xpass and fails the "
+                  "run)", ""]
+        lines += [f"- **{', '.join(t.claims) or '-'}** `{_md(_variant(t.nodeid))}`: {_md(one_line(t.evidence, 300))}"
+                  for t in known]
+        lines.append("")
+    others = [t for t in report.tests if not t.claims and t.verdict not in ("pass", "skip", "xfail")]
     if others:
         lines += ["### Other tests", ""]
         lines += [f"- `{_md(t.nodeid)}` {t.verdict}: {_md(one_line(t.evidence, 200))}" for t in others]

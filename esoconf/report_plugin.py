@@ -30,6 +30,7 @@ from _pytest.runner import runtestprotocol
 
 from . import config as cfg
 from .gate import TOOLS_KEY, fallback_of
+from .known_defects import not_the_known_defect
 from .redact import REDACT, RedactingStream, install_log_redaction, redact_report, uninstall_log_redaction
 from .report import (
     HOLDS_HERE,
@@ -162,6 +163,10 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[Any]) -> 
     if call.excinfo is not None and call.excinfo.errisinstance(EnvironmentNotReady):
         report.esoconf_environment = True  # type: ignore[attr-defined]
     mark_report(report, call.excinfo)
+    wrong = not_the_known_defect(call.excinfo) if hasattr(report, "wasxfail") else ""
+    if wrong:  # the xfail's exception type matched, but this is not the catalogued defect: a failure
+        del report.wasxfail
+        report.outcome, report.longrepr = "failed", wrong
     return report
 
 
@@ -353,6 +358,21 @@ def _problem(state: _State, exitstatus: int) -> tuple[str, str]:
     return "", ""
 
 
+PINS = ("kubernetes_version", "eso_image", "vault_version", "istio_version")  # what kind would install
+
+
+def observed_environment(environment: dict[str, str], facts: dict[str, str], live: bool) -> None:
+    """The environment shows what ran (observed by the live platform), never a pin as if it had: without a live
+    test there is no platform; on a platform that did not install the pins they are labelled as pins."""
+    if not live:
+        environment.pop("platform", None)
+    if facts.get("platform", "kind") not in ("kind", "existing"):
+        for pin in PINS:
+            if pin in environment:
+                environment[f"{pin} (pinned, not what ran)"] = environment.pop(pin)
+    environment.update(facts)
+
+
 def run_scope(config: pytest.Config, resolved: cfg.Config, tests: list[TestResult]) -> str:
     """How the user narrowed this run ("" for the full conformance run: the render and live tiers, on a
     platform nobody chose or one that lacks no capability, no -k): a scoped run is judged on its own scope."""
@@ -388,8 +408,8 @@ def build_session_report(session: pytest.Session, exitstatus: int) -> Report:
         started=datetime.fromtimestamp(state.started, UTC).isoformat(timespec="seconds"),
         duration=round(time.time() - state.started, 2), pytest_exit=int(exitstatus), problem=problem,
         problem_detail=one_line(detail, REASON_MAX), diagnostics=list_diagnostics(state.artifacts_dir))
-    run.environment.update(ran_facts(state.reports.values()))
     tests = [result_of(nodeid, reports, state.artifacts_dir) for nodeid, reports in state.reports.items()]
+    observed_environment(run.environment, ran_facts(state.reports.values()), live=any(t.platform for t in tests))
     run.scope, run.fallback = run_scope(config, resolved, tests), fallback_of(resolved)
     return build_report(run, tests, default_catalog())
 

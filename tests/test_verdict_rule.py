@@ -159,3 +159,101 @@ def test_no_silent_fallback_first_lines_name_the_platform_and_the_claims_and_exi
     report = json.loads((suite.path / "artifacts" / "report.json").read_text())
     assert report["reasons"][0].startswith("platform fallback: the live cases ran on platform local")
     assert report["outcome"] == "not verified"
+
+
+COLLECT_CLAIM_TIERS = """
+import json, sys, pytest
+
+class Tiers:
+    found = {}
+    def pytest_collection_modifyitems(self, items):
+        for item in items:
+            tier = "render" if item.get_closest_marker("render") else "e2e"
+            if item.get_closest_marker("vault"):
+                continue
+            for claim in (c for m in item.iter_markers("claim") for c in m.args):
+                self.found.setdefault(claim, set()).add(tier)
+
+plugin = Tiers()
+pytest.main(["suites", "-m", "render or e2e", "--collect-only", "-q", "-p", "no:cacheprovider",
+             "--chart", sys.argv[1], "--doc", sys.argv[2]], plugins=[plugin])
+print("CLAIM-TIERS " + json.dumps({c: sorted(t) for c, t in plugin.found.items()}))
+"""
+
+
+def test_the_catalogue_names_every_tier_that_tests_each_claim() -> None:
+    """claims.yaml `tiers` (default render) and claims-live.yaml (default e2e) agree with the suites' claim
+    marks: a claim whose live test is not in the catalogue would be called verified by its render pass."""
+    import subprocess
+    import sys
+
+    from esoconf.config import PROJECT_ROOT
+    from esoconf.live.verdicts import all_claims
+
+    chart = PROJECT_ROOT / "tests" / "fixtures" / "charts" / "external-secrets"
+    doc = PROJECT_ROOT / "tests" / "fixtures" / "docs" / "VAULT_INTEGRATION.md"
+    done = subprocess.run([sys.executable, "-c", COLLECT_CLAIM_TIERS, str(chart), str(doc)], cwd=PROJECT_ROOT,
+                          capture_output=True, text=True, timeout=300, check=False)
+    line = next(x for x in done.stdout.splitlines() if x.startswith("CLAIM-TIERS "))
+    marked = json.loads(line.removeprefix("CLAIM-TIERS "))
+
+    assert {cid: sorted(c.tiers) for cid, c in all_claims().items()} == marked
+
+
+KNOWN_DEFECT_TESTS = """
+import pytest
+from esoconf.known_defects import known_defect
+from esoconf.render import RenderError
+
+@pytest.mark.claim("ES-VAR-1")
+@known_defect("ES-VAR-1")
+@pytest.mark.parametrize("what", ["the-defect", "fixed", "key-error", "helm-error"])
+def test_both_render(what):
+    if what == "the-defect":
+        assert False, "dataFrom dropped"
+    if what == "key-error":
+        {}["data"]
+    if what == "helm-error":
+        raise RenderError("helm template: error converting YAML to JSON")
+"""
+
+
+def test_known_defects_come_from_the_catalogue_and_raise_only_their_exception(suite: pytest.Pytester) -> None:
+    """The defect itself is a known defect (listed in the report); a fixed one (XPASS), a KeyError and a helm
+    render error fail the run as what they are."""
+    suite.makepyfile(KNOWN_DEFECT_TESTS)
+
+    result = suite.runpytest_inprocess("-k", "test_both_render")
+
+    assert result.ret == Exit.CLAIM_FAILED
+    report = json.loads((suite.path / "artifacts" / "report.json").read_text())
+    verdicts = {t["nodeid"].rsplit("[", 1)[1].rstrip("]"): t["verdict"] for t in report["tests"]}
+    assert verdicts == {"the-defect": "xfail", "fixed": "xpass", "key-error": "fail", "helm-error": "fail"}
+    helm = next(t for t in report["tests"] if t["nodeid"].endswith("[helm-error]"))
+    assert helm["evidence"].startswith("a helm render error is not the known defect")
+    markdown = (suite.path / "artifacts" / "report.md").read_text()
+    assert "### Known defects" in markdown
+    assert "`the-defect`: ES-VAR-1: known chart defect: with both data and dataFrom only data renders" in markdown
+
+
+def test_the_environment_shows_what_ran_not_the_pins() -> None:
+    from esoconf.report_plugin import observed_environment
+
+    env = {"platform": "kind", "kubernetes_version": "v1.33.4", "chart": "c"}
+    observed_environment(env, {"platform": "local", "kube_apiserver": "v1.34.4 (/version of https://x)"}, live=True)
+    assert env == {"platform": "local", "kubernetes_version (pinned, not what ran)": "v1.33.4", "chart": "c",
+                   "kube_apiserver": "v1.34.4 (/version of https://x)"}
+    vault_tier = {"platform": "kind", "kubernetes_version": "v1.33.4"}
+    observed_environment(vault_tier, {}, live=False)  # no live platform ran: none is named
+    assert vault_tier == {"kubernetes_version": "v1.33.4"}
+
+
+def test_the_controller_version_is_read_from_the_binarys_build_info(tmp_path: Path) -> None:
+    from esoconf.local.eso_controller import build_info
+
+    go = tmp_path / "go"
+    go.write_text("#!/bin/sh\nprintf '%s\\n' \"$3: go1.24.2\" '\tpath\twrapper' "
+                  "'\tdep\tgithub.com/external-secrets/external-secrets\tv0.16.2\th1:x='\n")
+    go.chmod(0o755)
+    assert build_info(Path("/bin/eso"), go=str(go)) == "github.com/external-secrets/external-secrets v0.16.2"
+    assert build_info(Path("/bin/eso"), go=str(tmp_path / "no-go")) == ""

@@ -1,7 +1,8 @@
 """Live verdicts on the doc's claims: holds, refuted (with the observed evidence), or not applicable.
 
 Claim ids are those of the render tier (``manifests/claims.yaml``) plus the live-only ones
-(``manifests/claims-live.yaml``). A claim flagged ``doc_error`` is a known error of the doc: its test
+(``manifests/claims-live.yaml``). A claim with an entry in the known-defects catalogue
+(``manifests/known-defects.yaml``, keyed by the claim id) is a known error of the doc: its test
 raises :class:`ClaimRefuted` when the claim is refuted and is marked ``xfail(raises=ClaimRefuted,
 strict=True)``, so a corrected doc or chart shows up as XPASS (a failure) while any *other* assertion
 failure (a behaviour regression) still fails the gate.
@@ -11,11 +12,11 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
@@ -24,6 +25,9 @@ from esoconf.config import MANIFESTS
 from esoconf.evidence import one_line
 
 from .expectations import pattern
+
+if TYPE_CHECKING:
+    from esoconf.known_defects import KnownDefect
 
 LIVE_CLAIMS_FILE = MANIFESTS / "claims-live.yaml"
 USER_PROPERTY = "claim-verdict"
@@ -124,14 +128,18 @@ def recorded(user_properties: Iterable[tuple[str, Any]]) -> list[LiveVerdict]:
     return out
 
 
-def claim_marks(*claim_ids: str, claims: dict[str, Claim] | None = None) -> list[pytest.MarkDecorator]:
-    """``claim(id)`` marks, plus a strict xfail on ClaimRefuted for each claim known to be a doc error."""
-    claims = all_claims() if claims is None else claims
+def claim_marks(*claim_ids: str, defects: Mapping[str, KnownDefect] | None = None) -> list[pytest.MarkDecorator]:
+    """``claim(id)`` marks, plus the strict xfail of the known-defects catalogue entry of each claim (keyed by
+    the claim id; it names the exception that proves it, ClaimRefuted for a live verdict)."""
+    from esoconf.known_defects import load_defects
+
+    defects = load_defects() if defects is None else defects
     marks = [pytest.mark.claim(*claim_ids)]
-    errors = [claims[c] for c in claim_ids if c in claims and claims[c].doc_error]
-    if errors:
-        reason = "; ".join(f"{c.id}: known doc error: {c.title}" for c in errors)
-        marks.append(pytest.mark.xfail(raises=ClaimRefuted, strict=True, reason=reason))
+    known = [defects[c] for c in claim_ids if c in defects]
+    if known:
+        raises = tuple(sorted({d.exception() for d in known}, key=lambda e: e.__name__))
+        marks.append(pytest.mark.xfail(raises=raises[0] if len(raises) == 1 else raises, strict=True,
+                                       reason="; ".join(d.describe() for d in known)))
     return marks
 
 

@@ -6,7 +6,7 @@ import textwrap
 
 import pytest
 
-from esoconf.claims import Claim
+from esoconf.known_defects import KnownDefect
 from esoconf.live.verdicts import (
     ClaimRefuted,
     LiveVerdict,
@@ -73,15 +73,20 @@ def test_settle_records_and_raises_only_when_refuted() -> None:
     assert [v.claim for v in recorded(node.user_properties)] == ["A-1", "B-1"]
 
 
-def test_claim_marks_add_strict_xfail_for_doc_errors_only() -> None:
-    claims = {"D-1": Claim("D-1", "doc is wrong", "s", doc_error=True), "H-1": Claim("H-1", "fine", "s")}
-    assert [m.name for m in claim_marks("H-1", claims=claims)] == ["claim"]
-    marks = claim_marks("D-1", claims=claims)
+DOC_WRONG = KnownDefect("D-1", "D-1", "doc error", "ClaimRefuted", "doc is wrong", "seen live",
+                        {"chart": ["c 1.0"], "doc": "d"})
+
+
+def test_claim_marks_add_strict_xfail_for_catalogued_defects_only() -> None:
+    defects = {"D-1": DOC_WRONG}
+    assert [m.name for m in claim_marks("H-1", defects=defects)] == ["claim"]
+    marks = claim_marks("D-1", defects=defects)
     assert [m.name for m in marks] == ["claim", "xfail"]
     assert marks[1].kwargs == {
         "raises": ClaimRefuted,
         "strict": True,
-        "reason": "D-1: known doc error: doc is wrong",
+        "reason": "D-1: known doc error: doc is wrong (seen in: c 1.0; doc d; proved by ClaimRefuted; catalogue "
+                  "known-defects.yaml D-1)",
     }
 
 
@@ -89,12 +94,12 @@ def test_doc_error_outcomes_in_pytest(suite: pytest.Pytester) -> None:
     suite.makepyfile(
         textwrap.dedent("""
         import pytest
-        from esoconf.claims import Claim
+        from esoconf.known_defects import KnownDefect
         from esoconf.live.verdicts import ClaimRefuted, claim_marks
-        C = {"D-1": Claim("D-1", "doc wrong", "s", doc_error=True)}
+        C = {"D-1": KnownDefect("D-1", "D-1", "doc error", "ClaimRefuted", "doc wrong", "e")}
 
         @pytest.mark.parametrize("what", ["refuted", "regression", "corrected"])
-        @pytest.mark.parametrize("_", [pytest.param(0, marks=claim_marks("D-1", claims=C))])
+        @pytest.mark.parametrize("_", [pytest.param(0, marks=claim_marks("D-1", defects=C))])
         def test_claim(_, what):
             if what == "refuted":
                 raise ClaimRefuted("D-1 refuted: observed 403")
