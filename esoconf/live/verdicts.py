@@ -86,6 +86,44 @@ def judge_wording(claim: str, wording: str, texts: Sequence[str]) -> LiveVerdict
     )
 
 
+# the failure classes a Troubleshooting entry is about (what the doc is for: which cause, which fix), each as the
+# patterns whose texts belong to it; the exact words depend on the network path and are a separate check
+FAILURE_CLASSES: dict[str, tuple[str, ...]] = {
+    "HTTP 403": ("istio-rbac-denied", "permission-denied", "kubernetes-login-denied"),
+    "connection failure": ("unreachable", "envoy-503", "doc-503"),
+    "non-printable token": ("non-printable",),
+}
+WORDING = "wording-check"  # user property: the doc's exact words vs what this platform showed (evidence only)
+
+
+def failure_class(texts: Sequence[str]) -> str:
+    """The class of the failure the texts show (first class whose pattern matches), "" when none does."""
+    for name, patterns in FAILURE_CLASSES.items():
+        compiled = pattern("|".join(patterns))
+        if any(compiled.search(t) for t in texts):
+            return name
+    return ""
+
+
+def judge_failure_class(claim: str, documented: str, texts: Sequence[str]) -> LiveVerdict:
+    """The doc names a cause by its symptom's class (connection failure, HTTP 403, non-printable token): holds
+    when the observed failure is of that class, whatever the exact words."""
+    if documented not in FAILURE_CLASSES:
+        raise KeyError(f"unknown failure class {documented!r}; known: {', '.join(FAILURE_CLASSES)}")
+    observed = failure_class(texts) or "no known failure class"
+    status = Status.HOLDS if observed == documented else Status.REFUTED
+    seen = texts[-1] if texts else "no Event or condition text"
+    return LiveVerdict(claim, status, _evidence_line(f"doc: {documented}; observed: {observed} ({seen})"))
+
+
+def record_wording(node: Any, verdict: LiveVerdict, platform: str) -> None:
+    """The separate, labelled wording check: recorded with the platform that showed the text, never the
+    claim's verdict (the words differ with the network path: Envoy's 503 text, a TCP timeout, a refusal)."""
+    node.user_properties.append((WORDING, json.dumps({"claim": verdict.claim, "platform": platform,
+                                                      "matches": verdict.status is Status.HOLDS,
+                                                      "evidence": verdict.evidence})))
+
+
 def not_applicable(claim: str, why: str) -> LiveVerdict:
     return LiveVerdict(claim, Status.NOT_APPLICABLE, _evidence_line(why))
 

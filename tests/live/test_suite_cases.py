@@ -135,7 +135,8 @@ def test_live_claims_are_well_formed_and_distinct_from_render_claims() -> None:
     live = set(load_claims(LIVE_CLAIMS_FILE))
     assert {"TRB-1", "TRB-2", "TRB-3", "TRB-4", "TRB-5", "TOK-NS-1", "MESH-1"} <= live
     assert all(is_claim_id(i) for i in claims)
-    assert {i for i in live if i in load_defects()} == {"TRB-1", "TRB-2", "TRB-3", "TRB-5"}
+    # TRB-2 is judged on its failure class (a connection failure, cleared by the label): no doc error
+    assert {i for i in live if i in load_defects()} == {"TRB-1", "TRB-3", "TRB-5"}
 
 
 def test_every_claim_the_suites_use_is_defined() -> None:
