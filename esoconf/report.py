@@ -234,7 +234,10 @@ class Report:
         if self.outcome != HOLDS_HERE:
             return self.outcome
         held = [c for c in self.claims if c.status in (PASS, KNOWN_DEFECT)]
-        return f"{HOLDS_HERE}: {len(held)} of {len(self.claims)} claims"
+        missing = [c.id for c in self.claims if c.status == NOT_VERIFIED]
+        shown = ", ".join(missing[:12]) + (f" and {len(missing) - 12} more" if len(missing) > 12 else "")
+        return f"{HOLDS_HERE}: {len(held)} of {len(self.claims)} claims" + (f"; not verified: {shown}" if missing
+                                                                             else "")
 
     @property
     def complete(self) -> bool:
@@ -377,15 +380,22 @@ def _unverified_reasons(run: RunInfo, tests: Sequence[TestResult], rows: Sequenc
     if shown:
         where = "under --gate" if gate else (f"in this scoped run ({run.scope})" if run.scope else
                                              "in the conformance run")
-        ids = ", ".join(f"{c.id} ({'; '.join(f'{t}: {why}' for t, why in c.unverified().items())})"
-                        for c in shown[:6])
-        more = f" and {len(shown) - 6} more: {', '.join(c.id for c in shown[6:])}" if len(shown) > 6 else ""
-        lines.append(one_line(f"not verified {where}: {len(shown)} claim(s): {ids}{more}", REASON_MAX))
+        ids = ", ".join(f"{c.id} ({'; '.join(_short_why(t, why) for t, why in c.unverified().items())})"
+                        for c in shown)
+        lines.append(one_line(f"not verified {where}: {len(shown)} claim(s): {ids} (the report says why and where "
+                              f"each could be verified)", REASON_MAX))
     skipped = [t for t in tests if t.verdict == "skip"]
     if gate and skipped:
         lines.append(one_line(f"skipped under --gate: {len(skipped)} test(s), e.g. {skipped[0].nodeid}: "
                               f"{skipped[0].evidence}", REASON_MAX))
     return lines
+
+
+def _short_why(tier: str, why: str) -> str:
+    """"e2e: not verified on platform local" from the whole reason (the report's section has it all)."""
+    if why.startswith(f"the {tier} tier did not run"):
+        return f"{tier} not run"
+    return f"{tier}: {why.split(':', 1)[0]}"
 
 
 def _label(test: TestResult) -> str:
