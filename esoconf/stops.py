@@ -23,6 +23,7 @@ from .redact import REDACT
 ENVIRONMENT, CHART, USAGE = "environment", "chart", "usage"
 KINDS = (USAGE, CHART, ENVIRONMENT)  # worst first: the run's cause is the worst stop any test reported
 LABELS = {ENVIRONMENT: "environment not ready", CHART: "chart failure", USAGE: "usage error"}
+STOP_LOCATION = "(the run stopped)"  # where the folded SKIPPED line says it comes from: one line, not one a file
 REPORT_ATTR = "esoconf_stop"  # [kind, cause] on a test report (plain values: they travel through xdist)
 
 
@@ -51,8 +52,8 @@ def mark_report(report: Any, excinfo: Any) -> None:
     """Record the stop on the test report (called from the report plugin's makereport)."""
     if excinfo is not None and excinfo.errisinstance(RunStopped):
         setattr(report, REPORT_ATTR, [excinfo.value.kind, excinfo.value.cause])
-        if isinstance(report.longrepr, tuple):  # the folded SKIPPED line: the cause, not the class name
-            report.longrepr = (*report.longrepr[:2], str(excinfo.value.msg))
+        if isinstance(report.longrepr, tuple):  # one folded SKIPPED line for the whole run: the cause only
+            report.longrepr = (STOP_LOCATION, 0, str(excinfo.value.msg))
 
 
 def write_stop(path: Path, stop: RunStopped) -> None:

@@ -132,3 +132,23 @@ def test_a_controller_that_does_not_run_is_the_charts_defect_only_when_its_log_s
 
     assert type(failure) is kind
     assert str(failure).startswith(starts), str(failure)
+
+
+def test_the_rbac_gap_is_found_in_the_whole_log_not_only_its_tail(tmp_path: Path) -> None:
+    """Seen with ESO v0.16.2 on the local platform: the forbidden lists are logged first, the process exits
+    minutes later on a cache-sync timeout; the tail alone would blame the environment."""
+    log = tmp_path / "eso.log"
+    log.write_text('W1204 reflector.go:569] failed to list *v1alpha1.PushSecret: pushsecrets.external-secrets.io is '
+                   'forbidden: User "system:serviceaccount:external-secrets:external-secrets" cannot list resource '
+                   '"pushsecrets" in API group "external-secrets.io" at the cluster scope\n'
+                   + "W1204 watch of *v1.Namespace ended\n" * 40
+                   + '{"level":"error","msg":"problem running manager","error":"failed to wait for secretstore caches '
+                     'to sync kind source: *v1.SecretStore: timed out waiting for cache to be synced"}\n')
+    tail = ProcessDied(f"eso exited with code 1 (log {log}): " + "W1204 watch of *v1.Namespace ended | " * 20)
+
+    failure = controller_failure(tail, Path("/eso"), log)
+
+    assert isinstance(failure, LocalChartFailed)
+    assert str(failure) == (f"chart defect: the chart's RBAC keeps the ESO controller from running: its "
+                            f"ServiceAccount cannot list pushsecrets (eso exited with code 1 (log {log}))")
+    assert isinstance(controller_failure(tail, Path("/eso")), LocalUnavailable)  # the tail alone says nothing
