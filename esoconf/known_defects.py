@@ -23,13 +23,13 @@ DEFECTS_FILE = MANIFESTS / "known-defects.yaml"
 
 @dataclass(frozen=True)
 class KnownDefect:
-    key: str
+    key: str  # what a test asks for: known_defect(key); a live claim's entry is keyed by the claim id
     claim: str
-    kind: str
-    raises: str
-    reason: str
-    evidence: str
-    seen_in: dict[str, Any] = field(default_factory=dict)
+    raises: str  # the exception that proves it (AssertionError, ClaimRefuted)
+    seen_in: dict[str, Any] = field(default_factory=dict)  # {"chart": [versions], "doc": version}
+    kind: str = "chart defect"  # or "doc error"
+    reason: str = ""
+    evidence: str = ""
 
     def exception(self) -> type[BaseException]:
         from .live.verdicts import ClaimRefuted

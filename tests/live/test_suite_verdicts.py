@@ -73,8 +73,8 @@ def test_settle_records_and_raises_only_when_refuted() -> None:
     assert [v.claim for v in recorded(node.user_properties)] == ["A-1", "B-1"]
 
 
-DOC_WRONG = KnownDefect("D-1", "D-1", "doc error", "ClaimRefuted", "doc is wrong", "seen live",
-                        {"chart": ["c 1.0"], "doc": "d"})
+DOC_WRONG = KnownDefect("D-1", "D-1", "ClaimRefuted", {"chart": ["c 1.0"], "doc": "d"}, kind="doc error",
+                        reason="doc is wrong", evidence="seen live")
 
 
 def test_claim_marks_add_strict_xfail_for_catalogued_defects_only() -> None:
@@ -96,7 +96,7 @@ def test_doc_error_outcomes_in_pytest(suite: pytest.Pytester) -> None:
         import pytest
         from esoconf.known_defects import KnownDefect
         from esoconf.live.verdicts import ClaimRefuted, claim_marks
-        C = {"D-1": KnownDefect("D-1", "D-1", "doc error", "ClaimRefuted", "doc wrong", "e")}
+        C = {"D-1": KnownDefect("D-1", "D-1", "ClaimRefuted", kind="doc error", reason="doc wrong")}
 
         @pytest.mark.parametrize("what", ["refuted", "regression", "corrected"])
         @pytest.mark.parametrize("_", [pytest.param(0, marks=claim_marks("D-1", defects=C))])
