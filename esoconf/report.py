@@ -386,8 +386,9 @@ def _unverified_reasons(run: RunInfo, tests: Sequence[TestResult], rows: Sequenc
                               f"each could be verified)", REASON_MAX))
     skipped = [t for t in tests if t.verdict == "skip"]
     if gate and skipped:
-        lines.append(one_line(f"skipped under --gate: {len(skipped)} test(s), e.g. {skipped[0].nodeid}: "
-                              f"{skipped[0].evidence}", REASON_MAX))
+        names = ", ".join(t.nodeid.rsplit("/", 1)[-1] for t in skipped)
+        lines.append(one_line(f"skipped under --gate: {len(skipped)} test(s): {names} (e.g. {skipped[0].evidence})",
+                              REASON_MAX))
     return lines
 
 

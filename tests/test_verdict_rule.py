@@ -52,7 +52,7 @@ TABLE = [
         ("not verified in this scoped run (tiers run: render): 1 claim(s): NET-1 (e2e not run)",),
         scope="tiers run: render"),
     Row("skipped-unclaimed-test-under-gate", {**ALL_PASS, "-/e2e": "skip"}, Exit.ENVIRONMENT, "not verified",
-        ("skipped under --gate: 1 test(s), e.g. t.py::test_-_e2e",), mode="gate"),
+        ("skipped under --gate: 1 test(s): t.py::test_-_e2e (e.g. not verified on platform local",), mode="gate"),
     Row("known-defect-fixed-xpass-fails", {**ALL_PASS, "TRB-4/e2e": "xpass"}, Exit.CLAIM_FAILED, "claim failed",
         ("TRB-4 (t.py::test_TRB-4_e2e): xpass",)),
     Row("render-fail-and-live-skip-is-a-failure", {**LOCAL_SKIP, "NET-1/render": "fail"}, Exit.CLAIM_FAILED,
