@@ -160,21 +160,3 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[Any]) -> 
     except Exception as exc:  # diagnostics never replace the test's own failure
         text = f"diagnostics not collected: {type(exc).__name__}: {exc}"
     report.sections.append((SECTION, text))
-
-
-def pytest_sessionfinish(session: pytest.Session) -> None:
-    """xdist controller: all workers are done, delete the kind cluster a worker created (if not kept)."""
-    config = session.config
-    if _is_worker(config) or not getattr(config.option, "numprocesses", None):
-        return
-    shared = Path(config._tmp_path_factory.getbasetemp())  # type: ignore[attr-defined]
-    for plan_file in shared.glob("eso-conformance-*.json"):
-        live.teardown_from_plan(json.loads(plan_file.read_text(encoding="utf-8")))
-        plan_file.unlink()
-    from esoconf.local import shared as local_shared
-
-    for plan_file in shared.glob(local_shared.PLAN_GLOB):
-        local_shared.teardown(json.loads(plan_file.read_text(encoding="utf-8")))
-        plan_file.unlink()
-    for stop_file in shared.glob(f"{local_shared.PLAN_GLOB}.stop"):
-        stop_file.unlink()
