@@ -51,7 +51,7 @@ from .report import (
     write_claim_records,
     write_run,
 )
-from .stops import mark_report, stop_of, worst_stop
+from .stops import CHART, RunStopped, mark_report, stop_of, worst_stop
 from .tools import kubectl_skew
 
 XPASS_STRICT = "[XPASS(strict)]"
@@ -471,6 +471,8 @@ def stop_for_chart_failure(config: pytest.Config, cause: str | None) -> None:
     helm's own): a chart failure (exit 1) reported once, with no claim verdict (nothing was checked)."""
     if cause:
         config.stash[CHART_FAILURE] = cause
+        if hasattr(config, "workerinput"):  # under xdist pytest.exit crashes the worker: each test says it instead
+            raise RunStopped(CHART, cause)
         pytest.exit("the chart under test does not render (the conformance summary above says why)",
                     returncode=int(Exit.CLAIM_FAILED))
 

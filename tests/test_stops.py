@@ -152,3 +152,34 @@ def test_the_rbac_gap_is_found_in_the_whole_log_not_only_its_tail(tmp_path: Path
     assert str(failure) == (f"chart defect: the chart's RBAC keeps the ESO controller from running: its "
                             f"ServiceAccount cannot list pushsecrets (eso exited with code 1 (log {log}))")
     assert isinstance(controller_failure(tail, Path("/eso")), LocalUnavailable)  # the tail alone says nothing
+
+
+RENDER_CHART_STOP = """
+import pytest
+from esoconf.report_plugin import stop_for_chart_failure
+
+@pytest.fixture(scope="session", autouse=True)
+def _prefetch(request):
+    stop_for_chart_failure(request.config, "helm cannot render chart: parse error at (templates/x.yaml:13)")
+
+@pytest.mark.render
+@pytest.mark.claim("TOK-1")
+@pytest.mark.parametrize("case", range(6))
+def test_render(case):
+    pass
+"""
+
+
+@pytest.mark.parametrize("workers", ["0", "2"])
+def test_a_chart_that_does_not_render_is_one_chart_failure_with_and_without_workers(suite: pytest.Pytester,
+                                                                                   workers: str) -> None:
+    suite.makepyfile(RENDER_CHART_STOP)
+    suite.makeconftest(CAN_RUN_HERE)
+
+    result = suite.runpytest_subprocess("-m", "render", "-n", workers, "-p", "xdist")
+
+    output = result.stdout.str() + result.stderr.str()
+    assert result.ret == Exit.CLAIM_FAILED, output[-3000:]
+    assert "INTERNALERROR" not in output and "crashed" not in output
+    summary = output[output.index("- conformance:"):].splitlines()
+    assert summary[1].strip() == "chart failure: helm cannot render chart: parse error at (templates/x.yaml:13)"
