@@ -348,7 +348,9 @@ def decide(run: RunInfo, tests: Sequence[TestResult], rows: Sequence[ClaimRow]) 
     if run.problem == "chart":  # the chart could not be rendered at all: nothing was checked, the chart failed
         return Exit.CLAIM_FAILED, [f"chart failure: {one_line(run.problem_detail, REASON_MAX)}"]
     failed = [t for t in tests if t.verdict in FAILING]
-    reasons = [f"{_label(t)}: {t.verdict}: {one_line(t.evidence, 200)}" for t in failed]
+    reasons = [f"{_label(t)}: {t.verdict}: "
+               + ("a known defect no longer fails: fixed? update manifests/known-defects.yaml: " if t.verdict == "xpass"
+                  else "") + one_line(t.evidence, 200) for t in failed]
     blocked = [t for t in tests if t.verdict in ENVIRONMENT]
     env_reasons = [f"environment not ready: {one_line(run.problem_detail, REASON_MAX)}"] if run.problem else []
     if blocked and run.problem_detail and run.problem_detail in blocked[0].evidence:  # said in the line above

@@ -54,7 +54,8 @@ TABLE = [
     Row("skipped-unclaimed-test-under-gate", {**ALL_PASS, "-/e2e": "skip"}, Exit.ENVIRONMENT, "not verified",
         ("skipped under --gate: 1 test(s): t.py::test_-_e2e (e.g. not verified on platform local",), mode="gate"),
     Row("known-defect-fixed-xpass-fails", {**ALL_PASS, "TRB-4/e2e": "xpass"}, Exit.CLAIM_FAILED, "claim failed",
-        ("TRB-4 (t.py::test_TRB-4_e2e): xpass",)),
+        ("TRB-4 (t.py::test_TRB-4_e2e): xpass: a known defect no longer fails: fixed? update "
+         "manifests/known-defects.yaml",)),
     Row("render-fail-and-live-skip-is-a-failure", {**LOCAL_SKIP, "NET-1/render": "fail"}, Exit.CLAIM_FAILED,
         "claim failed", ("NET-1 (t.py::test_NET-1_render): fail",)),
     Row("fallback-to-local-exits-2", LOCAL_SKIP, Exit.ENVIRONMENT, "not verified",
