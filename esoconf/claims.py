@@ -23,13 +23,15 @@ class Claim:
     title: str
     section: str
     how: str = ""
-    doc_error: bool = False  # the doc is known to be wrong here (expected failure, strict)
     ambient: str = ""  # how the claim's meaning changes in Istio ambient mode ("" = unchanged)
+    tiers: tuple[str, ...] = ()  # every tier that tests it: the claim is verified only when each reached a verdict
 
 
 @cache
-def load_claims(path: Path = CLAIMS_FILE) -> dict[str, Claim]:
+def load_claims(path: Path = CLAIMS_FILE, default_tiers: tuple[str, ...] = ("render",)) -> dict[str, Claim]:
+    """The claims of ``path``; an entry without ``tiers`` is tested by ``default_tiers`` (claims.yaml: the
+    render tier; claims-live.yaml: the live tier)."""
     if not path.is_file():
         return {}
     data = yamlio.load(path.read_text(encoding="utf-8")) or []
-    return {item["id"]: Claim(**item) for item in data}
+    return {item["id"]: Claim(**{**item, "tiers": tuple(item.get("tiers") or default_tiers)}) for item in data}

@@ -4,9 +4,9 @@
   configure time: a missing or too-old binary is a one-line usage error.
 * After collection, when ``render`` or ``e2e`` tests are selected, helm must be usable (usage error).
 * When ``e2e`` tests are selected, the doctor's checks for the live tier run; if that tier cannot run
-  here none of its tests runs (never skipped: a release gate must never go green on skipped tests): they
-  are reported as not verified with the reason (:data:`NOT_VERIFIED`) and the run exits 2 unless a claim
-  failed. Another selected tier that can run (``tox -e conformance``: render + live) still runs, so the
+  here none of its tests runs (never a plain skip: a release gate must never go green on skipped tests):
+  each is reported as not verified with the reason (:class:`esoconf.stops.RunStopped`) and the run exits 2
+  unless a claim failed. Another selected tier that can run (``tox -e conformance``: render + live) still runs, so the
   verdicts that can be had here are never thrown away; with nothing else selected the run stops at once.
 * Items marked ``vault`` (the quick tier: a testcontainers Vault, no kind, no helm) are also marked ``e2e``
   so the default run deselects them, but they need only a Docker engine: when every selected live item is
@@ -29,11 +29,10 @@ from . import doctor
 from .kind.images import image_archives, registry_credentials
 from .live import capabilities
 from .report import Exit
+from .stops import ENVIRONMENT, RunStopped
 from .tools import Tool, find_tool
 
 TOOLS_KEY = pytest.StashKey[dict[str, Tool]]()
-# live tests this machine cannot run, kept out of the session: node id -> (tier, claims, reason)
-NOT_VERIFIED = pytest.StashKey[dict[str, tuple[str, list[str], str]]]()
 E2E_EXIT_CODE = int(Exit.ENVIRONMENT)  # 2: "the environment could not be brought up"
 TIERS_NEEDING_HELM = ("render", "e2e")
 VAULT_TIER = "vault"
@@ -144,29 +143,57 @@ def fall_back_to_local(resolved: cfg.Config, kind_reason: str) -> str:
     local_reason = local_blockers(resolved)
     if local_reason:
         return f"{kind_reason}; and the local platform cannot run either: {local_reason}"
-    resolved.values["platform"], resolved.sources["platform"] = "local", "fallback: kind cannot run here"
+    resolved.values["platform"], resolved.sources["platform"] = "local", f"{FALLBACK}{kind_reason}"
     return ""
+
+
+FALLBACK = "fallback: kind cannot run here: "
+
+
+def fallback_of(resolved: cfg.Config) -> str:
+    """Never silent: "" when the live cases run where asked, else which platform they ran on and why."""
+    source = resolved.source("platform")
+    if not source.startswith(FALLBACK):
+        return ""
+    return f"the live cases ran on platform {resolved.platform}, not kind (kind cannot run here: " \
+           f"{source.removeprefix(FALLBACK)})"
+
+
+def announce_fallback(session: pytest.Session, resolved: cfg.Config) -> None:
+    """The run's first lines after collection: the platform the live cases run on, and the claims it cannot
+    show (each is not verified, so the run cannot exit 0)."""
+    why = fallback_of(resolved)
+    if not why:
+        return
+    cannot: dict[str, set[str]] = {}
+    for item in session.items:
+        needed = capabilities.item_needs(item) if item.get_closest_marker("e2e") else []
+        gaps = [c for c in needed if capabilities.missing(resolved.platform, [c])]
+        for claim in (c for m in item.iter_markers("claim") for c in m.args) if gaps else ():
+            cannot.setdefault(claim, set()).update(gaps)
+    shown = "; ".join(f"{claim} (needs {', '.join(sorted(gaps))})" for claim, gaps in sorted(cannot.items()))
+    terminal = session.config.pluginmanager.get_plugin("terminalreporter")
+    if terminal is not None:
+        terminal.write_line(f"WARNING: {why}", yellow=True, bold=True)
+        terminal.write_line(f"WARNING: platform {resolved.platform} cannot show: {shown or 'nothing selected'}; "
+                            f"those claims are not verified and the run exits 2", yellow=True, bold=True)
 
 
 def _item_tier(item: pytest.Item) -> str:
     return VAULT_TIER if item.get_closest_marker(VAULT_TIER) else "e2e"
 
 
+BLOCKED = pytest.StashKey[str]()  # on an item: why its live tier cannot run here
+
+
 def _set_aside(session: pytest.Session, blocked: Mapping[str, str]) -> None:
-    """Keep the live items of ``blocked`` tiers out of the run and record each as not verified."""
-    not_verified = session.config.stash.setdefault(NOT_VERIFIED, {})
-    kept, aside = [], []
+    """The live items of ``blocked`` tiers will not run: each ends, before any fixture, as not verified with
+    the reason (:class:`esoconf.stops.RunStopped`, an environment stop: exit 2). They stay in the session, so
+    pytest-xdist's workers all collect the same items (deselecting them there is an INTERNALERROR)."""
     for item in session.items:
         tier = _item_tier(item) if item.get_closest_marker("e2e") else ""
         if tier in blocked:
-            claims = [c for m in item.iter_markers("claim") for c in m.args]
-            not_verified[item.nodeid] = ("e2e", claims, f"{tier} tier cannot run here: {blocked[tier]} "
-                                                        f"(run `tox -e doctor`)")
-            aside.append(item)
-        else:
-            kept.append(item)
-    session.items[:] = kept
-    session.config.hook.pytest_deselected(items=aside)
+            item.stash[BLOCKED] = f"{tier} tier cannot run here: {blocked[tier]} (run `tox -e doctor`)"
 
 
 def pytest_collection_finish(session: pytest.Session) -> None:
@@ -186,6 +213,7 @@ def pytest_collection_finish(session: pytest.Session) -> None:
     if blocked:
         _set_aside(session, blocked)
         tiers -= set(blocked)
+    announce_fallback(session, resolved)
     if tiers & set(TIERS_NEEDING_HELM):
         require_tool(config, "helm")
     if "e2e" in tiers:  # found once here, so the report records the version really used
@@ -199,9 +227,13 @@ SERIAL_UNDER_XDIST = ("tests marked `serial` change shared state (an Authorizati
 
 
 def pytest_runtest_setup(item: pytest.Item) -> None:
-    """A case needing a capability the platform lacks is not verified (a skip with the reason, before any
+    """A live tier that cannot run here stops each of its tests before any fixture (not verified, exit 2);
+    a case needing a capability the platform lacks is not verified (a skip with the reason, before any
     fixture builds anything); a `serial` test on an xdist worker fails at once (never runs beside others,
     never silently skipped)."""
+    blocked = item.stash.get(BLOCKED, "")
+    if blocked:
+        raise RunStopped(ENVIRONMENT, blocked)
     needed = capabilities.item_needs(item)
     if needed:
         platform = _resolved(item.config).platform

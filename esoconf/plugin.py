@@ -178,6 +178,8 @@ def _evidence(report: pytest.TestReport) -> str:
         return str(getattr(report, "evidence", "") or "ok")
     if hasattr(report, "wasxfail"):
         return REDACT(str(report.wasxfail) or "expected failure")
+    if report.skipped and isinstance(report.longrepr, tuple):  # (path, line, "Skipped: reason"): the reason
+        return REDACT(str(report.longrepr[2]).removeprefix("Skipped: "))[:300]
     text = report.longreprtext or ""
     for line in text.splitlines():
         stripped = line.strip()

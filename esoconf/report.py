@@ -11,11 +11,19 @@ Vocabulary (a test's verdict, and a claim's verdict in one tier = the worst of i
 * ``flaky``     failed once, passed on the one rerun nightly mode allows: shown, never hidden
 * ``blocked``   the environment could not be brought up (:class:`EnvironmentNotReady`): infrastructure,
                 never counted as a chart failure
-* ``skip``      not checked in this run (in ``--gate`` mode a skipped claim fails the gate: not verified)
+* ``skip``      not checked in this run (a platform without a capability the case needs, a missing input)
 
-Exit codes (:class:`Exit`): 0 conforms, 1 a claim failed, 2 the environment could not be brought up,
-3 usage or configuration error. A run with both a failed claim and a blocked environment exits 1 (the
-failure is real) and the report lists both, each as what it is.
+One rule for a claim (:attr:`ClaimRow.status`): it is *verified* only when every tier that tests it (the
+``tiers`` of its catalogue entry) reached a verdict in this run; a skipped, blocked or not-run tier leaves it
+``not verified`` (with why, and where it could be verified), whatever the other tiers said. So ``skip`` ranks
+above ``pass``: a render pass and a live skip is not verified, never a pass.
+
+Exit codes (:class:`Exit`): 0 every claim in scope verified and holding (known defects listed); 1 a claim
+failed; 2 the environment, or not verified (under ``--gate``: any claim in scope not verified, any skipped
+test; in the full conformance run: any claim of the doc not verified); 3 usage; 130 interrupted. A run
+the user scoped (one tier, ``--platform local``, ``-k``) is judged on its own scope: it may exit 0, and then
+says "holds on what was checked here: N of M claims; not verified: ...", never "conforms". A run with both a
+failed claim and a blocked environment exits 1 (the failure is real) and the report lists both.
 
 Every string that leaves this module passes through :data:`esoconf.redact.REDACT`.
 """
@@ -43,9 +51,13 @@ from .redact import REDACT, write_redacted
 SCHEMA_VERSION = 1
 TIERS = ("render", "e2e", "unit")
 # worst first: a claim's verdict in a tier is the first of these that any of its tests has
-VERDICT_ORDER = ("fail", "error", "xpass", "blocked", "flaky", "xfail", "pass", "skip")
+VERDICT_ORDER = ("fail", "error", "xpass", "blocked", "skip", "flaky", "xfail", "pass")
 FAILING = frozenset({"fail", "error", "xpass"})
 NOT_RUN = "not run"
+UNVERIFIED = frozenset({"blocked", "skip", NOT_RUN})  # a tier that tests the claim reached no verdict
+# a claim's status over every tier that tests it (ClaimRow.status)
+PASS, FAIL, KNOWN_DEFECT, NOT_VERIFIED = "pass", "fail", "known defect", "not verified"
+CLAIM_STATUSES = (FAIL, NOT_VERIFIED, KNOWN_DEFECT, PASS)
 # what each verdict means to a reader (the HTML legend)
 MEANING = {
     "fail": "the claim does not hold: the chart or its doc is wrong",
@@ -56,8 +68,9 @@ MEANING = {
     "xfail": "known defect: the doc or chart is wrong here, recorded as a strict expected failure; it does "
              "not fail the run, and a fix shows up as xpass",
     "pass": "the claim holds",
-    "skip": "not checked in this run (fails the gate under --gate)",
-    NOT_RUN: "no test of this tier checks the claim in this run",
+    "skip": "not verified: not checked in this run (the evidence says why, and where it could be verified); "
+            "the claim is not verified, and --gate fails",
+    NOT_RUN: "no test of this tier ran in this run (a claim this tier tests is then not verified)",
 }
 ATTENTION = frozenset({*FAILING, "blocked", "flaky"})  # what a reader must act on
 ENVIRONMENT = frozenset({"blocked"})
@@ -79,10 +92,11 @@ class EnvironmentNotReady(Exception):
 
 
 class Exit(IntEnum):
-    CONFORMS = 0
+    CONFORMS = 0  # every claim in scope verified and holding ("conforms" only when that is every claim)
     CLAIM_FAILED = 1
-    ENVIRONMENT = 2
+    ENVIRONMENT = 2  # the environment, or a claim in scope not verified
     USAGE = 3
+    INTERRUPTED = 130
 
 
 OUTCOMES = {
@@ -90,7 +104,10 @@ OUTCOMES = {
     Exit.CLAIM_FAILED: "claim failed",
     Exit.ENVIRONMENT: "environment not ready",
     Exit.USAGE: "usage or configuration error",
+    Exit.INTERRUPTED: "interrupted",
 }
+HOLDS_HERE = "holds on what was checked here"  # exit 0 without every claim of the doc verified
+NOT_VERIFIED_OUTCOME = "not verified"  # exit 2 because claims were not verified (no environment problem)
 
 
 def worst(verdicts: Iterable[str]) -> str:
@@ -142,6 +159,8 @@ class RunInfo:
     fidelity: dict[str, list[str]] = field(default_factory=dict)
     controller_skew: str = ""  # "observed on controller vX (the chart deploys vY)", or ""
     skew_allowed: bool = False  # --allow-controller-skew: a gate accepts the skew (recorded)
+    scope: str = ""  # "" the full conformance run; else how the user narrowed it (one tier, --platform local, -k)
+    fallback: str = ""  # the live cases ran on another platform than the one asked for: which, and why
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> RunInfo:
@@ -162,10 +181,36 @@ class ClaimRow:
     evidence: dict[str, str]  # tier -> one line
     tests: dict[str, list[str]]  # tier -> node ids
     platforms: dict[str, str] = field(default_factory=dict)  # tier -> the platform(s) its verdict comes from
+    testing_tiers: list[str] = field(default_factory=list)  # every tier that tests the claim (the catalogue)
 
     @property
     def verdict(self) -> str:
         return worst(self.verdicts.values())
+
+    def unverified(self) -> dict[str, str]:
+        """tier -> why it reached no verdict, for every tier that tests the claim and did not."""
+        out = {}
+        for tier in self.testing_tiers or list(self.verdicts) or ["any"]:
+            verdict = self.verdicts.get(tier, NOT_RUN)
+            if verdict in UNVERIFIED:
+                out[tier] = (f"the {tier} tier did not run here" if verdict == NOT_RUN
+                             else self.evidence.get(tier) or verdict)
+        return out
+
+    @property
+    def status(self) -> str:
+        """The one rule: fail when any tier failed; else not verified when a tier that tests it reached no
+        verdict; else known defect when one is an expected failure; else pass."""
+        if any(v in FAILING for v in self.verdicts.values()):
+            return FAIL
+        if self.unverified():
+            return NOT_VERIFIED
+        return KNOWN_DEFECT if any(v == "xfail" for v in self.verdicts.values()) else PASS
+
+    @property
+    def in_scope(self) -> bool:
+        """A test of this run checks the claim."""
+        return any(self.tests.values())
 
 
 @dataclass
@@ -179,25 +224,43 @@ class Report:
 
     @property
     def outcome(self) -> str:
+        """The banner: "conforms" only when every claim of the doc was verified and holds."""
+        if self.exit_code == Exit.CONFORMS and any(c.status not in (PASS, KNOWN_DEFECT) for c in self.claims):
+            return HOLDS_HERE
+        if self.exit_code == Exit.ENVIRONMENT and not self.run.problem and not any(
+                t.verdict in ENVIRONMENT for t in self.tests):
+            return NOT_VERIFIED_OUTCOME
         return OUTCOMES[self.exit_code]
 
     @property
+    def headline(self) -> str:
+        """The banner with its count: "holds on what was checked here: N of M claims; not verified: ..."."""
+        if self.outcome != HOLDS_HERE:
+            return self.outcome
+        held = [c for c in self.claims if c.status in (PASS, KNOWN_DEFECT)]
+        missing = [c.id for c in self.claims if c.status == NOT_VERIFIED]
+        shown = ", ".join(missing[:12]) + (f" and {len(missing) - 12} more" if len(missing) > 12 else "")
+        return f"{HOLDS_HERE}: {len(held)} of {len(self.claims)} claims" + (f"; not verified: {shown}" if missing
+                                                                             else "")
+
+    @property
     def complete(self) -> bool:
-        """The run gave verdicts: it replaces the last complete report. A run that stopped on a usage or
-        environment error before any check ran (nothing but blocked or skipped tests) does not."""
+        """The run gave claim verdicts: it replaces the last complete report. A run that stopped on a usage or
+        environment error before any check ran (nothing but blocked or skipped tests), or whose tests verify no
+        claim (the quick vault tier), does not: it has its own run folder only."""
         if self.run.problem in ("usage", "interrupted", "collection"):
             return False
         if self.run.problem == "chart":  # a verdict on the chart: it does not render
             return True
-        return any(t.verdict not in ("blocked", "skip") for t in self.tests)
+        return any(t.verdict not in ("blocked", "skip") and t.claims for t in self.tests)
 
     def summary(self) -> dict[str, int]:
         counts = Counter(t.verdict for t in self.tests)
         return {v: counts[v] for v in VERDICT_ORDER if counts[v]}
 
     def claim_summary(self) -> dict[str, int]:
-        counts = Counter(c.verdict for c in self.claims)
-        return {v: counts[v] for v in (*VERDICT_ORDER, NOT_RUN) if counts[v]}
+        counts = Counter(c.status for c in self.claims)
+        return {v: counts[v] for v in CLAIM_STATUSES if counts[v]}
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -208,7 +271,8 @@ class Report:
             "run": asdict(self.run),
             "summary": {"tests": self.summary(), "claims": self.claim_summary()},
             "tiers": self.tiers,
-            "claims": [{**asdict(c), "verdict": c.verdict} for c in self.claims],
+            "claims": [{**asdict(c), "verdict": c.verdict, "status": c.status,
+                        "not_verified": c.unverified() if c.status == NOT_VERIFIED else {}} for c in self.claims],
             "tests": [asdict(t) for t in self.tests],
         }
 
@@ -224,6 +288,7 @@ class Report:
 class ClaimInfo:
     title: str
     section: str
+    tiers: tuple[str, ...] = ()  # every tier that tests the claim
 
 
 def build_report(run: RunInfo, tests: Sequence[TestResult],
@@ -245,8 +310,9 @@ def build_report(run: RunInfo, tests: Sequence[TestResult],
             evidence[tier] = _claim_evidence(mine, deciding)
         platforms = {tier: ", ".join(sorted({t.platform for t in tests if cid in t.claims and t.tier == tier
                                              and t.platform})) for tier in tiers}
+        testing = list(info.tiers) or sorted({t.tier for t in tests if cid in t.claims})
         rows.append(ClaimRow(cid, info.title, info.section, verdicts, evidence, node_ids,
-                             {tier: names for tier, names in platforms.items() if names}))
+                             {tier: names for tier, names in platforms.items() if names}, testing))
     exit_code, reasons = decide(run, tests, rows)
     return Report(run, list(tests), rows, tiers, exit_code, reasons)
 
@@ -277,20 +343,21 @@ def _claim_sort_key(claim_id: str) -> tuple[str, int, str]:
 
 
 def decide(run: RunInfo, tests: Sequence[TestResult], rows: Sequence[ClaimRow]) -> tuple[Exit, list[str]]:
-    """The exit code and one line per reason. Chart failures and environment failures never mix."""
-    if run.problem in ("usage", "interrupted", "collection"):
+    """The exit code and one line per reason. Chart failures and environment failures never mix; a claim not
+    verified is never a pass (module docstring: the one rule)."""
+    if run.problem == "interrupted":
+        return Exit.INTERRUPTED, [one_line(run.problem_detail or run.problem, REASON_MAX)]
+    if run.problem in ("usage", "collection"):
         return Exit.USAGE, [one_line(run.problem_detail or run.problem, REASON_MAX)]
     if run.problem == "chart":  # the chart could not be rendered at all: nothing was checked, the chart failed
         return Exit.CLAIM_FAILED, [f"chart failure: {one_line(run.problem_detail, REASON_MAX)}"]
     failed = [t for t in tests if t.verdict in FAILING]
-    reasons = [f"{_label(t)}: {t.verdict}: {one_line(t.evidence, 200)}" for t in failed]
+    reasons = [f"{_label(t)}: {t.verdict}: "
+               + ("a known defect no longer fails: fixed? update manifests/known-defects.yaml: " if t.verdict == "xpass"
+                  else "") + one_line(t.evidence, 200) for t in failed]
     skew = [f"controller skew under --gate: every live verdict was {run.controller_skew} (pass "
             f"--allow-controller-skew to accept it)"] if run.controller_skew and run.mode == "gate" \
         and not run.skew_allowed else []
-    if run.mode == "gate":
-        unverified = [c.id for c in rows if c.verdict == "skip"]
-        if unverified:
-            reasons.append(f"not verified (skipped) under --gate: {', '.join(unverified)}")
     blocked = [t for t in tests if t.verdict in ENVIRONMENT]
     env_reasons = [f"environment not ready: {one_line(run.problem_detail, REASON_MAX)}"] if run.problem else []
     if blocked and run.problem_detail and run.problem_detail in blocked[0].evidence:  # said in the line above
@@ -300,13 +367,46 @@ def decide(run: RunInfo, tests: Sequence[TestResult], rows: Sequence[ClaimRow]) 
         env_reasons.append(f"{len(blocked)} test(s) blocked by the environment, e.g. {_label(blocked[0])}: "
                            f"{one_line(blocked[0].evidence, 200)}")
     env_reasons += skew
+    fallback = [f"platform fallback: {run.fallback}"] if run.fallback else []
+    unverified = _unverified_reasons(run, tests, rows)
     if reasons:
-        return Exit.CLAIM_FAILED, reasons + env_reasons
+        return Exit.CLAIM_FAILED, fallback + reasons + env_reasons + unverified
     if env_reasons:
-        return Exit.ENVIRONMENT, env_reasons
+        return Exit.ENVIRONMENT, fallback + env_reasons + unverified
     if run.pytest_exit not in (0, 1) and not tests:
         return Exit.USAGE, [f"pytest exit status {run.pytest_exit} and no test ran"]
-    return Exit.CONFORMS, []
+    if unverified and (run.mode == "gate" or not run.scope):
+        return Exit.ENVIRONMENT, fallback + unverified
+    return Exit.CONFORMS, fallback + unverified
+
+
+def _unverified_reasons(run: RunInfo, tests: Sequence[TestResult], rows: Sequence[ClaimRow]) -> list[str]:
+    """What was not verified: under --gate every claim in scope and every skipped test; in the full
+    conformance run every claim of the doc; in a scoped run the claims it checked only in part (said, not
+    failed)."""
+    gate = run.mode == "gate"
+    shown = [c for c in rows if c.status == NOT_VERIFIED and (c.in_scope or not run.scope)]
+    lines = []
+    if shown:
+        where = "under --gate" if gate else (f"in this scoped run ({run.scope})" if run.scope else
+                                             "in the conformance run")
+        ids = ", ".join(f"{c.id} ({'; '.join(_short_why(t, why) for t, why in c.unverified().items())})"
+                        for c in shown)
+        lines.append(one_line(f"not verified {where}: {len(shown)} claim(s): {ids} (the report says why and where "
+                              f"each could be verified)", REASON_MAX))
+    skipped = [t for t in tests if t.verdict == "skip"]
+    if gate and skipped:
+        names = ", ".join(t.nodeid.rsplit("/", 1)[-1] for t in skipped)
+        lines.append(one_line(f"skipped under --gate: {len(skipped)} test(s): {names} (e.g. {skipped[0].evidence})",
+                              REASON_MAX))
+    return lines
+
+
+def _short_why(tier: str, why: str) -> str:
+    """"e2e: not verified on platform local" from the whole reason (the report's section has it all)."""
+    if why.startswith(f"the {tier} tier did not run"):
+        return f"{tier} not run"
+    return f"{tier}: {why.split(':', 1)[0]}"
 
 
 def _label(test: TestResult) -> str:
@@ -399,7 +499,7 @@ REPORT_SCHEMA: dict[str, Any] = {
     "required": ["schema_version", "run", "tests"],
     "properties": {
         "schema_version": {"const": SCHEMA_VERSION},
-        "outcome": {"enum": list(OUTCOMES.values())},
+        "outcome": {"type": "string"},
         "exit_code": {"enum": [int(e) for e in Exit]},
         "reasons": {"type": "array", "items": {"type": "string"}},
         "run": {
@@ -463,7 +563,8 @@ def load_report(path: str | Path) -> Report:
     except jsonschema.ValidationError as exc:
         where = "/".join(str(p) for p in exc.absolute_path) or "(top)"
         raise ReportError(f"{path}: not a conformance report at {where}: {exc.message}") from None
-    catalog = {c["id"]: ClaimInfo(c["title"], c["section"]) for c in data.get("claims", [])}
+    catalog = {c["id"]: ClaimInfo(c["title"], c["section"], tuple(c.get("testing_tiers") or ()))
+               for c in data.get("claims", [])}
     if not catalog:
         catalog = default_catalog()
     tests = [TestResult.from_dict(t) for t in data["tests"]]
@@ -475,15 +576,16 @@ def default_catalog() -> dict[str, ClaimInfo]:
     from .live.verdicts import all_claims
 
     try:
-        return {cid: ClaimInfo(c.title, c.section) for cid, c in all_claims().items()}
+        return {cid: ClaimInfo(c.title, c.section, c.tiers) for cid, c in all_claims().items()}
     except (OSError, yaml.YAMLError, TypeError, KeyError, ValueError):
         return {}
 
 
 # -------------------------------------------------------------------------------------------- Markdown
 
-BADGE = {"pass": "✅ pass", "fail": "❌ fail", "error": "❌ error", "xpass": "❌ xpass", "xfail": "⚠️ xfail",
-         "flaky": "🔁 flaky", "blocked": "🚧 blocked", "skip": "⏭️ skip", NOT_RUN: "–"}
+BADGE = {"pass": "✅ pass", "fail": "❌ fail", "error": "❌ error", "xpass": "❌ xpass (known defect fixed?)",
+         "xfail": "⚠️ known defect", "flaky": "🔁 flaky", "blocked": "🚧 not verified (environment)",
+         "skip": "⏭️ not verified", NOT_RUN: "–"}
 
 
 def _md(text: str) -> str:
@@ -500,14 +602,20 @@ def skew_banner(run: RunInfo) -> str:
     return f"controller skew: every live verdict was {run.controller_skew}{allowed}"
 
 
-HEADLINE_MARK = {Exit.CONFORMS: "✅", Exit.CLAIM_FAILED: "❌", Exit.ENVIRONMENT: "🚧", Exit.USAGE: "⛔"}
+HEADLINE_MARK = {Exit.CONFORMS: "✅", Exit.CLAIM_FAILED: "❌", Exit.ENVIRONMENT: "🚧", Exit.USAGE: "⛔",
+                 Exit.INTERRUPTED: "⛔"}
+STATUS_BADGE = {PASS: "✅ verified, holds", FAIL: "❌ fails", KNOWN_DEFECT: "⚠️ verified, known defect",
+                NOT_VERIFIED: "⏭️ not verified"}
+
+
+def _mark(report: Report) -> str:
+    return "☑️" if report.outcome == HOLDS_HERE else HEADLINE_MARK[report.exit_code]
 
 
 def to_markdown(report: Report) -> str:
     run = report.run
-    head = HEADLINE_MARK[report.exit_code]
     lines = [f"## ESO ↔ Vault conformance: {_md(_chart_title(run))}", "",
-             f"**{head} {report.outcome}** (exit {int(report.exit_code)}, mode `{run.mode}`)", ""]
+             f"**{_mark(report)} {_md(report.headline)}** (exit {int(report.exit_code)}, mode `{run.mode}`)", ""]
     lines += [f"- {_md(r)}" for r in report.reasons]
     if report.reasons:
         lines.append("")
@@ -517,12 +625,18 @@ def to_markdown(report: Report) -> str:
     tcounts = ", ".join(f"{n} {v}" for v, n in report.summary().items()) or "none"
     lines += [f"Claims: {counts}. Tests: {tcounts}.", ""]
     if report.claims and report.tiers:
-        header = ["Claim", "Title", "Doc section", *report.tiers]
+        header = ["Claim", "Title", "Doc section", *report.tiers, "Claim verdict"]
         lines += ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
         for c in report.claims:
             cells = " | ".join(BADGE.get(c.verdicts[t], c.verdicts[t])
                                + (f" ({c.platforms[t]})" if c.platforms.get(t) else "") for t in report.tiers)
-            lines.append(f"| {c.id} | {_md(c.title)} | {_md(c.section)} | {cells} |")
+            lines.append(f"| {c.id} | {_md(c.title)} | {_md(c.section)} | {cells} | {STATUS_BADGE[c.status]} |")
+        lines.append("")
+    unverified = [c for c in report.claims if c.status == NOT_VERIFIED]
+    if unverified:
+        lines += ["### Not verified (why, and where it could be verified)", ""]
+        lines += [f"- **{c.id}** " + "; ".join(f"[{t}] {_md(_said_above(report, why))}"
+                                              for t, why in c.unverified().items()) for c in unverified]
         lines.append("")
     notable = [(c, t) for c in report.claims for t in report.tiers
                if c.verdicts[t] not in ("pass", "skip", NOT_RUN)]
@@ -531,7 +645,14 @@ def to_markdown(report: Report) -> str:
         lines += [f"- **{c.id}** [{t}] {c.verdicts[t]}: {_md(_said_above(report, c.evidence[t]))}"
                   for c, t in notable]
         lines.append("")
-    others = [t for t in report.tests if not t.claims and t.verdict not in ("pass", "skip")]
+    known = [t for t in report.tests if t.verdict == "xfail"]
+    if known:
+        lines += ["### Known defects (manifests/known-defects.yaml: strict, a fix shows up as xpass and fails the "
+                  "run)", ""]
+        lines += [f"- **{', '.join(t.claims) or '-'}** `{_md(_variant(t.nodeid))}`: {_md(one_line(t.evidence, 300))}"
+                  for t in known]
+        lines.append("")
+    others = [t for t in report.tests if not t.claims and t.verdict not in ("pass", "skip", "xfail")]
     if others:
         lines += ["### Other tests", ""]
         lines += [f"- `{_md(t.nodeid)}` {t.verdict}: {_md(one_line(t.evidence, 200))}" for t in others]
@@ -561,7 +682,8 @@ def to_markdown(report: Report) -> str:
 COLOURS = {"pass": "#1a7f37", "fail": "#cf222e", "error": "#a40e26", "xpass": "#cf222e", "xfail": "#bf8700",
            "flaky": "#8250df", "blocked": "#d4a72c", "skip": "#6e7781", NOT_RUN: "#d0d7de"}
 OUTCOME_COLOURS = {Exit.CONFORMS: "#1a7f37", Exit.CLAIM_FAILED: "#cf222e", Exit.ENVIRONMENT: "#d4a72c",
-                   Exit.USAGE: "#6e7781"}
+                   Exit.USAGE: "#6e7781", Exit.INTERRUPTED: "#6e7781"}
+HOLDS_HERE_COLOUR = "#0969da"  # exit 0 on a scoped run: not the green of "conforms"
 _CSS = """
 body{font:14px/1.45 system-ui,-apple-system,Segoe UI,sans-serif;margin:1.5em auto;max-width:1200px;
 color:#1f2328}
@@ -602,6 +724,10 @@ def _links(paths: Iterable[str]) -> str:
     return " ".join(f'<a href="{_h(p)}">{_h(Path(p).name)}</a>' for p in paths)
 
 
+def _banner_colour(report: Report) -> str:
+    return HOLDS_HERE_COLOUR if report.outcome == HOLDS_HERE else OUTCOME_COLOURS[report.exit_code]
+
+
 def to_html(report: Report) -> str:
     """One self-contained page (inline CSS, no scripts, no external resources)."""
     run = report.run
@@ -609,8 +735,8 @@ def to_html(report: Report) -> str:
     parts = [f'<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><title>{_h(title)}</title>',
              f"<style>{_CSS}</style></head><body>", f"<h1>{_h(title)}</h1>",
              f'<div class="banner" id="outcome" data-exit="{int(report.exit_code)}" '
-             f'style="background:{OUTCOME_COLOURS[report.exit_code]}">'
-             f"<strong>{_h(report.outcome)}</strong> (exit {int(report.exit_code)}, mode {_h(run.mode)})"]
+             f'style="background:{_banner_colour(report)}">'
+             f"<strong>{_h(report.headline)}</strong> (exit {int(report.exit_code)}, mode {_h(run.mode)})"]
     if report.reasons:
         parts.append("<ul>" + "".join(f"<li>{_h(r)}</li>" for r in report.reasons) + "</ul>")
     if run.controller_skew:
@@ -642,6 +768,7 @@ def _html_matrix(report: Report) -> str:
     if not report.claims:
         return '<h2>Claims</h2><p id="matrix" class="muted">No claim was checked in this run.</p>'
     head = "".join(f'<th scope="col" data-tier="{_h(t)}">{_h(t)}</th>' for t in report.tiers)
+    head += '<th scope="col">claim verdict</th>'
     rows = []
     for c in report.claims:
         cells = []
@@ -655,8 +782,9 @@ def _html_matrix(report: Report) -> str:
                          + (f'<div class="evidence">{_h(_said_above(report, c.evidence[tier]))}</div>'
                             if c.evidence[tier] not in ("", "ok") else "")
                          + (f'<div class="diag">diagnostics: {diag}</div>' if diag else "") + "</td>")
+        status = f'<td class="status" data-status="{_h(c.status)}">{_h(STATUS_BADGE[c.status])}</td>'
         rows.append(f'<tr data-claim="{_h(c.id)}"><th scope="row">{_h(c.id)}</th><td>{_h(c.title)}</td>'
-                    f'<td>{_h(c.section)}</td>{"".join(cells)}</tr>')
+                    f'<td>{_h(c.section)}</td>{"".join(cells)}{status}</tr>')
     return (f'<h2>Claims × tier</h2><table id="matrix"><thead><tr><th>Claim</th><th>Title</th>'
             f'<th>Doc section</th>{head}</tr></thead><tbody>{"".join(rows)}</tbody></table>')
 

@@ -29,10 +29,12 @@ from _pytest import junitxml
 from _pytest.runner import runtestprotocol
 
 from . import config as cfg
-from .gate import NOT_VERIFIED, TOOLS_KEY
+from .gate import TOOLS_KEY, fallback_of
+from .known_defects import not_the_known_defect
 from .live.controller import SKEW_PROPERTY
 from .redact import REDACT, RedactingStream, install_log_redaction, redact_report, uninstall_log_redaction
 from .report import (
+    HOLDS_HERE,
     REASON_MAX,
     RUNS_DIR,
     EnvironmentNotReady,
@@ -51,6 +53,7 @@ from .report import (
     write_claim_records,
     write_run,
 )
+from .stops import CHART, RunStopped, mark_report, stop_of, worst_stop
 from .tools import kubectl_skew
 
 XPASS_STRICT = "[XPASS(strict)]"
@@ -161,6 +164,11 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[Any]) -> 
     report.esoconf_tier = _tier(item)  # type: ignore[attr-defined]
     if call.excinfo is not None and call.excinfo.errisinstance(EnvironmentNotReady):
         report.esoconf_environment = True  # type: ignore[attr-defined]
+    mark_report(report, call.excinfo)
+    wrong = not_the_known_defect(call.excinfo) if hasattr(report, "wasxfail") else ""
+    if wrong:  # the xfail's exception type matched, but this is not the catalogued defect: a failure
+        del report.wasxfail
+        report.outcome, report.longrepr = "failed", wrong
     return report
 
 
@@ -242,7 +250,8 @@ def result_of(nodeid: str, reports: list[pytest.TestReport], artifacts_dir: Path
     main = by_when.get("call") or by_when.get("setup") or reports[0]
     failed = next((r for r in reports if r.failed), None)
     decisive = failed or main
-    if any(getattr(r, "esoconf_environment", False) for r in reports):
+    stop = next((s for s in map(stop_of, reports) if s), None)
+    if stop is not None or any(getattr(r, "esoconf_environment", False) for r in reports):
         verdict = "blocked"
     elif failed is not None:
         verdict = "xpass" if str(failed.longrepr or "").startswith(XPASS_STRICT) else (
@@ -255,7 +264,7 @@ def result_of(nodeid: str, reports: list[pytest.TestReport], artifacts_dir: Path
         verdict = "flaky" if getattr(main, "esoconf_attempts", 1) > 1 else "pass"
     attempts = getattr(main, "esoconf_attempts", 1)
     first_failure = getattr(main, "esoconf_first_failure", "")
-    evidence = _evidence(decisive)
+    evidence = f"not verified: {stop[1]}" if stop else _evidence(decisive)
     if verdict == "flaky":
         evidence = f"passed on attempt {attempts}; attempt 1 failed: {first_failure}"
     skew = _property(reports, SKEW_PROPERTY)
@@ -367,12 +376,44 @@ def _problem(state: _State, exitstatus: int) -> tuple[str, str]:
         return "usage", "pytest internal error (see the traceback above)"
     if state.interrupted:
         kind, code, message = state.interrupted
-        if kind == "exit" and code == Exit.ENVIRONMENT:
+        if kind == "exit" and code == Exit.CLAIM_FAILED:  # a stop is never a pass: the chart's, one line
+            return "chart", message
+        if kind == "exit" and code != Exit.USAGE:
             return "environment", message
-        if kind == "exit" and code in (Exit.CONFORMS, Exit.CLAIM_FAILED):
-            return "", ""
         return ("collection" if kind == "collection" else "interrupted"), message
     return "", ""
+
+
+PINS = ("kubernetes_version", "eso_image", "vault_version", "istio_version")  # what kind would install
+
+
+def observed_environment(environment: dict[str, str], facts: dict[str, str], live: bool) -> None:
+    """The environment shows what ran (observed by the live platform), never a pin as if it had: without a live
+    test there is no platform; on a platform that did not install the pins they are labelled as pins."""
+    if not live:
+        environment.pop("platform", None)
+    if facts.get("platform", "kind") not in ("kind", "existing"):
+        for pin in PINS:
+            if pin in environment:
+                environment[f"{pin} (pinned, not what ran)"] = environment.pop(pin)
+    environment.update(facts)
+
+
+def run_scope(config: pytest.Config, resolved: cfg.Config, tests: list[TestResult]) -> str:
+    """How the user narrowed this run ("" for the full conformance run: the render and live tiers, on a
+    platform nobody chose or one that lacks no capability, no -k): a scoped run is judged on its own scope."""
+    from .live.capabilities import GAPS
+
+    narrowed = []
+    tiers = {t.tier for t in tests}
+    if "e2e" in tiers and resolved.platform in GAPS and GAPS[resolved.platform] and not fallback_of(resolved) \
+            and resolved.source("platform") != "default":
+        narrowed.append(f"--platform {resolved.platform}")
+    if not {"render", "e2e"} <= tiers and not fallback_of(resolved):
+        narrowed.append(f"tiers run: {', '.join(sorted(tiers)) or 'none'}")
+    if config.option.keyword:
+        narrowed.append(f"-k {config.option.keyword}")
+    return "; ".join(narrowed)
 
 
 def build_session_report(session: pytest.Session, exitstatus: int) -> Report:
@@ -381,21 +422,18 @@ def build_session_report(session: pytest.Session, exitstatus: int) -> Report:
     config = session.config
     state = config.stash[STATE_KEY]
     resolved = get_config(config)
-    not_verified = config.stash.get(NOT_VERIFIED, {})
-    if not_verified and exitstatus == pytest.ExitCode.NO_TESTS_COLLECTED:
-        exitstatus = pytest.ExitCode.OK  # every selected test was set aside as not verified: not a usage error
     problem, detail = _problem(state, int(exitstatus))
     if CHART_FAILURE in config.stash:
         problem, detail = "chart", config.stash[CHART_FAILURE]
-    if not_verified and not problem:
-        problem, detail = "environment", sorted({reason for _, _, reason in not_verified.values()})[0]
+    stop = worst_stop([s for reports in state.reports.values() for s in map(stop_of, reports) if s])
+    if stop and not problem:  # the worst stop decides: usage, then the chart's, then the environment's
+        problem, detail = stop
     run = RunInfo(
         chart=chart_identity(resolved.chart, resolved.chart_version), mode=state.mode,
         environment=_environment(config, resolved), phases=read_phases(state.artifacts_dir),
         started=datetime.fromtimestamp(state.started, UTC).isoformat(timespec="seconds"),
         duration=round(time.time() - state.started, 2), pytest_exit=int(exitstatus), problem=problem,
         problem_detail=one_line(detail, REASON_MAX), diagnostics=list_diagnostics(state.artifacts_dir))
-    run.environment.update(ran_facts(state.reports.values()))
     run.fidelity, skew = read_fidelity(state.artifacts_dir)
     run.controller_skew = skew or next((s for r in state.reports.values() if (s := _property(r, SKEW_PROPERTY))), "")
     run.skew_allowed = bool(resolved.allow_controller_skew)
@@ -404,8 +442,8 @@ def build_session_report(session: pytest.Session, exitstatus: int) -> Report:
             f"changed to run each case, in the values given to the chart or on its rendered objects (before → after "
             f"in each test's `rewrite` properties): {', '.join(fields)}")
     tests = [result_of(nodeid, reports, state.artifacts_dir) for nodeid, reports in state.reports.items()]
-    tests += [TestResult(nodeid=nodeid, tier=tier, verdict="blocked", claims=claims,
-                         evidence=f"not verified: {reason}") for nodeid, (tier, claims, reason) in not_verified.items()]
+    observed_environment(run.environment, ran_facts(state.reports.values()), live=any(t.platform for t in tests))
+    run.scope, run.fallback = run_scope(config, resolved, tests), fallback_of(resolved)
     return build_report(run, tests, default_catalog())
 
 
@@ -452,8 +490,6 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
 def _checks_claims(session: pytest.Session, state: _State) -> bool:
     """A conformance run (render/e2e/claim tests selected), not the suite's self-tests. Under xdist the
     controller has no items: the reports that reached it say."""
-    if session.config.stash.get(NOT_VERIFIED, {}):
-        return True
     if any(item.get_closest_marker(m) for item in session.items for m in ("render", "e2e", "claim")):
         return True
     return any(getattr(r, "esoconf_claims", None) or getattr(r, "esoconf_tier", "unit") != "unit"
@@ -468,6 +504,8 @@ def stop_for_chart_failure(config: pytest.Config, cause: str | None) -> None:
     helm's own): a chart failure (exit 1) reported once, with no claim verdict (nothing was checked)."""
     if cause:
         config.stash[CHART_FAILURE] = cause
+        if hasattr(config, "workerinput"):  # under xdist pytest.exit crashes the worker: each test says it instead
+            raise RunStopped(CHART, cause)
         pytest.exit("the chart under test does not render (the conformance summary above says why)",
                     returncode=int(Exit.CLAIM_FAILED))
 
@@ -515,8 +553,8 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
         terminalreporter.write_sep("=", "flaky tests (failed, then passed on rerun)", yellow=True)
         for test in flaky:
             write(f"FLAKY {test.nodeid} - first attempt: {test.first_failure}")
-    colour = TERMINAL_COLOURS.get(report.exit_code)
-    terminalreporter.write_sep("-", f"conformance: {report.outcome} (exit {int(report.exit_code)})",
+    colour = "cyan" if report.outcome == HOLDS_HERE else TERMINAL_COLOURS.get(report.exit_code)
+    terminalreporter.write_sep("-", f"conformance: {report.headline} (exit {int(report.exit_code)})",
                                **({colour: True} if colour else {}))
     for reason in report.reasons[:10]:
         write(f"  {reason}")

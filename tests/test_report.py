@@ -33,6 +33,7 @@ class ExitCase:
     expected: Exit
     mode: str = "standard"
     problem: str = ""
+    scope: str = ""
 
 
 EXIT_CASES = [
@@ -44,8 +45,9 @@ EXIT_CASES = [
     ExitCase("strict-xpass-is-a-failure", ("xpass",), Exit.CLAIM_FAILED),
     ExitCase("environment-only", ("pass", "blocked"), Exit.ENVIRONMENT),
     ExitCase("chart-failure-wins-over-environment", ("fail", "blocked"), Exit.CLAIM_FAILED),
-    ExitCase("skip-is-fine-outside-the-gate", ("pass", "skip"), Exit.CONFORMS),
-    ExitCase("skip-fails-the-gate", ("pass", "skip"), Exit.CLAIM_FAILED, mode="gate"),
+    ExitCase("skip-is-not-verified-in-the-conformance-run", ("pass", "skip"), Exit.ENVIRONMENT),
+    ExitCase("skip-is-said-in-a-scoped-run", ("pass", "skip"), Exit.CONFORMS, scope="-k x"),
+    ExitCase("skip-fails-the-gate", ("pass", "skip"), Exit.ENVIRONMENT, mode="gate"),
     ExitCase("gate-stopped-before-tests", (), Exit.ENVIRONMENT, problem="environment"),
     ExitCase("usage-error", (), Exit.USAGE, problem="usage"),
     ExitCase("collection-error", ("pass",), Exit.USAGE, problem="collection"),
@@ -55,9 +57,10 @@ EXIT_CASES = [
 @pytest.mark.parametrize("case", EXIT_CASES, ids=lambda c: c.id)
 def test_exit_code_decision(case: ExitCase) -> None:
     tests = [result(v, (f"C-{i}",)) for i, v in enumerate(case.verdicts)]
-    report = rep.build_report(RunInfo(mode=case.mode, problem=case.problem, problem_detail="why"), tests)
+    report = rep.build_report(RunInfo(mode=case.mode, problem=case.problem, problem_detail="why", scope=case.scope),
+                              tests)
     assert report.exit_code == case.expected, report.reasons
-    assert (report.reasons == []) == (case.expected == Exit.CONFORMS)
+    assert (report.reasons == []) == (report.outcome == "conforms")
 
 
 def test_environment_failure_is_never_listed_as_a_claim_failure() -> None:
@@ -99,7 +102,9 @@ STABLE_TOP_KEYS = {"schema_version", "outcome", "exit_code", "reasons", "run", "
 # `platform` (tests) and `platforms` (claims) were added, optional and additive, for the live platforms
 STABLE_TEST_KEYS = {"nodeid", "tier", "verdict", "claims", "evidence", "duration", "when", "attempts",
                     "first_failure", "diagnostics", "platform"}
-STABLE_CLAIM_KEYS = {"id", "title", "section", "verdicts", "evidence", "tests", "verdict", "platforms"}
+# `status`, `not_verified` and `testing_tiers` (issue 15: one verdict rule), additive
+STABLE_CLAIM_KEYS = {"id", "title", "section", "verdicts", "evidence", "tests", "verdict", "platforms", "status",
+                     "not_verified", "testing_tiers"}
 
 
 def test_json_report_keeps_its_schema_version_1_shape() -> None:
@@ -259,7 +264,7 @@ RUN_CASES = [
     RunCase("nightly-rerun-flaky", ("-k", "test_flaky", "--reruns", "1"), 0, {"NET-3": "flaky"}),
     RunCase("no-rerun-without-flag", ("-k", "test_flaky"), 1, {"NET-3": "fail"}),
     RunCase("gate-never-reruns", ("-k", "test_flaky", "--reruns", "1", "--gate"), 1, {"NET-3": "fail"}),
-    RunCase("gate-fails-skipped-claims", ("-k", "test_ok or test_skipped", "--gate"), 1, {"NET-4": "skip"}),
+    RunCase("gate-fails-skipped-claims", ("-k", "test_ok or test_skipped", "--gate"), 2, {"NET-4": "skip"}),
     RunCase("skip-outside-gate", ("-k", "test_ok or test_skipped"), 0, {"NET-4": "skip"}),
     RunCase("no-tests-is-usage", ("-k", "nothing_matches"), 3, {}),
     RunCase("bad-profile-is-usage", ("--profile", "nope"), 3, {}),

@@ -89,7 +89,7 @@ def test_matrix_has_a_cell_for_every_claim_and_tier(page: Page) -> None:
     expected = {(c.id, tier): verdict for c in report.claims for tier, verdict in c.verdicts.items()}
     assert {key: cell["verdict"] for key, cell in page.cells.items()} == expected
     header = page.rows["matrix"][0]
-    assert header == ["Claim", "Title", "Doc section", "render", "e2e"]
+    assert header == ["Claim", "Title", "Doc section", "render", "e2e", "claim verdict"]
     assert len(page.rows["matrix"]) == 1 + len(report.claims)
 
 

@@ -16,7 +16,7 @@ from ..live.diagnostics import Diagnostics, PodLogs
 from ..live.diagnostics import summary as diagnostics_summary
 from ..live.eso import CONTROLLER_SELECTOR, ESO_NAMESPACE, image_overrides
 from ..live.kube import RUN_LABEL
-from ..live.platform import Phases, PlatformBase
+from ..live.platform import NetpolNotShown, Phases, PlatformBase
 from ..live.vault import SeedResult
 from ..render import parse_manifests
 from ..report import EnvironmentNotReady
@@ -108,16 +108,14 @@ class Platform(PlatformBase):
         return diagnostics_summary(dest)
 
     def require_netpol_enforcement(self) -> None:
-        """Fail (never skip) a test that relies on NetworkPolicy when the CNI does not enforce it."""
+        """An environment verdict (never a skip, never the chart's failure) for a test that relies on
+        NetworkPolicy when the CNI does not enforce it or the canary could not conclude."""
         __tracebackhide__ = True
         if not self.netpol_enforced:
-            import pytest
-
-            pytest.fail(
+            raise NetpolNotShown(
                 NETPOL_NOT_ENFORCED
                 if self.netpol_detail == NETPOL_NOT_ENFORCED
-                else f"{NETPOL_UNVERIFIED}: {self.netpol_detail}",
-                pytrace=False,
+                else f"{NETPOL_UNVERIFIED}: {self.netpol_detail}"
             )
 
     def eso_values(self) -> dict[str, Any]:

@@ -51,7 +51,8 @@ def missing(platform: str, needed: Iterable[str]) -> str:
 def not_verified(platform: str, needed: Iterable[str]) -> str:
     """The skip reason for a case ``platform`` cannot check ("" when it can)."""
     why = missing(platform, needed)
-    return f"not verified on platform {platform}: {why}" if why else ""
+    where = [name for name in GAPS if not missing(name, needed)]
+    return f"not verified on platform {platform}: {why}; could be verified on: {', '.join(where)}" if why else ""
 
 
 def item_needs(item: Any) -> list[str]:

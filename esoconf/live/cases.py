@@ -285,7 +285,8 @@ class TroubleshootingCase:
     pattern: str | None  # detail expected when the store fails
     claim: str
     claim_says: Outcome  # what the doc says the store does
-    doc_wording: str | None = "doc-503"  # pattern of the doc's quoted symptom, judged separately
+    doc_class: str | None = "connection failure"  # the failure class the doc's symptom belongs to (the verdict)
+    doc_wording: str | None = "doc-503"  # pattern of the doc's quoted words: a labelled wording check only
     primary_untouched: bool = True  # the primary install's synced secret must stay Ready meanwhile
     needs_netpol: bool = False  # the verdict means something only where the CNI enforces NetworkPolicy
     note: str = ""

@@ -121,6 +121,12 @@ class Kube:
             exec_core=lambda: client.CoreV1Api(client.ApiClient(api.configuration)),  # one per exec
         )
 
+    def server_version(self) -> str:
+        """The API server's own ``/version`` (gitVersion): what ran, not the pin."""
+        from kubernetes import client
+
+        return str(client.VersionApi(self._core.api_client).get_code().git_version)
+
     def _resource(self, kind: str) -> Any:
         info = kind_info(kind)
         return self._dynamic.resources.get(api_version=info.api_version, kind=kind)

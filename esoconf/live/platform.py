@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 from ..redact import REDACT
+from ..report import EnvironmentNotReady
 from ..wait import Timeouts
 from .vault import DEFAULT_PLAN, SeedPlan, SeedResult
 
@@ -63,8 +64,14 @@ class LivePlatform(Protocol):
     def eso_pods(self) -> list[dict[str, Any]]: ...
 
     def require_netpol_enforcement(self) -> None:
-        """Fail (never skip) a case that relies on NetworkPolicy where it is not enforced."""
+        """Never a pass, never a plain skip: a case that relies on NetworkPolicy where enforcement is not shown
+        (no enforcer, or a canary that could not conclude) raises :class:`NetpolNotShown`, an environment
+        verdict (blocked, exit 2) on every platform."""
         ...
+
+
+class NetpolNotShown(EnvironmentNotReady):
+    """NetworkPolicy enforcement is not shown on this platform (the environment's, never the chart's)."""
 
 
 @dataclass

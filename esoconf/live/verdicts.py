@@ -1,7 +1,8 @@
 """Live verdicts on the doc's claims: holds, refuted (with the observed evidence), or not applicable.
 
 Claim ids are those of the render tier (``manifests/claims.yaml``) plus the live-only ones
-(``manifests/claims-live.yaml``). A claim flagged ``doc_error`` is a known error of the doc: its test
+(``manifests/claims-live.yaml``). A claim with an entry in the known-defects catalogue
+(``manifests/known-defects.yaml``, keyed by the claim id) is a known error of the doc: its test
 raises :class:`ClaimRefuted` when the claim is refuted and is marked ``xfail(raises=ClaimRefuted,
 strict=True)``, so a corrected doc or chart shows up as XPASS (a failure) while any *other* assertion
 failure (a behaviour regression) still fails the gate.
@@ -11,11 +12,11 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
@@ -24,6 +25,9 @@ from esoconf.config import MANIFESTS
 from esoconf.evidence import one_line
 
 from .expectations import pattern
+
+if TYPE_CHECKING:
+    from esoconf.known_defects import KnownDefect
 
 LIVE_CLAIMS_FILE = MANIFESTS / "claims-live.yaml"
 USER_PROPERTY = "claim-verdict"
@@ -51,7 +55,7 @@ class ClaimRefuted(AssertionError):
 
 def all_claims(render: Path = CLAIMS_FILE, live: Path = LIVE_CLAIMS_FILE) -> dict[str, Claim]:
     """Render-tier and live-only claims; an id defined in both files is a configuration error."""
-    shared, only_live = load_claims(render), load_claims(live)
+    shared, only_live = load_claims(render), load_claims(live, ("e2e",))
     clash = sorted(set(shared) & set(only_live))
     if clash:
         raise ValueError(f"claim ids {clash} are defined in both {render.name} and {live.name}; keep one")
@@ -80,6 +84,44 @@ def judge_wording(claim: str, wording: str, texts: Sequence[str]) -> LiveVerdict
         Status.REFUTED,
         _evidence_line(f"doc wording /{compiled.pattern[:60]}/ did not appear; observed: {seen}"),
     )
+
+
+# the failure classes a Troubleshooting entry is about (what the doc is for: which cause, which fix), each as the
+# patterns whose texts belong to it; the exact words depend on the network path and are a separate check
+FAILURE_CLASSES: dict[str, tuple[str, ...]] = {
+    "HTTP 403": ("istio-rbac-denied", "permission-denied", "kubernetes-login-denied"),
+    "connection failure": ("unreachable", "envoy-503", "doc-503"),
+    "non-printable token": ("non-printable",),
+}
+WORDING = "wording-check"  # user property: the doc's exact words vs what this platform showed (evidence only)
+
+
+def failure_class(texts: Sequence[str]) -> str:
+    """The class of the failure the texts show (first class whose pattern matches), "" when none does."""
+    for name, patterns in FAILURE_CLASSES.items():
+        compiled = pattern("|".join(patterns))
+        if any(compiled.search(t) for t in texts):
+            return name
+    return ""
+
+
+def judge_failure_class(claim: str, documented: str, texts: Sequence[str]) -> LiveVerdict:
+    """The doc names a cause by its symptom's class (connection failure, HTTP 403, non-printable token): holds
+    when the observed failure is of that class, whatever the exact words."""
+    if documented not in FAILURE_CLASSES:
+        raise KeyError(f"unknown failure class {documented!r}; known: {', '.join(FAILURE_CLASSES)}")
+    observed = failure_class(texts) or "no known failure class"
+    status = Status.HOLDS if observed == documented else Status.REFUTED
+    seen = texts[-1] if texts else "no Event or condition text"
+    return LiveVerdict(claim, status, _evidence_line(f"doc: {documented}; observed: {observed} ({seen})"))
+
+
+def record_wording(node: Any, verdict: LiveVerdict, platform: str) -> None:
+    """The separate, labelled wording check: recorded with the platform that showed the text, never the
+    claim's verdict (the words differ with the network path: Envoy's 503 text, a TCP timeout, a refusal)."""
+    node.user_properties.append((WORDING, json.dumps({"claim": verdict.claim, "platform": platform,
+                                                      "matches": verdict.status is Status.HOLDS,
+                                                      "evidence": verdict.evidence})))
 
 
 def not_applicable(claim: str, why: str) -> LiveVerdict:
@@ -124,14 +166,18 @@ def recorded(user_properties: Iterable[tuple[str, Any]]) -> list[LiveVerdict]:
     return out
 
 
-def claim_marks(*claim_ids: str, claims: dict[str, Claim] | None = None) -> list[pytest.MarkDecorator]:
-    """``claim(id)`` marks, plus a strict xfail on ClaimRefuted for each claim known to be a doc error."""
-    claims = all_claims() if claims is None else claims
+def claim_marks(*claim_ids: str, defects: Mapping[str, KnownDefect] | None = None) -> list[pytest.MarkDecorator]:
+    """``claim(id)`` marks, plus the strict xfail of the known-defects catalogue entry of each claim (keyed by
+    the claim id; it names the exception that proves it, ClaimRefuted for a live verdict)."""
+    from esoconf.known_defects import load_defects
+
+    defects = load_defects() if defects is None else defects
     marks = [pytest.mark.claim(*claim_ids)]
-    errors = [claims[c] for c in claim_ids if c in claims and claims[c].doc_error]
-    if errors:
-        reason = "; ".join(f"{c.id}: known doc error: {c.title}" for c in errors)
-        marks.append(pytest.mark.xfail(raises=ClaimRefuted, strict=True, reason=reason))
+    known = [defects[c] for c in claim_ids if c in defects]
+    if known:
+        raises = tuple(sorted({d.exception() for d in known}, key=lambda e: e.__name__))
+        marks.append(pytest.mark.xfail(raises=raises[0] if len(raises) == 1 else raises, strict=True,
+                                       reason="; ".join(d.describe() for d in known)))
     return marks
 
 

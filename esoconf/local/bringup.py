@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+import re
 from pathlib import Path
 from typing import Any
 
@@ -39,6 +40,7 @@ from .release import (
     bring_up_release,
     chart_crds,
     controller_crds,
+    controller_process_name,
     install_crds,
     render_release,
 )
@@ -53,6 +55,38 @@ class LocalUnavailable(ProcessDied):
 
 class LocalChartFailed(AssertionError):
     """The chart under test kept the controller from running (a chart failure)."""
+
+
+# what, in the controller's log, makes its failure the chart's: RBAC the chart's ServiceAccount lacks, arguments
+# the chart renders that the controller refuses (cobra / Go flag / pflag wording)
+_FORBIDDEN = re.compile(r'cannot (\w+) resource \W*"?([a-z0-9.-]+)')
+_BAD_ARGS = re.compile(r'(unknown (?:shorthand )?flag: \S+|flag provided but not defined: \S+|invalid argument "[^"]*" '
+                       r'for "[^"]*" flag)')
+
+
+def controller_failure(died: ProcessDied, binary: Path, log: Path | None = None) -> LocalChartFailed | LocalUnavailable:
+    """Whose fault a controller that exited or never became ready is: the chart's (its RBAC or its arguments,
+    named as the chart's defect: exit 1) when the controller's own log (all of it: the forbidden lists come
+    long before the cache-sync timeout that ends it) says so, else the environment's (a missing or broken
+    binary, an unreachable API server: exit 2). One line: the cause, the process's status and its log path."""
+    text = str(died)
+    try:
+        whole = log.read_text(encoding="utf-8", errors="replace") if log else ""
+    except OSError:
+        whole = ""
+    status = text.split("): ", 1)[0] + ")" if "): " in text else text  # "<name> exited with code N (log PATH)"
+    last = next((line.strip() for line in reversed((whole or text).splitlines()) if "error" in line.lower()), "")
+    detail = f"{status}{'; last error: ' + REDACT(last)[:300] if last else ''}"
+    forbidden = sorted({f"{verb} {resource}" for verb, resource in _FORBIDDEN.findall(whole + text)})
+    if forbidden:
+        return LocalChartFailed(f"chart defect: the chart's RBAC keeps the ESO controller from running: its "
+                                f"ServiceAccount cannot {', '.join(forbidden)} ({status})")
+    bad = _BAD_ARGS.search(whole + text)
+    if bad:
+        return LocalChartFailed(f"chart defect: the ESO controller refuses the arguments the chart renders: "
+                                f"{bad.group(1)} ({status})")
+    return LocalUnavailable(f"the ESO controller {binary} did not run, and its log blames nothing of the chart "
+                            f"(check the binary, --eso-bin/--eso-version): {detail}")
 
 
 def reviewer_objects(namespace: str, name: str) -> list[dict[str, Any]]:
@@ -159,8 +193,11 @@ def _bring_up(config: Config, run_id: str, timeouts: Timeouts, artifacts: Path, 
             primary = bring_up_release(supervisor, tools, binary=binaries.eso, chart=chart, release=ESO_RELEASE,
                                        namespace=ESO_NAMESPACE, values=values, server=plane.url,
                                        ca=plane.pki.ca_cert, timeout=timeouts.pod_ready)
-        except (NoControllerDeployment, ProcessDied) as exc:
+        except NoControllerDeployment as exc:
             raise LocalChartFailed(f"the ESO chart under test did not run on the local platform: {exc}") from exc
+        except ProcessDied as exc:
+            log = supervisor.logs / f"{controller_process_name(ESO_NAMESPACE, ESO_RELEASE)}.log"
+            raise controller_failure(exc, binaries.eso, log) from exc
     phases.platform = "local"
     phases.differences = [
         f"API server: kube-apiserver {server_version(tools) or binaries.kubernetes_version} and "

@@ -22,8 +22,9 @@ from esoconf.wait import Timeouts
 
 from ..live import capabilities as caps
 from ..live.kube import Kube
-from ..live.platform import PlatformBase
+from ..live.platform import NetpolNotShown, PlatformBase
 from ..live.vault import SeedResult, VaultSeeder
+from .eso_controller import build_info
 from .kubeapi import ControlPlane
 from .processes import Supervisor, log_tail
 from .release import (
@@ -68,6 +69,7 @@ class LocalPlatform(PlatformBase):
     env: None = None
     extra: dict[str, LocalRelease] = field(default_factory=dict, repr=False)
     _renders: dict[tuple[str, str], tuple[dict[str, Any], ...]] = field(default_factory=dict, repr=False)
+    observed: dict[str, str] = field(default_factory=dict, repr=False)
 
     @classmethod
     def assemble(cls, *, kube: Kube, seeder: VaultSeeder, vault_info: VaultServerInfo, primary: LocalRelease,
@@ -80,18 +82,24 @@ class LocalPlatform(PlatformBase):
 
     # ---- capabilities -----------------------------------------------------------------------------
     def require_netpol_enforcement(self) -> None:
-        import pytest
-
-        pytest.skip(f"not verified on platform {self.name}: {NO_CNI}")
+        raise NetpolNotShown(f"not verified on platform {self.name}: {NO_CNI}")
 
     def properties(self) -> dict[str, str]:
-        """What really ran, for the JUnit testsuite properties and the report (not the pins)."""
-        return {
-            "platform": self.name,
-            "vault_server": f"{self.vault_info.label} (local process)",
-            "eso_controller": f"ESO {self.eso_version} (local process, {self.eso_binary})",
-            "kube_apiserver": self.plane.url,
-        }
+        """What really ran, for the JUnit testsuite properties and the report (not the pins): the API server's
+        /version, the controller binary's Go build info, Vault's sys/health version (observed once)."""
+        if not self.observed:
+            try:
+                api = self.kube.server_version()
+            except Exception as exc:  # noqa: BLE001 - a fact not observed is said, never replaced by the pin
+                api = f"not observed ({type(exc).__name__})"
+            built = build_info(self.eso_binary) or "no Go build info readable"
+            self.observed = {
+                "platform": self.name,
+                "vault_server": f"{self.vault_info.label} (sys/health; local process)",
+                "eso_controller": f"{built} (go version -m {self.eso_binary}; expectations of ESO {self.eso_version})",
+                "kube_apiserver": f"{api} (/version of {self.plane.url})",
+            }
+        return dict(self.observed)
 
     def check_alive(self) -> None:
         self.supervisor.check_alive()

@@ -25,6 +25,7 @@ from esoconf.live.naming import namespace_manifest, namespace_name, new_run_id
 from esoconf.plugin import get_config, item_failed
 from esoconf.report import EnvironmentNotReady
 from esoconf.report_plugin import RAN
+from esoconf.stops import CHART, ENVIRONMENT, USAGE, RunStopped, read_stop, write_stop
 from esoconf.wait import Timeouts
 
 PHASES_KEY = pytest.StashKey[dict[str, float]]()
@@ -73,7 +74,7 @@ def platform(
         try:
             session = live.setup(config, run_id, timeouts, _artifacts(pytestconfig), attach=attach)
         except live.PlatformUnavailable as exc:
-            pytest.exit(str(exc), returncode=2)  # one line, non-zero: never a green run of skipped tests
+            raise RunStopped(ENVIRONMENT, str(exc)) from None  # one line, exit 2: never a green run
         if not attach:
             ready.write_text(json.dumps(session.teardown_plan()), encoding="utf-8")
     pytestconfig.stash[PHASES_KEY] = dict(session.platform.phases.durations)
@@ -90,16 +91,21 @@ def _local_platform(pytestconfig: pytest.Config, config: Any, run_id: str, timeo
     from esoconf.local.bringup import LocalChartFailed, setup_local
 
     plan_file = _shared_dir(pytestconfig) / shared.plan_name(run_id)
+    stop_file = plan_file.with_name(f"{plan_file.name}.stop")
     with FileLock(f"{plan_file}.lock"):
+        stopped = read_stop(stop_file)  # another worker's bring-up already stopped: the same answer, not a retry
+        if stopped is not None:
+            raise stopped
         if plan_file.exists():
             local = shared.attach(json.loads(plan_file.read_text(encoding="utf-8")), run_id, timeouts)
         else:
             try:
                 local = setup_local(config, run_id, timeouts, _artifacts(pytestconfig))
-            except (EnvironmentNotReady, ConfigError) as exc:
-                pytest.exit(str(exc), returncode=2 if isinstance(exc, EnvironmentNotReady) else 3)
-            except LocalChartFailed as exc:
-                pytest.exit(str(exc), returncode=1)
+            except (EnvironmentNotReady, ConfigError, LocalChartFailed) as exc:
+                stop = RunStopped(CHART if isinstance(exc, LocalChartFailed) else
+                                  ENVIRONMENT if isinstance(exc, EnvironmentNotReady) else USAGE, str(exc))
+                write_stop(stop_file, stop)
+                raise stop from None
             if _is_worker(pytestconfig):
                 shared.write_plan(plan_file, shared.hand_over(local))
     pytestconfig.stash[PHASES_KEY] = dict(local.phases.durations)
@@ -162,19 +168,3 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[Any]) -> 
     except Exception as exc:  # diagnostics never replace the test's own failure
         text = f"diagnostics not collected: {type(exc).__name__}: {exc}"
     report.sections.append((SECTION, text))
-
-
-def pytest_sessionfinish(session: pytest.Session) -> None:
-    """xdist controller: all workers are done, delete the kind cluster a worker created (if not kept)."""
-    config = session.config
-    if _is_worker(config) or not getattr(config.option, "numprocesses", None):
-        return
-    shared = Path(config._tmp_path_factory.getbasetemp())  # type: ignore[attr-defined]
-    for plan_file in shared.glob("eso-conformance-*.json"):
-        live.teardown_from_plan(json.loads(plan_file.read_text(encoding="utf-8")))
-        plan_file.unlink()
-    from esoconf.local import shared as local_shared
-
-    for plan_file in shared.glob(local_shared.PLAN_GLOB):
-        local_shared.teardown(json.loads(plan_file.read_text(encoding="utf-8")))
-        plan_file.unlink()

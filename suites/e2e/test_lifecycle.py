@@ -21,17 +21,19 @@ pytestmark = [pytest.mark.e2e, pytest.mark.sync]
 )
 def test_vault_change_reaches_secret_within_refresh(fetch: str, scenario: Scenario) -> None:  # noqa: F811
     world = scenario.synced("token", fetch, refresh=True)  # type: ignore[arg-type]
+    synced_at = scenario.refreshed_at(world.es)
     expected = scenario.change_vault_value(world)
-    took = scenario.assert_secret_data(world.target, expected, timeout=scenario.refresh_budget)
-    assert took <= scenario.refresh_budget, (
-        f"the change took {took:.1f}s (budget {scenario.refresh_budget:.0f}s)"
+    # fails when the change does not arrive within two refresh intervals (the wait is the check)
+    scenario.assert_secret_data(world.target, expected, timeout=scenario.refresh_budget)
+    # and it arrived through ESO's refresh of this ExternalSecret, not some other writer
+    assert scenario.refreshed_at(world.es) != synced_at, (
+        f"the Secret changed but ExternalSecret {world.es.name} status.refreshTime stayed {synced_at}"
     )
 
 
 @pytest.mark.parametrize("policy", ["Owner"])
 def test_deleting_external_secret_removes_owned_secret(policy: str, scenario: Scenario) -> None:  # noqa: F811
-    world = scenario.synced("token", "data")
-    assert world.es_manifest["spec"]["target"]["creationPolicy"] == policy, "the doc's targetPolicy is Owner"
-    scenario.assert_owned_by(world.target, world.es)
+    world = scenario.synced("token", "data")  # the doc's ExternalSecret: creationPolicy Owner
+    scenario.assert_owned_by(world.target, world.es)  # fails when ESO did not make it the Secret's owner
     scenario.kube.delete(world.es.kind, world.es.name, world.es.namespace, wait=True)
     scenario.wait_secret_gone(world.target)

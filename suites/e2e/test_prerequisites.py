@@ -13,7 +13,7 @@ pytestmark = [pytest.mark.e2e, pytest.mark.smoke]
 
 
 @pytest.mark.claim("LBL-1")
-@pytest.mark.needs("pods")
+@pytest.mark.needs("pods", "network-policy")  # the label matters only where a policy selects on it
 def test_eso_pods_carry_vault_ingress_label(scenario: Scenario) -> None:  # noqa: F811
     assert scenario.run_doc_label_check() == "true", "the doc's own kubectl check must print true"
     for pod in scenario.platform.eso_pods():
@@ -23,6 +23,7 @@ def test_eso_pods_carry_vault_ingress_label(scenario: Scenario) -> None:  # noqa
 
 
 @pytest.mark.claim("NET-1")
+@pytest.mark.needs("network-policy")  # an API server without an enforcer only stores it: no live verdict there
 def test_allow_egress_vault_exists(scenario: Scenario) -> None:  # noqa: F811
     policy = scenario.kube.get("NetworkPolicy", "allow-egress-vault", scenario.platform.eso_namespace)
     assert policy is not None, "NetworkPolicy allow-egress-vault is missing (networkPolicies.enabled: true)"
@@ -49,7 +50,7 @@ def test_allow_egress_vault_exists(scenario: Scenario) -> None:  # noqa: F811
 
 
 @pytest.mark.claim("VLT-NP-1")
-@pytest.mark.needs("vault-package")
+@pytest.mark.needs("vault-package", "network-policy")
 def test_vault_ingress_networkpolicy_exists(scenario: Scenario) -> None:  # noqa: F811
     policy = scenario.kube.get("NetworkPolicy", VAULT_INGRESS_NETWORKPOLICY, scenario.vault_namespace())
     assert policy is not None, f"Vault's NetworkPolicy {VAULT_INGRESS_NETWORKPOLICY} is missing"

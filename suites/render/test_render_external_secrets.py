@@ -15,6 +15,7 @@ from render_cases import (
 
 from esoconf.contracts import assert_external_secret, assert_unique_names, external_secrets_for
 from esoconf.eso_objects import describe_external_secret
+from esoconf.known_defects import known_defect
 from esoconf.schema import assert_valid
 
 pytestmark = pytest.mark.render
@@ -28,16 +29,14 @@ def test_external_secret_renders_as_given(case, tier, render, evidence):
 
 
 @pytest.mark.claim("ES-VAR-1")
-@pytest.mark.xfail(strict=True, reason="chart defect: with both data and dataFrom only data renders; dataFrom "
-                                       "is dropped silently")
+@known_defect("ES-VAR-1")
 def test_data_and_datafrom_together_both_render(tier, render):
     case = BOTH_DATA_AND_DATAFROM
     assert_external_secret(render(case.render), case.item(tier.values(case.render).values))
 
 
 @pytest.mark.claim("ES-VAR-2")
-@pytest.mark.xfail(strict=True, reason="chart defect: an entry with neither data nor dataFrom renders "
-                                       "`dataFrom: null`, which the ExternalSecret CRD rejects (webhook disabled)")
+@known_defect("ES-VAR-2")
 def test_entry_without_data_or_datafrom_renders_no_invalid_external_secret(tier, render):
     case = NEITHER_DATA_NOR_DATAFROM
     rendered = render(case.render)
@@ -47,8 +46,7 @@ def test_entry_without_data_or_datafrom_renders_no_invalid_external_secret(tier,
 
 
 @pytest.mark.claim("ES-VAR-3")
-@pytest.mark.xfail(strict=True, reason="chart defect: the ExternalSecret is named <name>-externalsecrets, so two "
-                                       "entries using one store in one namespace collide")
+@known_defect("ES-VAR-3")
 def test_two_entries_with_one_store_in_one_namespace_render_two_external_secrets(tier, render):
     rendered = render(SAME_STORE_SAME_NAMESPACE[0].render)
     items = [case.item(tier.values(case.render).values) for case in SAME_STORE_SAME_NAMESPACE]
@@ -58,8 +56,7 @@ def test_two_entries_with_one_store_in_one_namespace_render_two_external_secrets
 
 
 @pytest.mark.claim("ES-VAR-4")
-@pytest.mark.xfail(strict=True, reason="chart defect: refreshInterval is rendered unquoted, so \"0\" (no refresh) "
-                                       "becomes the integer 0, which the CRD rejects")
+@known_defect("ES-VAR-4")
 def test_refresh_interval_zero_stays_a_duration_string(tier, render):
     case = REFRESH_ZERO
     assert_external_secret(render(case.render), case.item(tier.values(case.render).values))

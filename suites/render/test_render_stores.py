@@ -14,12 +14,9 @@ from render_cases import (
 
 from esoconf.contracts import assert_vault_store, store_of
 from esoconf.eso_objects import DEFAULT_MOUNT_PATH, describe_store, is_referent
+from esoconf.known_defects import known_defect
 
 pytestmark = pytest.mark.render
-
-REFERENT = ("a token store without auth.namespace is rendered as a referent ClusterSecretStore: ESO never "
-            "validates it (no Vault call; Ready=True regardless) and looks the token Secret up in each "
-            "ExternalSecret's namespace; the chart accepts it silently")
 
 
 @pytest.mark.parametrize("case", claimed("TOK-1", TOKEN_STORES) + claimed("K8S-1", KUBERNETES_STORES))
@@ -31,7 +28,7 @@ def test_store_renders_provider_and_auth_as_given(case, tier, render, evidence):
 
 @pytest.mark.claim("TOK-2")
 @pytest.mark.parametrize("case", (*DOC_TOKEN_STORES, pytest.param(
-    REFERENT_STORE, marks=pytest.mark.xfail(strict=True, reason=REFERENT))), ids=str)
+    REFERENT_STORE, marks=known_defect("TOK-2/referent"))), ids=str)
 def test_token_store_names_the_secret_namespace_so_eso_validates_it(case, tier, render, evidence):
     store = store_of(render(case.render), case.item(tier.values(case.render).values))
     assert not is_referent(store), f"{describe_store(store)}: referent store, never validated by ESO"

@@ -20,13 +20,11 @@ from esoconf.contracts import (
     policy_route,
     vault_server_pods,
 )
+from esoconf.known_defects import known_defect
 from esoconf.netpol import Pod, policy_admits
 from esoconf.traffic import ap_admits, ap_applies_to, describe, renamed, vault_ingress_traffic
 
 pytestmark = pytest.mark.render
-
-NOT_BY_DEFAULT = ("doc says the Vault chart deploys a deny-all AuthorizationPolicy by default; it does only when "
-                  "Big Bang is hardened (istio.authorizationPolicies.enabled), not with Big Bang/package defaults")
 
 
 @pytest.mark.claim("VLT-NP-1")
@@ -105,7 +103,7 @@ def test_doc_vault_override_renders_allow_policy_for_external_secrets_on_8200(ca
 
 @pytest.mark.claim("VLT-AP-2")
 @pytest.mark.parametrize("case", (VAULT_HARDENED, pytest.param(
-    VAULT_BIG_BANG, marks=pytest.mark.xfail(strict=True, reason=NOT_BY_DEFAULT))), ids=str)
+    VAULT_BIG_BANG, marks=known_defect("VLT-AP-2/big-bang-defaults"))), ids=str)
 def test_vault_namespace_denies_everything_not_allowed(case, tier, render, evidence):
     rendered = render(case)
     deny = denies_everything(rendered, VAULT_NAMESPACE)

@@ -17,11 +17,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import pytest
 import yaml
 
 from esoconf.kind.platform import Platform
 from esoconf.live.expectations import VersionRange, parse_version
+from esoconf.live.platform import NetpolNotShown
 from esoconf.wait import Clock, Timeouts
 
 RECORDED = Path(__file__).resolve().parent.parent / "fixtures" / "recorded"
@@ -632,7 +632,9 @@ class FakeEso:
             },
             "data": {k: base64.b64encode(v.encode()).decode() for k, v in data.items()},
         }
-        return self._write(es, recorded("es", "synced", self.eso_version, target=target))
+        synced = recorded("es", "synced", self.eso_version, target=target)
+        synced["status"]["refreshTime"] = f"fake clock {self.clock.now():.3f}"  # ESO stamps every sync
+        return self._write(es, synced)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -762,7 +764,7 @@ class FakePlatform:
 
     def require_netpol_enforcement(self) -> None:
         if not self.eso.netpol_enforced:
-            pytest.fail("the CNI does not enforce NetworkPolicy (fake)", pytrace=False)
+            raise NetpolNotShown("the CNI does not enforce NetworkPolicy (fake)")
 
     def install_eso(self, release: str, values: dict[str, Any], *, namespace: str | None = None) -> None:
         """Like helm: the values decide the pod labels (``podLabels: null`` drops the package's map)."""

@@ -20,6 +20,7 @@ from esoconf.kind.leftovers import clean_start, leftovers
 from esoconf.kind.platform import ChartSources, Platform
 from esoconf.live.images import image_set
 from esoconf.live.kube import RUN_LABEL
+from esoconf.live.platform import NetpolNotShown
 from esoconf.wait import Timeouts
 
 PINNED = "https://repo1.dso.mil/big-bang/product/packages/external-secrets.git"
@@ -219,7 +220,7 @@ def test_a_canary_that_cannot_run_is_inconclusive_not_a_platform_failure() -> No
     assert verdict.detail.startswith("canary inconclusive: TerminalState: canary pods Ready: gave up early")
     assert verdict.detail.endswith("ImagePullBackOff for image busybox: Back-off pulling image busybox")
     platform = bare_platform(netpol_enforced=verdict.enforced, netpol_detail=verdict.detail)
-    with pytest.raises(pytest.fail.Exception) as info:  # the tests that need NetworkPolicy say why
+    with pytest.raises(NetpolNotShown) as info:  # the tests that need NetworkPolicy say why (exit 2)
         platform.require_netpol_enforcement()
     assert str(info.value) == f"{NETPOL_UNVERIFIED}: {verdict.detail}"
 

@@ -6,7 +6,7 @@ import textwrap
 
 import pytest
 
-from esoconf.claims import Claim
+from esoconf.known_defects import KnownDefect
 from esoconf.live.verdicts import (
     ClaimRefuted,
     LiveVerdict,
@@ -73,15 +73,20 @@ def test_settle_records_and_raises_only_when_refuted() -> None:
     assert [v.claim for v in recorded(node.user_properties)] == ["A-1", "B-1"]
 
 
-def test_claim_marks_add_strict_xfail_for_doc_errors_only() -> None:
-    claims = {"D-1": Claim("D-1", "doc is wrong", "s", doc_error=True), "H-1": Claim("H-1", "fine", "s")}
-    assert [m.name for m in claim_marks("H-1", claims=claims)] == ["claim"]
-    marks = claim_marks("D-1", claims=claims)
+DOC_WRONG = KnownDefect("D-1", "D-1", "ClaimRefuted", {"chart": ["c 1.0"], "doc": "d"}, kind="doc error",
+                        reason="doc is wrong", evidence="seen live")
+
+
+def test_claim_marks_add_strict_xfail_for_catalogued_defects_only() -> None:
+    defects = {"D-1": DOC_WRONG}
+    assert [m.name for m in claim_marks("H-1", defects=defects)] == ["claim"]
+    marks = claim_marks("D-1", defects=defects)
     assert [m.name for m in marks] == ["claim", "xfail"]
     assert marks[1].kwargs == {
         "raises": ClaimRefuted,
         "strict": True,
-        "reason": "D-1: known doc error: doc is wrong",
+        "reason": "D-1: known doc error: doc is wrong (seen in: c 1.0; doc d; proved by ClaimRefuted; catalogue "
+                  "known-defects.yaml D-1)",
     }
 
 
@@ -89,12 +94,12 @@ def test_doc_error_outcomes_in_pytest(suite: pytest.Pytester) -> None:
     suite.makepyfile(
         textwrap.dedent("""
         import pytest
-        from esoconf.claims import Claim
+        from esoconf.known_defects import KnownDefect
         from esoconf.live.verdicts import ClaimRefuted, claim_marks
-        C = {"D-1": Claim("D-1", "doc wrong", "s", doc_error=True)}
+        C = {"D-1": KnownDefect("D-1", "D-1", "ClaimRefuted", kind="doc error", reason="doc wrong")}
 
         @pytest.mark.parametrize("what", ["refuted", "regression", "corrected"])
-        @pytest.mark.parametrize("_", [pytest.param(0, marks=claim_marks("D-1", claims=C))])
+        @pytest.mark.parametrize("_", [pytest.param(0, marks=claim_marks("D-1", defects=C))])
         def test_claim(_, what):
             if what == "refuted":
                 raise ClaimRefuted("D-1 refuted: observed 403")
@@ -104,3 +109,36 @@ def test_doc_error_outcomes_in_pytest(suite: pytest.Pytester) -> None:
     result = suite.runpytest("-p", "no:esoconf.gate", "-rxX")
     result.assert_outcomes(xfailed=1, failed=2)
     result.stdout.fnmatch_lines_random(["*test_claim[[]0-regression[]]*", "*XPASS(strict)*D-1*"])
+
+
+FAILURE_CLASS_CASES = [
+    pytest.param(["Code: 503. Errors: upstream connect error or disconnect/reset before headers. reset reason: "
+                  "remote connection failure, transport failure reason: delayed connect error: Connection refused"],
+                 "connection failure", id="envoy-503-refused"),
+    pytest.param(['Put "http://vault.vault:8200/v1/auth/token/lookup-self": dial tcp 10.96.0.9:8200: i/o timeout'],
+                 "connection failure", id="dropped-timeout"),
+    pytest.param(["Code: 403. Errors: RBAC: access denied"], "HTTP 403", id="istio-rbac-403"),
+    pytest.param(["invalid vault credentials: configured Vault token contains non-printable characters and cannot "
+                  "be used"], "non-printable token", id="non-printable"),
+    pytest.param(["store is being validated"], "", id="no-class"),
+]
+
+
+@pytest.mark.parametrize(("texts", "expected"), FAILURE_CLASS_CASES)
+def test_troubleshooting_claims_are_judged_on_the_failure_class(texts: list[str], expected: str) -> None:
+    from esoconf.live.verdicts import failure_class, judge_failure_class
+
+    assert failure_class(texts) == expected
+    verdict = judge_failure_class("TRB-2", "connection failure", texts)
+    assert (verdict.status is Status.HOLDS) == (expected == "connection failure"), verdict
+
+
+def test_the_wording_check_is_recorded_with_the_platform_and_never_decides() -> None:
+    from esoconf.live.verdicts import WORDING, judge_wording, record_wording
+
+    node = Node()
+    wording = judge_wording("TRB-2", "doc-503", ["dial tcp 10.96.0.9:8200: i/o timeout"])
+    record_wording(node, wording, "kind")  # a refuted wording raises nothing
+    ((name, value),) = node.user_properties
+    assert name == WORDING and '"platform": "kind"' in value and '"matches": false' in value
+    assert recorded(node.user_properties) == []  # not a claim verdict

@@ -33,7 +33,8 @@ def test_a_case_needing_a_missing_capability_is_skipped_before_any_fixture(suite
     result = suite.runpytest_inprocess("--platform", "local", "-rs", "-k", "needs_mesh")
 
     result.assert_outcomes(skipped=1, deselected=1)
-    result.stdout.fnmatch_lines([f"SKIPPED*not verified on platform local: {caps.GAPS['local'][caps.MESH]}"])
+    result.stdout.fnmatch_lines([f"SKIPPED*not verified on platform local: {caps.GAPS['local'][caps.MESH]}; "
+                                 "could be verified on: kind*"])
     assert not (suite.path / "fixture-ran").exists()
     assert not (suite.path / "test-ran").exists()
 
@@ -66,7 +67,7 @@ def test_not_verified_joins_every_missing_capability_in_one_line() -> None:
     reason = caps.not_verified("local", [caps.MESH, caps.NETWORK_POLICY])
 
     assert reason == (f"not verified on platform local: {caps.GAPS['local'][caps.MESH]}; "
-                      f"{caps.GAPS['local'][caps.NETWORK_POLICY]}")
+                      f"{caps.GAPS['local'][caps.NETWORK_POLICY]}; could be verified on: kind, existing")
     assert caps.not_verified("kind", caps.KNOWN) == ""
     assert caps.capabilities_of("local") == frozenset()
     assert caps.capabilities_of("existing") == frozenset(caps.KNOWN)

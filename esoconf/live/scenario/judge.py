@@ -286,6 +286,11 @@ class Judging(Observing):
             f"Secret {self.namespace}/{name} metadata",
         )
 
+    def refreshed_at(self, es: Ref) -> str:
+        """The ExternalSecret's ``status.refreshTime`` (ESO sets it on every sync), "" before the first."""
+        obj = self.kube.get(es.kind, es.name, es.namespace) or {}
+        return str((obj.get("status") or {}).get("refreshTime") or "")
+
     def wait_secret_gone(self, name: str) -> None:
         __tracebackhide__ = True
         wait_for(
