@@ -25,8 +25,8 @@ MARKER = "<redacted>"
 _TOKEN_PATTERNS = [
     re.compile(r"\bhv[sbr]\.[A-Za-z0-9_\-]{20,}"),
     re.compile(r"\b[sb]\.[A-Za-z0-9]{24}\b"),
-    re.compile(r"(?i)((?:x-vault-token|vault_token|root_token|client_token|token)\s*[:=]\s*['\"]?)"
-               r"([^\s'\",}]+)"),
+    re.compile(r"(?i)((?:x-vault-token|vault_token|root_token|client_token|token|unseal[ _]keys?(?:[ _]b64)?|"
+               r"unseal key \d+|recovery[ _]keys?(?:[ _]b64)?)\s*[:=]\s*['\"]?)([^\s'\",}]+)"),
 ]
 # YAML block: data:/stringData: followed by indented key: value lines
 _YAML_DATA_BLOCK = re.compile(r"(?m)^(?P<indent>[ \t]*)(?P<key>data|stringData):[ \t]*\n"

@@ -14,7 +14,8 @@ Vocabulary (a test's verdict, and a claim's verdict in one tier = the worst of i
 * ``skip``      not checked in this run (in ``--gate`` mode a skipped claim fails the gate: not verified)
 
 Exit codes (:class:`Exit`): 0 conforms, 1 a claim failed, 2 the environment could not be brought up,
-3 usage or configuration error. A run with both a failed claim and a blocked environment exits 1 (the
+3 usage or configuration error, 130 interrupted (SIGINT, SIGTERM, SIGHUP: no verdict; the last complete report
+is kept). A run with both a failed claim and a blocked environment exits 1 (the
 failure is real) and the report lists both, each as what it is.
 
 Every string that leaves this module passes through :data:`esoconf.redact.REDACT`.
@@ -83,6 +84,7 @@ class Exit(IntEnum):
     CLAIM_FAILED = 1
     ENVIRONMENT = 2
     USAGE = 3
+    INTERRUPTED = 130  # SIGINT, SIGTERM, SIGHUP: no verdict (128 + SIGINT, as a shell reports Ctrl-C)
 
 
 OUTCOMES = {
@@ -90,6 +92,7 @@ OUTCOMES = {
     Exit.CLAIM_FAILED: "claim failed",
     Exit.ENVIRONMENT: "environment not ready",
     Exit.USAGE: "usage or configuration error",
+    Exit.INTERRUPTED: "interrupted",
 }
 
 
@@ -274,7 +277,9 @@ def _claim_sort_key(claim_id: str) -> tuple[str, int, str]:
 
 def decide(run: RunInfo, tests: Sequence[TestResult], rows: Sequence[ClaimRow]) -> tuple[Exit, list[str]]:
     """The exit code and one line per reason. Chart failures and environment failures never mix."""
-    if run.problem in ("usage", "interrupted", "collection"):
+    if run.problem == "interrupted":
+        return Exit.INTERRUPTED, [one_line(run.problem_detail or run.problem, REASON_MAX)]
+    if run.problem in ("usage", "collection"):
         return Exit.USAGE, [one_line(run.problem_detail or run.problem, REASON_MAX)]
     if run.problem == "chart":  # the chart could not be rendered at all: nothing was checked, the chart failed
         return Exit.CLAIM_FAILED, [f"chart failure: {one_line(run.problem_detail, REASON_MAX)}"]
@@ -451,7 +456,8 @@ def _chart_title(run: RunInfo) -> str:
     return f"{name} {version}".strip() if name else "(no --chart given)"
 
 
-HEADLINE_MARK = {Exit.CONFORMS: "✅", Exit.CLAIM_FAILED: "❌", Exit.ENVIRONMENT: "🚧", Exit.USAGE: "⛔"}
+HEADLINE_MARK = {Exit.CONFORMS: "✅", Exit.CLAIM_FAILED: "❌", Exit.ENVIRONMENT: "🚧", Exit.USAGE: "⛔",
+                 Exit.INTERRUPTED: "⏹"}
 
 
 def to_markdown(report: Report) -> str:
@@ -506,7 +512,7 @@ def to_markdown(report: Report) -> str:
 COLOURS = {"pass": "#1a7f37", "fail": "#cf222e", "error": "#a40e26", "xpass": "#cf222e", "xfail": "#bf8700",
            "flaky": "#8250df", "blocked": "#d4a72c", "skip": "#6e7781", NOT_RUN: "#d0d7de"}
 OUTCOME_COLOURS = {Exit.CONFORMS: "#1a7f37", Exit.CLAIM_FAILED: "#cf222e", Exit.ENVIRONMENT: "#d4a72c",
-                   Exit.USAGE: "#6e7781"}
+                   Exit.USAGE: "#6e7781", Exit.INTERRUPTED: "#6e7781"}
 _CSS = """
 body{font:14px/1.45 system-ui,-apple-system,Segoe UI,sans-serif;margin:1.5em auto;max-width:1200px;
 color:#1f2328}
@@ -687,8 +693,12 @@ def write_run(report: Report, artifacts_dir: Path, run_id: str,
         for source in [*written.values(), *(p for p in extra if p.is_file())]:
             target = artifacts_dir / source.name
             tmp = target.with_name(f".{target.name}.tmp")
-            shutil.copyfile(source, tmp)
-            tmp.replace(target)
+            try:
+                shutil.copyfile(source, tmp)
+                tmp.replace(target)
+            except OSError:  # a full disk: no half-written copy left, the previous report stays whole
+                tmp.unlink(missing_ok=True)
+                raise
         shown["report"] = artifacts_dir / REPORT_FILES["html"]
     else:
         shown["report"] = written["html"]

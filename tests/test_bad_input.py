@@ -128,7 +128,7 @@ CASES = [
     Case(
         "bad-timeout-scale",
         lambda s: ["--timeout-scale", "-1"],
-        "ERROR: --timeout-scale: must be > 0, got '-1'",
+        "ERROR: --timeout-scale: must be > 0 and <= 100, got '-1'",
     ),
     Case(
         "helm-missing",
