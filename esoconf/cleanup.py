@@ -134,11 +134,13 @@ def process_resource(pid: int, name: str, argv0: str) -> Resource:
 
 
 def _process_present(resource: Resource) -> bool:
+    """The leader is the program the journal names (command and start time), or it is gone and what it forked
+    still runs in its group. A live PID running another program is a reused PID: Linux does not reuse a PID
+    while a process group or session still carries it, so nothing of the run is left there."""
     pid = int(resource.ident)
-    if pid_alive(pid) and command_of(pid) == resource.detail.get("cmd") and start_time(pid) == resource.detail.get(
-            "start"):
-        return True
-    return bool(group_members(pid))  # the leader is gone (or is another program now): what it forked
+    if pid_alive(pid):
+        return command_of(pid) == resource.detail.get("cmd") and start_time(pid) == resource.detail.get("start")
+    return bool(group_members(pid))
 
 
 def _signal_group(pid: int, sig: int) -> None:
