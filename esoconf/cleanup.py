@@ -341,7 +341,7 @@ def clean_start(root: Path | None = None, remove: bool = False) -> list[str]:
 # ------------------------------------------------------------------------------------ the signals
 
 
-_handled: dict[str, Any] = {"installed": False, "signal": ""}
+_handled: dict[str, Any] = {"installed": False, "signal": "", "at": 0.0}
 SIGNALS = {"SIGTERM": signal.SIGTERM, "SIGHUP": signal.SIGHUP}
 
 
@@ -350,12 +350,18 @@ def interrupted_by() -> str:
     return str(_handled["signal"])
 
 
+REPEAT_WINDOW = 2.0  # tox sends SIGINT (twice on a terminal's Ctrl-C), SIGTERM 0.3 s later: one interrupt
+
+
 def _on_signal(signum: int, frame: FrameType | None) -> None:
     name = signal.Signals(signum).name
     first = not _handled["signal"]
-    _handled["signal"] = _handled["signal"] or name
+    now = time.monotonic()
     for folder in list(_OPEN.values()):
         folder.signal_processes(signal.SIGTERM if first else signal.SIGKILL)
+    if not first and now - _handled["at"] < REPEAT_WINDOW:
+        return  # the same interrupt said again (tox): let the run unwind and write its report
+    _handled["signal"], _handled["at"] = _handled["signal"] or name, now
     raise KeyboardInterrupt(f"interrupted by {name}{' (Ctrl-C)' if signum == signal.SIGINT else ''}")
 
 
