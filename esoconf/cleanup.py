@@ -44,6 +44,7 @@ JOURNAL = "resources.jsonl"
 PREFIX = "esoconf-"  # every run folder's name starts with it (esoconf-local-..., esoconf-node-...)
 STOP_GRACE_SECONDS = 5.0
 WATCH_INTERVAL = 0.5
+EXEC_GRACE = 1.0  # a process just started may still show its parent's command line for a moment
 
 
 # ----------------------------------------------------------------------------------------- resources
@@ -138,9 +139,16 @@ def _process_present(resource: Resource) -> bool:
     still runs in its group. A live PID running another program is a reused PID: Linux does not reuse a PID
     while a process group or session still carries it, so nothing of the run is left there."""
     pid = int(resource.ident)
-    if pid_alive(pid):
-        return command_of(pid) == resource.detail.get("cmd") and start_time(pid) == resource.detail.get("start")
-    return bool(group_members(pid))
+    if not pid_alive(pid):
+        return bool(group_members(pid))
+    if start_time(pid) != resource.detail.get("start"):
+        return False
+    deadline = time.monotonic() + EXEC_GRACE  # the same process, maybe still in exec (/proc shows the old program)
+    while command_of(pid) != resource.detail.get("cmd"):
+        if time.monotonic() > deadline or not pid_alive(pid):
+            return False
+        time.sleep(0.05)
+    return True
 
 
 def _signal_group(pid: int, sig: int) -> None:

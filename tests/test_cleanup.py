@@ -99,13 +99,20 @@ def test_the_watchdog_cleans_up_after_a_killed_run(tmp_path: Path) -> None:
         """)], stdout=subprocess.PIPE, text=True)
     assert owner.stdout is not None
     path, pid = owner.stdout.readline().split()
-    members = cleanup.group_members(int(pid))
-    assert len(members) >= 2
+    try:
+        deadline = time.monotonic() + 10
+        while len(members := cleanup.group_members(int(pid))) < 3 and time.monotonic() < deadline:
+            time.sleep(0.05)  # the shell and the two sleeps it forks
+        assert len(members) == 3
 
-    owner.kill()
-    owner.wait()
+        owner.kill()
+        owner.wait()
 
-    assert all(gone(member) for member in members), "the watchdog left the run's processes running"
+        assert all(gone(member) for member in members), "the watchdog left the run's processes running"
+    finally:
+        owner.kill()
+        owner.wait()
+        cleanup.stop_process_groups([int(pid)], grace=0)
     deadline = time.monotonic() + 10
     while Path(path).exists() and time.monotonic() < deadline:
         time.sleep(0.1)
@@ -114,7 +121,9 @@ def test_the_watchdog_cleans_up_after_a_killed_run(tmp_path: Path) -> None:
 
 def test_the_watchdog_leaves_when_the_run_removed_its_folder(tmp_path: Path) -> None:
     folder = RunFolder.create("test", root=tmp_path)
-    watchers = [p for p in _watchdogs() if str(folder.path) in p[1]]
+    deadline = time.monotonic() + 10
+    while not (watchers := [p for p in _watchdogs() if str(folder.path) in p[1]]) and time.monotonic() < deadline:
+        time.sleep(0.05)  # started, maybe not yet exec'd
     assert len(watchers) == 1
 
     folder.remove()
