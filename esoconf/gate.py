@@ -172,7 +172,7 @@ def _set_aside(session: pytest.Session, blocked: Mapping[str, str]) -> None:
         if tier in blocked:
             claims = [c for m in item.iter_markers("claim") for c in m.args]
             not_verified[item.nodeid] = ("e2e", claims, f"{tier} tier cannot run here: {blocked[tier]} "
-                                                        f"(run `tox -e doctor`)")
+                                                        f"(run `scripts/tox -e doctor`)")
             aside.append(item)
         else:
             kept.append(item)

@@ -491,8 +491,9 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
     colour = TERMINAL_COLOURS.get(report.exit_code)
     terminalreporter.write_sep("-", f"conformance: {report.outcome} (exit {int(report.exit_code)})",
                                **({colour: True} if colour else {}))
-    for reason in report.reasons[:10]:
-        write(f"  {reason}")
+    if report.run.problem != "usage":  # a usage error's one ERROR line says it (printed once)
+        for reason in report.reasons[:10]:
+            write(f"  {reason}")
     write(f"  report: {state.written.get('report', '')} (this run: {state.written.get('run', '')})")
     if not report.complete:
         write("  (no verdict was reached: the last complete report in the artifacts folder is kept)")

@@ -6,6 +6,7 @@ A missing or too-old tool is one line that says how to install it.
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 from dataclasses import dataclass
@@ -89,6 +90,9 @@ def find_tool(name: str, explicit: str | None = None, *, tools_dir: Path = TOOLS
             continue
         if not path.is_file():
             problems.append(f"{shown} does not exist")
+            continue
+        if not os.access(path, os.X_OK):
+            problems.append(f"{shown} is not executable (chmod +x it)")
             continue
         try:
             version = _binary_version(name, path)
