@@ -46,7 +46,9 @@ def spawned() -> Iterator[list[subprocess.Popen[bytes]]]:
         proc.wait()
 
 
-def test_a_registered_process_and_the_folder_are_removed(tmp_path: Path, spawned: list[subprocess.Popen[bytes]]) -> None:
+def test_a_registered_process_and_the_folder_are_removed(
+    tmp_path: Path, spawned: list[subprocess.Popen[bytes]]
+) -> None:
     folder = RunFolder.create("test", root=tmp_path, watch=False)
     proc = sleeper()
     spawned.append(proc)
@@ -211,5 +213,6 @@ def test_a_platform_registers_its_own_kind_of_resource(tmp_path: Path, spawned: 
     removed = folder.remove()
 
     assert [r.kind for r in removed] == ["test-file", "process"]
-    assert REMOVED == [str(made)] and not made.exists()
+    assert REMOVED == [str(made)]
+    assert not made.exists()
     assert proc.wait(timeout=10) == -signal.SIGTERM
