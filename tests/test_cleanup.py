@@ -183,7 +183,7 @@ def test_the_next_run_reports_leftovers_and_clean_start_removes_them(
     assert leftovers(tmp_path) == []
 
 
-REMOVED: list[str] = []
+removed_files: list[str] = []
 
 
 def _file_present(resource: Resource) -> bool:
@@ -192,7 +192,7 @@ def _file_present(resource: Resource) -> bool:
 
 def _remove_files(resources: Sequence[Resource]) -> None:
     for resource in resources:
-        REMOVED.append(resource.ident)
+        removed_files.append(resource.ident)
         Path(resource.ident).unlink()
 
 
@@ -208,11 +208,11 @@ def test_a_platform_registers_its_own_kind_of_resource(tmp_path: Path, spawned: 
     spawned.append(proc)
     folder.track(Resource("test-file", str(made), {"name": "a namespace"}, module=__name__))
     folder.track(process_resource(proc.pid, "kubelet", "sleep"))
-    REMOVED.clear()
+    removed_files.clear()
 
     removed = folder.remove()
 
     assert [r.kind for r in removed] == ["test-file", "process"]
-    assert REMOVED == [str(made)]
+    assert removed_files == [str(made)]
     assert not made.exists()
     assert proc.wait(timeout=10) == -signal.SIGTERM
