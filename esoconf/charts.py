@@ -48,12 +48,17 @@ UNREACHABLE = re.compile(r"(?i)could not resolve host|no such host|dial tcp|fail
                          r"temporary failure in name resolution")
 
 
-def _fetch_failed(exc: CommandError, message: str) -> ConfigError:
-    """A failed fetch: the environment's fault (exit 2) when the network could not be reached, else the input's."""
-    text = f"{exc.stderr_tail or ''} {exc.note or ''}"
-    if UNREACHABLE.search(text) or exc.returncode is None:  # None: it timed out
-        return EnvironmentProblem(message.replace("; check ", "; the network is unreachable from here: check ", 1))
-    return ConfigError(message)
+def _fetch_failed(exc: CommandError, message: str, shown: str) -> ConfigError:
+    """A failed fetch: the environment's fault (exit 2, naming what the tool said about the network) when the
+    network could not be reached, else the input's (``message``)."""
+    lines = f"{exc.stderr_tail or ''}\n{exc.note or ''}".splitlines()
+    found = next(((line, m) for line in lines if (m := UNREACHABLE.search(line))), None)
+    if found is None and exc.returncode is not None:
+        return ConfigError(message)
+    why = re.sub(r" after \d+ ms", "", found[0][found[1].start():])[:70].rstrip() if found else (
+        f"no answer within {FETCH_TIMEOUT:g}s")
+    return EnvironmentProblem(f"{shown}: network unreachable ({why}); go online or "
+                              f"pass a local chart")
 
 
 def _first_line(exc: CommandError) -> str:
@@ -71,7 +76,8 @@ def git_clone(url: str, version: str, dest: Path, option: str = "--chart") -> Pa
                 timeout=FETCH_TIMEOUT, env={"GIT_TERMINAL_PROMPT": "0"})
         except CommandError as exc:
             raise _fetch_failed(exc, f"{option} {url}: git clone of {version!r} failed ({_first_line(exc)}); check "
-                                     f"the URL, the tag and network access, or pass a local chart directory") from None
+                                     f"the URL, the tag and network access, or pass a local chart directory",
+                                f"{option} {url}@{version}") from None
     for candidate in (dest / "chart", dest):
         if (candidate / "Chart.yaml").is_file():
             return candidate
@@ -89,7 +95,8 @@ def helm_pull(ref: str, version: str, dest: Path, helm: str | Path, env: dict[st
             timeout=FETCH_TIMEOUT)
     except CommandError as exc:
         raise _fetch_failed(exc, f"{option} {ref}: helm pull --version {version} failed ({_first_line(exc)}); check "
-                                 f"the reference, registry login and network access, or pass a local chart") from None
+                                 f"the reference, registry login and network access, or pass a local chart",
+                            f"{option} {ref}:{version}") from None
     pulled = sorted(dest.glob("*.tgz"))
     if not pulled:
         raise ConfigError(f"{option} {ref}: helm pull produced no .tgz in {dest}")

@@ -65,7 +65,7 @@ def _bounded_float(high: float) -> Callable[[Any], float]:
         try:
             number = float(value)
         except (TypeError, ValueError):
-            raise ValueError(f"must be a number > 0 and <= {high:g}, got {value!r}") from None
+            raise ValueError(f"must be > 0 and <= {high:g}, got {value!r}") from None
         if not math.isfinite(number) or number <= 0 or number > high:
             raise ValueError(f"must be > 0 and <= {high:g}, got {value!r}")
         return number

@@ -113,7 +113,7 @@ def _check_chart(resolved: cfg.Config, setting: str) -> None:
         how = "contradicts" if str(version) != actual else "is not needed with"
         raise cfg.ConfigError(f"{cfg.given(option + '-version', version, resolved.source(version_key))} "
                               f"{how} {where} (version {actual}); a local chart's version is its "
-                              f"Chart.yaml: drop {option}-version (it is for oci:// and git references)")
+                              f"Chart.yaml: drop {option}-version (it is for oci:// and git)")
     resolved.values[version_key] = actual  # for header, JUnit
     resolved.sources[version_key] = "Chart.yaml"
 
