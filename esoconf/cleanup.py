@@ -315,9 +315,18 @@ def _remove_own_at_exit() -> None:
 atexit.register(_remove_own_at_exit)
 
 
+_owner: dict[str, int] = {}
+
+
+def set_run_owner(pid: int) -> None:
+    """The process that ends the run (the plugin says: the pytest-xdist controller for a worker)."""
+    _owner["pid"] = pid
+
+
 def run_owner() -> int:
-    """The process that ends the run: the pytest-xdist controller for a worker (its parent), else this one."""
-    return os.getppid() if os.environ.get("PYTEST_XDIST_WORKER") else os.getpid()
+    """The process that ends the run: as set by :func:`set_run_owner`, else this one (an environment variable
+    such as PYTEST_XDIST_WORKER is inherited by a nested run, so it cannot tell)."""
+    return _owner.get("pid", os.getpid())
 
 
 def leftovers(root: Path | None = None) -> list[RunFolder]:

@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from . import config as cfg
-from .cleanup import clean_start, install_signal_handlers
+from .cleanup import clean_start, install_signal_handlers, set_run_owner
 from .doc import check_doc_file
 from .redact import REDACT
 from .wait import Timeouts
@@ -63,6 +63,7 @@ def pytest_configure(config: pytest.Config) -> None:
         config.addinivalue_line("markers", f"{name}: {text}")
     install_signal_handlers()  # SIGTERM/SIGHUP unwind like Ctrl-C, every registered process stopped
     controller = not hasattr(config, "workerinput")
+    set_run_owner(os.getpid() if controller else os.getppid())  # a worker's platform lives as long as the run
     try:
         resolved = cfg.resolve(_cli_values(config))
         for setting in ("chart", "vault_chart"):

@@ -59,7 +59,9 @@ class Run:
         return path
 
     def env(self, extra: dict[str, str]) -> dict[str, str]:
-        return {**os.environ, **extra, "TMPDIR": str(self.tmp), MARK: self.mark}
+        env = {**os.environ, **extra, "TMPDIR": str(self.tmp), MARK: self.mark}
+        env.pop("PYTEST_XDIST_WORKER", None)  # this test's own worker, not the run's
+        return env
 
     def spawn(self, argv: Sequence[str], cwd: Path, extra: dict[str, str]) -> subprocess.Popen[str]:
         return subprocess.Popen(list(argv), cwd=cwd, env=self.env(extra), stdout=subprocess.PIPE,
@@ -90,7 +92,8 @@ class Run:
             time.sleep(0.2)
 
 
-def marked_processes(mark: str) -> list[str]:
+def marked_processes(mark: str, command: str = "") -> list[str]:
+    """Live processes carrying ``mark`` in their environment (whose command line contains ``command``)."""
     needle = f"{MARK}={mark}".encode()
     found = []
     for entry in Path("/proc").iterdir():
@@ -99,7 +102,7 @@ def marked_processes(mark: str) -> list[str]:
         try:
             if needle in (entry / "environ").read_bytes().split(b"\0"):
                 cmd = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace").strip()
-                if cmd:  # a zombie has none
+                if cmd and command in cmd:  # a zombie has none
                     found.append(f"{entry.name} {cmd[:120]}")
         except OSError:
             continue

@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import sys
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,7 +24,9 @@ from hostile import (
     assert_row,
     can_unshare,
     in_namespace,
+    marked_processes,
     pytest_argv,
+    wait_until,
 )
 from mutants import FIXTURES, SUITE, helm_binary
 from test_bad_input import CASES, Scratch
@@ -229,3 +233,79 @@ def _outcome(result: pytest.RunResult) -> Outcome:
 def test_the_table_holds_at_least_sixty_rows() -> None:
     assert len(ROWS) >= 60
     assert len({r.id for r in ROWS}) == len(ROWS)
+
+
+# ------------------------------------------------------------------------------- interrupts (real signals)
+
+HOLDS_A_PLATFORM = '''
+import time, pytest
+from esoconf.local.platform import private_run_dir
+from esoconf.local.processes import Supervisor
+
+@pytest.fixture(scope="session")
+def platform():
+    supervisor = Supervisor(private_run_dir())
+    supervisor.start("vault", ["sh", "-c", "sleep 300 & sleep 300"], ready=lambda: True, timeout=10)
+    yield supervisor
+    supervisor.close()
+
+@pytest.mark.parametrize("n", range(4))
+def test_waits(platform, n):
+    time.sleep(300)
+'''
+
+
+@dataclass(frozen=True)
+class Interrupt:
+    id: str
+    signals: tuple[tuple[float, str], ...]  # (seconds after the previous one, signal name)
+    workers: bool
+    codes: tuple[int, ...] = (int(Exit.INTERRUPTED),)
+    says: str = "interrupted by {}*"
+    group: bool = False  # to the whole process group (a terminal's Ctrl-C) instead of the pytest process
+
+
+# tox on Ctrl-C: SIGINT, SIGTERM 0.3 s later, SIGKILL 0.2 s after that (its defaults; tox.ini waits longer)
+TOX_DEFAULTS = ((0.0, "SIGINT"), (0.3, "SIGTERM"), (0.2, "SIGKILL"))
+INTERRUPTS = [
+    *(Interrupt(f"{name}-{'workers' if workers else 'no-workers'}", ((0.0, name),), workers)
+      for name in ("SIGINT", "SIGTERM", "SIGHUP") for workers in (False, True)),
+    Interrupt("ctrl-c-to-the-process-group-workers", ((0.0, "SIGINT"),), True, group=True),
+    *(Interrupt(f"tox-defaults-then-SIGKILL-{'workers' if workers else 'no-workers'}", TOX_DEFAULTS, workers,
+                codes=(int(Exit.INTERRUPTED), -9), says="") for workers in (False, True)),  # done or killed
+]
+
+
+@pytest.mark.parametrize("case", INTERRUPTS, ids=[c.id for c in INTERRUPTS])
+def test_interrupt_leaves_nothing(case: Interrupt, suite: pytest.Pytester, tmp_path: Path) -> None:
+    """A run holding platform processes (a session fixture, as the local platform) gets real signals: it exits
+    130 saying "interrupted" (no verdict, the last report kept), or is killed; either way no process and no run
+    folder is left (signal handlers, the fixtures' unwinding, the run folder's watchdog)."""
+    suite.makepyfile(test_waits=HOLDS_A_PLATFORM)
+    previous = suite.path / "artifacts" / "report.json"
+    previous.parent.mkdir()
+    previous.write_text(PREVIOUS_REPORT)
+    run = Run(tmp_path / "run")
+    proc = run.spawn(pytest_argv("-p", "no:cacheprovider", *(["-n", "2"] if case.workers else [])), suite.path, {})
+    try:
+        holding = 2 if case.workers else 1
+        wait_until(lambda: len(marked_processes(run.mark, "sleep 300")) >= 2 * holding, 120, "the platform")
+        for delay, name in case.signals:
+            time.sleep(delay)
+            if case.group:
+                os.killpg(proc.pid, signal.Signals[name])
+            else:
+                proc.send_signal(signal.Signals[name])
+        out, err = proc.communicate(timeout=120)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.communicate()
+
+    outcome = Outcome(proc.returncode, out, err)
+    first = case.signals[0][1]
+    assert outcome.code in case.codes, f"exit code {outcome.code}: {(out + err)[-2000:]}"
+    assert_row(outcome, outcome.code, case.says.format(first) if case.says and outcome.code == 130 else "*")
+    assert previous.read_text() == PREVIOUS_REPORT, "an interrupted run replaced the last complete report"
+    assert run.left_processes() == [], "a platform process outlived the interrupted run"
+    wait_until(lambda: not run.left_folders(), 15, "the run folders to be removed")
