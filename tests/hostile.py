@@ -103,7 +103,7 @@ def marked_processes(mark: str, command: str = "") -> list[str]:
             if needle in (entry / "environ").read_bytes().split(b"\0"):
                 cmd = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace").strip()
                 if cmd and command in cmd:  # a zombie has none
-                    found.append(f"{entry.name} {cmd[:120]}")
+                    found.append(f"{entry.name} {cmd[:160]}")
         except OSError:
             continue
     return found
