@@ -83,6 +83,21 @@ class Redactor:
         with self._lock:
             self._values, self._exact, self._grams = set(state[0]), set(state[1]), set(state[2])
 
+    def leaks(self, text: str) -> list[str]:
+        """What of the registered values ``text`` still holds, named without the value: ``value #3`` (whole) or
+        ``fragment of value #3`` (for the artifact scans: a finding must not print the secret again)."""
+        with self._lock:
+            values = sorted(self._values)
+            grams = frozenset(self._grams)
+        found = []
+        for number, value in enumerate(values):
+            if value and value in text:
+                found.append(f"value #{number}")
+            elif any(value[i:i + FRAGMENT] in grams and value[i:i + FRAGMENT] in text
+                     for i in range(len(value) - FRAGMENT + 1)):
+                found.append(f"fragment of value #{number}")
+        return found
+
     def __call__(self, text: str | None) -> str:
         if not text:
             return text or ""
