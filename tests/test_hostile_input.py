@@ -271,8 +271,10 @@ INTERRUPTS = [
     *(Interrupt(f"{name}-{'workers' if workers else 'no-workers'}", ((0.0, name),), workers)
       for name in ("SIGINT", "SIGTERM", "SIGHUP") for workers in (False, True)),
     Interrupt("ctrl-c-to-the-process-group-workers", ((0.0, "SIGINT"),), True, group=True),
+    # done (130), killed (-9), or ended by SIGTERM while the interpreter exits (its handlers reset by then): in
+    # each case nothing is left
     *(Interrupt(f"tox-defaults-then-SIGKILL-{'workers' if workers else 'no-workers'}", TOX_DEFAULTS, workers,
-                codes=(int(Exit.INTERRUPTED), -9), says="") for workers in (False, True)),  # done or killed
+                codes=(int(Exit.INTERRUPTED), -9, -15), says="") for workers in (False, True)),
 ]
 
 
