@@ -263,6 +263,7 @@ class Interrupt:
     codes: tuple[int, ...] = (int(Exit.INTERRUPTED),)
     says: str = "interrupted by {}*"
     group: bool = False  # to the whole process group (a terminal's Ctrl-C) instead of the pytest process
+    vault_tier: bool = False  # the real vault tier (suites/vault) with a Vault server that hangs and forks
 
 
 # tox on Ctrl-C: SIGINT, SIGTERM 0.3 s later, SIGKILL 0.2 s after that (its defaults; tox.ini waits longer)
@@ -275,7 +276,10 @@ INTERRUPTS = [
     # each case nothing is left
     *(Interrupt(f"tox-defaults-then-SIGKILL-{'workers' if workers else 'no-workers'}", TOX_DEFAULTS, workers,
                 codes=(int(Exit.INTERRUPTED), -9, -15), says="") for workers in (False, True)),
+    *(Interrupt(f"vault-tier-hung-server-{name}", ((0.0, name),), False, vault_tier=True)
+      for name in ("SIGTERM", "SIGHUP")),
 ]
+HUNG_VAULT = "#!/bin/sh\nsleep 300 &\nsleep 300\n"  # never answers sys/health; leaves a child if not stopped
 
 
 @pytest.mark.parametrize("case", INTERRUPTS, ids=[c.id for c in INTERRUPTS])
@@ -283,12 +287,21 @@ def test_interrupt_leaves_nothing(case: Interrupt, suite: pytest.Pytester, tmp_p
     """A run holding platform processes (a session fixture, as the local platform) gets real signals: it exits
     130 saying "interrupted" (no verdict, the last report kept), or is killed; either way no process and no run
     folder is left (signal handlers, the fixtures' unwinding, the run folder's watchdog)."""
-    suite.makepyfile(test_waits=HOLDS_A_PLATFORM)
     previous = suite.path / "artifacts" / "report.json"
     previous.parent.mkdir()
     previous.write_text(PREVIOUS_REPORT)
     run = Run(tmp_path / "run")
-    proc = run.spawn(pytest_argv("-p", "no:cacheprovider", *(["-n", "2"] if case.workers else [])), suite.path, {})
+    if case.vault_tier:
+        hung = suite.path / "hung-vault"
+        hung.write_text(HUNG_VAULT)
+        hung.chmod(0o755)
+        argv = pytest_argv("suites/vault", "-m", "vault", "--vault-bin", str(hung), "-p", "no:cacheprovider",
+                           "--artifacts-dir", str(previous.parent))
+        proc = run.spawn(argv, SUITE_ROOT, {})
+    else:
+        suite.makepyfile(test_waits=HOLDS_A_PLATFORM)
+        proc = run.spawn(pytest_argv("-p", "no:cacheprovider", *(["-n", "2"] if case.workers else [])), suite.path,
+                         {})
     try:
         holding = 2 if case.workers else 1
         wait_until(lambda: len(marked_processes(run.mark, "sleep 300")) >= 2 * holding, 120, "the platform")
