@@ -24,6 +24,7 @@ from .wait import Timeouts
 pytest_plugins = ["esoconf.gate", "esoconf.report_plugin"]
 
 CONFIG_KEY = pytest.StashKey[cfg.Config]()
+LOCAL_PLATFORMS = frozenset({"local", "node"})  # their processes and run folders live on this machine
 
 MARKERS = {
     "render": "static tier: helm template + schemas + documented contracts (no cluster)",
@@ -93,8 +94,9 @@ def pytest_configure(config: pytest.Config) -> None:
     if controller:  # said once, at the top (the warnings summary at the end buries it)
         for warning in cfg.misspelled_env(os.environ):
             print(f"WARNING: {warning}", file=sys.stderr)
-        for line in clean_start(remove=bool(resolved.clean_start)):
-            print(line, file=sys.stderr)
+        if resolved.platform in LOCAL_PLATFORMS or resolved.clean_start:  # run folders of platforms on this machine
+            for line in clean_start(remove=bool(resolved.clean_start)):
+                print(line, file=sys.stderr)
 
 
 def _check_chart(resolved: cfg.Config, setting: str) -> None:

@@ -158,7 +158,7 @@ ROWS: list[Row] = [
     Row("misspelled-setting-variable", lambda s: [], OK,
         "WARNING: ESOCONF_CHRAT is not a setting and is ignored (did you mean ESOCONF_CHART?)",
         env=lambda s: {"ESOCONF_CHRAT": "./chart"}),
-    Row("leftovers-of-a-killed-run-reported", lambda s: [], OK,
+    Row("leftovers-of-a-killed-run-reported", lambda s: ["--platform", "local"], OK,
         "WARNING: leftovers of an earlier run: */esoconf-local-killed (run of pid *): no process still there; "
         "remove them with --clean-start", env=lambda s: {"LEFTOVER": "yes"}),
     Row("leftovers-removed-with-clean-start", lambda s: ["--clean-start"], OK,
