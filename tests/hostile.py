@@ -146,6 +146,7 @@ def assert_row(outcome: Outcome, code: int, says: str, folder: str = "") -> None
     assert "Traceback" not in text, text[-3000:]
     if says.startswith("ERROR:"):
         assert len([line for line in outcome.stderr.splitlines() if line.strip()]) == 1, outcome.stderr
+        assert message.removeprefix("ERROR: ")[:60] not in outcome.stdout, "the error is printed twice"
     own = message.replace(folder, "<dir>") if folder else message
     assert len(own) <= 200, f"{len(own)} characters: {own}"
 
