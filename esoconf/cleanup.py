@@ -151,6 +151,16 @@ def _process_present(resource: Resource) -> bool:
     return True
 
 
+def _still_ours(resource: Resource) -> bool:
+    """Without waiting (a signal handler): the leader has the recorded start time (its command line may still be
+    the parent's during exec), or it is gone and its group still has members."""
+    pid = int(resource.ident)
+    if pid_alive(pid):
+        return start_time(pid) == resource.detail.get("start") and command_of(pid) in (
+            resource.detail.get("cmd"), os.path.basename(sys.executable), "python3", "python")
+    return bool(group_members(pid))
+
+
 def _signal_group(pid: int, sig: int) -> None:
     with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(pid, sig)
@@ -274,7 +284,7 @@ class RunFolder:
     def signal_processes(self, sig: int = signal.SIGTERM) -> None:
         """Send ``sig`` to every registered process group now, without waiting (the signal handlers' first step)."""
         for resource in self.resources():
-            if resource.kind == PROCESS.name:
+            if resource.kind == PROCESS.name and _still_ours(resource):
                 _signal_group(int(resource.ident), sig)
 
     def watch(self) -> None:

@@ -216,3 +216,17 @@ def test_a_platform_registers_its_own_kind_of_resource(tmp_path: Path, spawned: 
     assert removed_files == [str(made)]
     assert not made.exists()
     assert proc.wait(timeout=10) == -signal.SIGTERM
+
+
+def test_the_signal_handlers_never_signal_a_reused_pid(tmp_path: Path, spawned: list[subprocess.Popen[bytes]]) -> None:
+    folder = RunFolder.create("test", root=tmp_path, watch=False)
+    mine, other = sleeper(), sleeper()
+    spawned += [mine, other]
+    folder.track(process_resource(mine.pid, "sleeper", "sleep"))
+    folder.track(Resource("process", str(other.pid), {"name": "etcd", "cmd": "etcd", "start": "1"}))
+
+    folder.signal_processes()
+
+    assert mine.wait(timeout=10) == -signal.SIGTERM
+    assert other.poll() is None, "a PID the journal records for another program was signalled"
+    folder.remove()
