@@ -157,7 +157,7 @@ def _still_ours(resource: Resource) -> bool:
     pid = int(resource.ident)
     if pid_alive(pid):
         return start_time(pid) == resource.detail.get("start") and command_of(pid) in (
-            resource.detail.get("cmd"), os.path.basename(sys.executable), "python3", "python")
+            resource.detail.get("cmd"), "", os.path.basename(sys.executable), "python3", "python")  # "": in exec
     return bool(group_members(pid))
 
 
