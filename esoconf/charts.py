@@ -17,7 +17,7 @@ from typing import Any
 import yaml
 
 from . import yamlio
-from .config import ConfigError, check_chart_ref, is_remote_chart
+from .config import ConfigError, EnvironmentProblem, check_chart_ref, is_remote_chart
 from .runner import CommandError, run
 
 FETCH_TIMEOUT = 300.0
@@ -41,6 +41,26 @@ def _slug(ref: str, version: str) -> str:
     return f"{tail}-{version}-{hashlib.sha256(ref.encode()).hexdigest()[:8]}"
 
 
+# what git and helm print when the network, not the reference, is the problem (observed: git "fatal: unable to
+# access '...': Could not resolve host: repo1.dso.mil"; helm 'Get "https://...": dial tcp: lookup ... no such host')
+UNREACHABLE = re.compile(r"(?i)could not resolve host|no such host|dial tcp|failed to connect|connection (refused|"
+                         r"timed out|reset)|network is unreachable|no route to host|i/o timeout|tls handshake timeout|"
+                         r"temporary failure in name resolution")
+
+
+def _fetch_failed(exc: CommandError, message: str, shown: str) -> ConfigError:
+    """A failed fetch: the environment's fault (exit 2, naming what the tool said about the network) when the
+    network could not be reached, else the input's (``message``)."""
+    lines = f"{exc.stderr_tail or ''}\n{exc.note or ''}".splitlines()
+    found = next(((line, m) for line in lines if (m := UNREACHABLE.search(line))), None)
+    if found is None and exc.returncode is not None:
+        return ConfigError(message)
+    why = re.sub(r" after \d+ ms", "", found[0][found[1].start():])[:70].rstrip() if found else (
+        f"no answer within {FETCH_TIMEOUT:g}s")
+    return EnvironmentProblem(f"{shown}: network unreachable ({why}); go online or "
+                              f"pass a local chart")
+
+
 def _first_line(exc: CommandError) -> str:
     lines = [line.strip() for line in (exc.stderr_tail or exc.note or "").splitlines() if line.strip()]
     errors = [line for line in lines if line.lower().startswith(("fatal:", "error:"))]
@@ -55,8 +75,9 @@ def git_clone(url: str, version: str, dest: Path, option: str = "--chart") -> Pa
             run(["git", "clone", "--quiet", "--depth", "1", "--branch", version, url, str(dest)],
                 timeout=FETCH_TIMEOUT, env={"GIT_TERMINAL_PROMPT": "0"})
         except CommandError as exc:
-            raise ConfigError(f"{option} {url}: git clone of {version!r} failed ({_first_line(exc)}); check the URL, "
-                              f"the tag and network access, or pass a local chart directory") from None
+            raise _fetch_failed(exc, f"{option} {url}: git clone of {version!r} failed ({_first_line(exc)}); check "
+                                     f"the URL, the tag and network access, or pass a local chart directory",
+                                f"{option} {url}@{version}") from None
     for candidate in (dest / "chart", dest):
         if (candidate / "Chart.yaml").is_file():
             return candidate
@@ -73,8 +94,9 @@ def helm_pull(ref: str, version: str, dest: Path, helm: str | Path, env: dict[st
         run([str(helm), "pull", ref, "--version", version, "--destination", str(dest)], env=env,
             timeout=FETCH_TIMEOUT)
     except CommandError as exc:
-        raise ConfigError(f"{option} {ref}: helm pull --version {version} failed ({_first_line(exc)}); check the "
-                          f"reference, registry login and network access, or pass a local chart") from None
+        raise _fetch_failed(exc, f"{option} {ref}: helm pull --version {version} failed ({_first_line(exc)}); check "
+                                 f"the reference, registry login and network access, or pass a local chart",
+                            f"{option} {ref}:{version}") from None
     pulled = sorted(dest.glob("*.tgz"))
     if not pulled:
         raise ConfigError(f"{option} {ref}: helm pull produced no .tgz in {dest}")

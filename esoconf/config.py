@@ -9,6 +9,7 @@ pytest usage error).
 
 from __future__ import annotations
 
+import math
 import os
 import re
 from collections.abc import Callable, Mapping
@@ -34,6 +35,11 @@ class ConfigError(Exception):
     """A configuration or usage error; its message is one actionable line."""
 
 
+class EnvironmentProblem(ConfigError):
+    """The input is fine but this machine cannot serve it before the run starts (no network to fetch a chart, a
+    read-only or full disk): one line, exit 2 (environment), not 3."""
+
+
 def _bool(value: Any) -> bool:
     if isinstance(value, bool):
         return value
@@ -53,11 +59,30 @@ def _one_of(*choices: str) -> Callable[[Any], str]:
     return parse
 
 
-def _positive_float(value: Any) -> float:
-    number = float(value)
-    if number <= 0:
-        raise ValueError(f"must be > 0, got {value!r}")
-    return number
+def _bounded_float(high: float) -> Callable[[Any], float]:
+    """A finite number > 0 and <= ``high`` (``nan``, ``inf`` and 1e308 would reach every timeout)."""
+    def parse(value: Any) -> float:
+        try:
+            number = float(value)
+        except (TypeError, ValueError):
+            raise ValueError(f"must be > 0 and <= {high:g}, got {value!r}") from None
+        if not math.isfinite(number) or number <= 0 or number > high:
+            raise ValueError(f"must be > 0 and <= {high:g}, got {value!r}")
+        return number
+    return parse
+
+
+def _bounded_int(low: int, high: int) -> Callable[[Any], int]:
+    def parse(value: Any) -> int:
+        text = str(value).strip()
+        if isinstance(value, bool) or not text.lstrip("-").isdigit() or not low <= int(text) <= high:
+            raise ValueError(f"must be a whole number from {low} to {high}, got {value!r}")
+        return int(text)
+    return parse
+
+
+TIMEOUT_SCALE_MAX = 100.0  # a 100x slower machine would take hours per case: more is a typo
+RERUNS_MAX = 1
 
 
 @dataclass(frozen=True)
@@ -96,7 +121,8 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("doc", "VAULT_INTEGRATION.md under test (default: docs/VAULT_INTEGRATION.md in the package "
             "repo that holds the chart)", None, junit="doc"),
     Setting("artifacts_dir", "where reports and diagnostics are written", "artifacts"),
-    Setting("timeout_scale", "multiply every named timeout (slow machines: 2)", 1.0, _positive_float),
+    Setting("timeout_scale", f"multiply every named timeout (slow machines: 2; > 0, at most {TIMEOUT_SCALE_MAX:g})",
+            1.0, _bounded_float(TIMEOUT_SCALE_MAX)),
     Setting("keep_cluster", "keep the kind cluster after the run", False, _bool, flag=True),
     Setting("keep_on_failure", "keep a failed test's namespace and objects for debugging", False, _bool,
             flag=True),
@@ -135,7 +161,7 @@ SETTINGS: tuple[Setting, ...] = (
             flag=True),
     Setting("from_chart_version", "upgrade test: install this previous release first", None),
     Setting("reruns", "nightly: rerun a failed test this many times (0 or 1) and report it as flaky; "
-            "ignored with --gate", 0, int),
+            "ignored with --gate", 0, _bounded_int(0, RERUNS_MAX)),
     Setting("gate", "release-gate mode: no reruns, any error is a failure", False, _bool, flag=True),
     Setting("allow_controller_skew", "accept, under --gate, live verdicts observed on another ESO controller "
             "release than the chart deploys (recorded in the report)", False, _bool, flag=True),

@@ -7,7 +7,9 @@ line naming the section it could not find, instead of silently testing something
 
 from __future__ import annotations
 
+import os
 import re
+import stat
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from functools import cache
@@ -138,9 +140,30 @@ def parse_markdown(text: str) -> tuple[list[Snippet], list[tuple[str, ...]]]:
     return snippets, headings
 
 
+DOC_MAX_BYTES = 1 << 20  # the published doc is ~20 KB; /dev/zero or a disk image is not a doc
+
+
+def check_doc_file(path: str | Path, shown: str = "") -> None:
+    """The doc must be a regular file under :data:`DOC_MAX_BYTES` (checked before it is read: ``/dev/zero``
+    would be read until memory runs out). ``shown``: how the user gave it (default ``--doc <path>``)."""
+    shown = shown or f"--doc {path}"
+    try:
+        info = os.stat(path)
+    except OSError as exc:
+        raise ConfigError(f"{shown}: cannot read it ({exc.strerror}); pass the VAULT_INTEGRATION.md under "
+                          f"test") from None
+    if not stat.S_ISREG(info.st_mode):
+        what = "a directory" if stat.S_ISDIR(info.st_mode) else "not a regular file (a device, pipe or socket)"
+        raise ConfigError(f"{shown}: {what}; pass the VAULT_INTEGRATION.md under test")
+    if info.st_size > DOC_MAX_BYTES:
+        raise ConfigError(f"{shown}: {info.st_size} bytes, more than a VAULT_INTEGRATION.md can be (limit "
+                          f"{DOC_MAX_BYTES} bytes); pass the doc under test")
+
+
 def load_doc(path: str | Path, required: Iterable[str] = SECTIONS) -> VaultDoc:
     """Parse the doc; one-line :class:`ConfigError` when it cannot be what the suite relies on."""
     doc_path = Path(path)
+    check_doc_file(doc_path)
     try:
         text = doc_path.read_text(encoding="utf-8")
     except UnicodeDecodeError as exc:
@@ -157,9 +180,8 @@ def _load_text(name: str, text: str, required: tuple[str, ...]) -> VaultDoc:
     raw, headings = parse_markdown(text)
     tops = sorted({SECTIONS[key][0] for key in required})
     if required and not any(_under(h, (top,)) for h in headings for top in tops):
-        raise ConfigError(f"--doc {name} is not a VAULT_INTEGRATION.md: none of its sections ("
-                          f"{', '.join(repr(t) for t in tops)}) is there; pass the package's "
-                          f"docs/VAULT_INTEGRATION.md")
+        raise ConfigError(f"--doc {name} is not a VAULT_INTEGRATION.md: none of its sections is there (e.g. "
+                          f"{tops[0]!r}); pass the package's docs/VAULT_INTEGRATION.md")
     if not any(s.lang == "yaml" for s in raw):
         raise ConfigError(f"doc {name} has no ```yaml code blocks: it is not the VAULT_INTEGRATION.md the suite "
                           f"tests (pass the right file with --doc)")

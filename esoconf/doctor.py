@@ -15,6 +15,7 @@ import os
 import shutil
 import sys
 import tempfile
+import textwrap
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -402,21 +403,34 @@ def vault_blockers(config: cfg.Config, probes: Probes | None = None) -> str:
     return "" if result.ok else f"{result.name}: {result.detail}"
 
 
+CELL_WIDTH = 72  # detail and fix wrap at this width: every line of the table stays under 200 characters
+LINE_MAX = 200
+
+
 def format_table(results: Sequence[CheckResult]) -> str:
     rows = [("check", "status", "detail", "fix")] + [(r.name, r.status, r.detail, r.fix) for r in results]
-    widths = [max(len(row[i]) for row in rows) for i in range(3)]
-    lines = [
-        " | ".join([*(cell.ljust(w) for cell, w in zip(row[:3], widths, strict=True)), row[3]]).rstrip()
-        for row in rows
-    ]
-    lines.insert(1, "-+-".join("-" * w for w in [*widths, len("fix")]))
+    cells = [(name, status, textwrap.wrap(detail, CELL_WIDTH) or [""], textwrap.wrap(fix, CELL_WIDTH) or [""])
+             for name, status, detail, fix in rows]
+    widths = [max(len(c[0]) for c in cells), max(len(c[1]) for c in cells),
+              max(len(line) for c in cells for line in c[2])]
+    lines = []
+    for number, (name, status, detail, fix) in enumerate(cells):
+        for i in range(max(len(detail), len(fix))):
+            row = (name if i == 0 else "", status if i == 0 else "", detail[i] if i < len(detail) else "")
+            lines.append(" | ".join([*(cell.ljust(w) for cell, w in zip(row, widths, strict=True)),
+                                     fix[i] if i < len(fix) else ""]).rstrip())
+        if number == 0:
+            lines.append("-+-".join("-" * w for w in [*widths, len("fix")]))
     return "\n".join(lines)
 
 
 def format_verdicts(verdicts: Mapping[str, str]) -> str:
-    return "\n".join(
-        f"{tier}: can run" if not why else f"{tier}: cannot run here: {why}" for tier, why in verdicts.items()
-    )
+    """One line per tier, at most :data:`LINE_MAX` characters (the table above has every detail)."""
+    def line(tier: str, why: str) -> str:
+        text = f"{tier}: cannot run here: {why}"
+        more = " ... (see the table)"
+        return text if len(text) <= LINE_MAX else text[:LINE_MAX - len(more)].rstrip() + more
+    return "\n".join(f"{tier}: can run" if not why else line(tier, why) for tier, why in verdicts.items())
 
 
 def report(ctx: Context, local_checks: Sequence[Callable[[Context], CheckResult]] = LOCAL_CHECKS) -> tuple[str, int]:

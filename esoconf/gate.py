@@ -53,6 +53,17 @@ def _resolved(config: pytest.Config) -> cfg.Config:
     return get_config(config)
 
 
+ENVIRONMENT_STOP = "esoconf_environment"  # set on a UsageError (a final class) that is the machine's fault
+
+
+def usage_error(exc: cfg.ConfigError) -> pytest.UsageError:
+    """The one-line stop for a bad input (exit 3) or, marked :data:`ENVIRONMENT_STOP`, an environment that
+    cannot serve it (no network, a read-only or full disk: exit 2)."""
+    error = pytest.UsageError(str(exc))
+    setattr(error, ENVIRONMENT_STOP, isinstance(exc, cfg.EnvironmentProblem))  # noqa: B010 - final class
+    return error
+
+
 def require_tool(config: pytest.Config, name: str) -> Tool:
     """The usable ``name`` binary (found once per session); a usage error of one line if there is none."""
     found = config.stash.setdefault(TOOLS_KEY, {})
@@ -61,7 +72,7 @@ def require_tool(config: pytest.Config, name: str) -> Tool:
         try:
             found[name] = find_tool(name, resolved.values.get(name), source=resolved.source(name))
         except cfg.ConfigError as exc:
-            raise pytest.UsageError(str(exc)) from None
+            raise usage_error(exc) from None
     return found[name]
 
 
@@ -193,7 +204,7 @@ def _set_aside(session: pytest.Session, blocked: Mapping[str, str]) -> None:
     for item in session.items:
         tier = _item_tier(item) if item.get_closest_marker("e2e") else ""
         if tier in blocked:
-            item.stash[BLOCKED] = f"{tier} tier cannot run here: {blocked[tier]} (run `tox -e doctor`)"
+            item.stash[BLOCKED] = f"{tier} tier cannot run here: {blocked[tier]} (run `scripts/tox -e doctor`)"
 
 
 def pytest_collection_finish(session: pytest.Session) -> None:
@@ -207,7 +218,7 @@ def pytest_collection_finish(session: pytest.Session) -> None:
         try:
             check_live_inputs(resolved, os.environ)
         except cfg.ConfigError as exc:
-            raise pytest.UsageError(str(exc)) from None
+            raise usage_error(exc) from None
     # a live tier that cannot run here runs nothing; the rest runs (nothing at all when it was the only tier)
     blocked = {tier: reason for tier, reason in live_blockers(resolved, tiers).items() if reason}
     if blocked:

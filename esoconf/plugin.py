@@ -3,8 +3,11 @@ JUnit properties and one-line claim evidence; the gate and the reports are its s
 
 from __future__ import annotations
 
+import errno
 import json
 import os
+import sys
+import tempfile
 from collections.abc import Generator
 from pathlib import Path
 from typing import Any
@@ -12,6 +15,8 @@ from typing import Any
 import pytest
 
 from . import config as cfg
+from .cleanup import clean_start, install_signal_handlers, set_run_owner
+from .doc import check_doc_file
 from .redact import REDACT
 from .wait import Timeouts
 
@@ -19,6 +24,7 @@ from .wait import Timeouts
 pytest_plugins = ["esoconf.gate", "esoconf.report_plugin"]
 
 CONFIG_KEY = pytest.StashKey[cfg.Config]()
+LOCAL_PLATFORMS = frozenset({"local", "node"})  # their processes and run folders live on this machine
 
 MARKERS = {
     "render": "static tier: helm template + schemas + documented contracts (no cluster)",
@@ -56,13 +62,14 @@ def _cli_values(config: pytest.Config) -> dict[str, Any]:
 def pytest_configure(config: pytest.Config) -> None:
     for name, text in MARKERS.items():
         config.addinivalue_line("markers", f"{name}: {text}")
+    install_signal_handlers()  # SIGTERM/SIGHUP unwind like Ctrl-C, every registered process stopped
+    controller = not hasattr(config, "workerinput")
+    set_run_owner(os.getpid() if controller else os.getppid())  # a worker's platform lives as long as the run
     try:
         resolved = cfg.resolve(_cli_values(config))
         for setting in ("chart", "vault_chart", "umbrella_chart"):
             if resolved.values[setting]:
                 _check_chart(resolved, setting)
-        for warning in cfg.misspelled_env(os.environ):
-            config.issue_config_time_warning(pytest.PytestConfigWarning(warning), stacklevel=2)
         if resolved.doc is None and resolved.chart:
             doc = cfg.default_doc_for(resolved.chart)
             if doc is not None:
@@ -73,15 +80,23 @@ def pytest_configure(config: pytest.Config) -> None:
             resolved.sources["kubeconfig"] = "KUBECONFIG" if os.environ.get("KUBECONFIG") else "~/.kube/config"
         if resolved.kubeconfig:
             check_kube_context(resolved.kubeconfig, resolved.kube_context, resolved.source("kubeconfig"))
-        _check_writable_folder("--artifacts-dir", resolved.artifacts_dir, resolved.artifacts_dir)
-        if resolved.report_json:
-            if Path(resolved.report_json).is_dir():
-                raise cfg.ConfigError(f"--report-json {resolved.report_json}: is a directory; give a file path "
-                                      f"(e.g. {Path(resolved.report_json) / 'claims.json'})")
-            _check_writable_folder("--report-json", resolved.report_json, str(Path(resolved.report_json).parent))
+        if resolved.doc:
+            check_doc_file(resolved.doc, cfg.given("--doc", resolved.doc, resolved.source("doc")))
+        if controller and not config.option.collectonly:  # outputs: checked before anything runs
+            _check_writable_folder("--artifacts-dir", resolved.artifacts_dir, resolved.artifacts_dir)
+            if resolved.report_json:
+                _check_report_json(resolved.report_json)
     except cfg.ConfigError as exc:
-        raise pytest.UsageError(str(exc)) from None
+        from .gate import usage_error  # a sibling plugin: imported by pytest (assertion rewriting) first
+
+        raise usage_error(exc) from None
     config.stash[CONFIG_KEY] = resolved
+    if controller:  # said once, at the top (the warnings summary at the end buries it)
+        for warning in cfg.misspelled_env(os.environ):
+            print(f"WARNING: {warning}", file=sys.stderr)
+        if resolved.platform in LOCAL_PLATFORMS or resolved.clean_start:  # run folders of platforms on this machine
+            for line in clean_start(remove=bool(resolved.clean_start)):
+                print(line, file=sys.stderr)
 
 
 def _check_chart(resolved: cfg.Config, setting: str) -> None:
@@ -101,17 +116,43 @@ def _check_chart(resolved: cfg.Config, setting: str) -> None:
         how = "contradicts" if str(version) != actual else "is not needed with"
         raise cfg.ConfigError(f"{cfg.given(option + '-version', version, resolved.source(version_key))} "
                               f"{how} {where} (version {actual}); a local chart's version is its "
-                              f"Chart.yaml: drop {option}-version (it is for oci:// and git references)")
+                              f"Chart.yaml: drop {option}-version (it is for oci:// and git)")
     resolved.values[version_key] = actual  # for header, JUnit
     resolved.sources[version_key] = "Chart.yaml"
 
 
+# the machine's fault, not the path's: exit 2 (a path that cannot be a folder is the input's: exit 3)
+NOT_WRITABLE_HERE = frozenset({errno.EROFS, errno.ENOSPC, errno.EDQUOT, errno.EACCES, errno.EPERM})
+PROBE_BYTES = 64 * 1024  # a report and its JUnit file need at least this much room
+
+
 def _check_writable_folder(option: str, given: str, folder: str) -> None:
+    """``folder`` exists (made if needed) and takes a file of :data:`PROBE_BYTES` (read-only or full: exit 2)."""
     try:
         Path(folder).mkdir(parents=True, exist_ok=True)
     except OSError as exc:
+        if exc.errno in NOT_WRITABLE_HERE:
+            raise cfg.EnvironmentProblem(f"{option} {given}: cannot create {folder} ({exc.strerror}); make it "
+                                         f"writable or pick another folder") from None
         raise cfg.ConfigError(f"{option} {given}: cannot create {folder} ({exc.strerror}); pick a writable "
                               f"folder") from None
+    try:
+        with tempfile.TemporaryFile(dir=folder) as probe:
+            probe.write(b"\0" * PROBE_BYTES)
+            probe.flush()
+            os.fsync(probe.fileno())
+    except OSError as exc:
+        raise cfg.EnvironmentProblem(f"{option} {given}: cannot write into {folder} ({exc.strerror}); free some "
+                                     f"space, make it writable or pick another folder") from None
+
+
+def _check_report_json(path: str) -> None:
+    target = Path(path)
+    if target.is_dir():
+        raise cfg.ConfigError(f"--report-json {path}: is a directory; give a file path (e.g. {target / 'claims.json'})")
+    if target.exists() and not target.is_file():
+        raise cfg.ConfigError(f"--report-json {path}: not a regular file; give a file path")
+    _check_writable_folder("--report-json", path, str(target.parent))
 
 
 def check_kube_context(kubeconfig: str, context: str | None, source: str = "option") -> None:

@@ -25,8 +25,8 @@ MARKER = "<redacted>"
 _TOKEN_PATTERNS = [
     re.compile(r"\bhv[sbr]\.[A-Za-z0-9_\-]{20,}"),
     re.compile(r"\b[sb]\.[A-Za-z0-9]{24}\b"),
-    re.compile(r"(?i)((?:x-vault-token|vault_token|root_token|client_token|token)\s*[:=]\s*['\"]?)"
-               r"([^\s'\",}]+)"),
+    re.compile(r"(?i)((?:x-vault-token|vault_token|root_token|client_token|token|unseal[ _]keys?(?:[ _]b64)?|"
+               r"unseal key \d+|recovery[ _]keys?(?:[ _]b64)?)\s*[:=]\s*['\"]?)([^\s'\",}]+)"),
 ]
 # YAML block: data:/stringData: followed by indented key: value lines
 _YAML_DATA_BLOCK = re.compile(r"(?m)^(?P<indent>[ \t]*)(?P<key>data|stringData):[ \t]*\n"
@@ -82,6 +82,21 @@ class Redactor:
     def restore(self, state: tuple[frozenset[str], frozenset[str], frozenset[str]]) -> None:
         with self._lock:
             self._values, self._exact, self._grams = set(state[0]), set(state[1]), set(state[2])
+
+    def leaks(self, text: str) -> list[str]:
+        """What of the registered values ``text`` still holds, named without the value: ``value #3`` (whole) or
+        ``fragment of value #3`` (for the artifact scans: a finding must not print the secret again)."""
+        with self._lock:
+            values = sorted(self._values)
+            grams = frozenset(self._grams)
+        found = []
+        for number, value in enumerate(values):
+            if value and value in text:
+                found.append(f"value #{number}")
+            elif any(value[i:i + FRAGMENT] in grams and value[i:i + FRAGMENT] in text
+                     for i in range(len(value) - FRAGMENT + 1)):
+                found.append(f"fragment of value #{number}")
+        return found
 
     def __call__(self, text: str | None) -> str:
         if not text:

@@ -19,11 +19,12 @@ One rule for a claim (:attr:`ClaimRow.status`): it is *verified* only when every
 above ``pass``: a render pass and a live skip is not verified, never a pass.
 
 Exit codes (:class:`Exit`): 0 every claim in scope verified and holding (known defects listed); 1 a claim
-failed; 2 the environment, or not verified (under ``--gate``: any claim in scope not verified, any skipped
-test; in the full conformance run: any claim of the doc not verified); 3 usage; 130 interrupted. A run
-the user scoped (one tier, ``--platform local``, ``-k``) is judged on its own scope: it may exit 0, and then
-says "holds on what was checked here: N of M claims; not verified: ...", never "conforms". A run with both a
-failed claim and a blocked environment exits 1 (the failure is real) and the report lists both.
+failed; 2 the environment, or not verified (under ``--gate``: any claim in scope not verified, any skipped test;
+in the full conformance run: any claim of the doc not verified); 3 usage; 130 interrupted (SIGINT, SIGTERM,
+SIGHUP: no verdict; the last complete report is kept). A run the user scoped (one tier, ``--platform local``,
+``-k``) is judged on its own scope: it may exit 0, and then says "holds on what was checked here: N of M claims;
+not verified: ...", never "conforms". A run with both a failed claim and a blocked environment exits 1 (the
+failure is real) and the report lists both.
 
 Every string that leaves this module passes through :data:`esoconf.redact.REDACT`.
 """
@@ -96,7 +97,7 @@ class Exit(IntEnum):
     CLAIM_FAILED = 1
     ENVIRONMENT = 2  # the environment, or a claim in scope not verified
     USAGE = 3
-    INTERRUPTED = 130
+    INTERRUPTED = 130  # SIGINT, SIGTERM, SIGHUP: no verdict (128 + SIGINT, as a shell reports Ctrl-C)
 
 
 OUTCOMES = {
@@ -603,7 +604,7 @@ def skew_banner(run: RunInfo) -> str:
 
 
 HEADLINE_MARK = {Exit.CONFORMS: "✅", Exit.CLAIM_FAILED: "❌", Exit.ENVIRONMENT: "🚧", Exit.USAGE: "⛔",
-                 Exit.INTERRUPTED: "⛔"}
+                 Exit.INTERRUPTED: "⏹"}
 STATUS_BADGE = {PASS: "✅ verified, holds", FAIL: "❌ fails", KNOWN_DEFECT: "⚠️ verified, known defect",
                 NOT_VERIFIED: "⏭️ not verified"}
 
@@ -875,8 +876,12 @@ def write_run(report: Report, artifacts_dir: Path, run_id: str,
         for source in [*written.values(), *(p for p in extra if p.is_file())]:
             target = artifacts_dir / source.name
             tmp = target.with_name(f".{target.name}.tmp")
-            shutil.copyfile(source, tmp)
-            tmp.replace(target)
+            try:
+                shutil.copyfile(source, tmp)
+                tmp.replace(target)
+            except OSError:  # a full disk: no half-written copy left, the previous report stays whole
+                tmp.unlink(missing_ok=True)
+                raise
         shown["report"] = artifacts_dir / REPORT_FILES["html"]
     else:
         shown["report"] = written["html"]

@@ -2,7 +2,8 @@
 beside it, redaction of everything pytest prints or writes, rerun-once for nightly runs, and the exit code.
 
 Exit codes (see :mod:`esoconf.report`): 0 conforms, 1 a claim failed, 2 the environment could not be
-brought up, 3 usage or configuration error (pytest's own usage error 4 and "no tests collected" 5 map to 3).
+brought up, 3 usage or configuration error (pytest's own usage error 4 and "no tests collected" 5 map to 3),
+130 interrupted (SIGINT, SIGTERM, SIGHUP).
 
 Modes:
 * ``--gate``: no reruns, every error is a failure, a skipped claim is "not verified" and fails the gate.
@@ -29,7 +30,7 @@ from _pytest import junitxml
 from _pytest.runner import runtestprotocol
 
 from . import config as cfg
-from .gate import TOOLS_KEY, fallback_of
+from .gate import ENVIRONMENT_STOP, TOOLS_KEY, fallback_of
 from .known_defects import not_the_known_defect
 from .live.controller import SKEW_PROPERTY
 from .redact import REDACT, RedactingStream, install_log_redaction, redact_report, uninstall_log_redaction
@@ -92,11 +93,12 @@ def pytest_cmdline_main(config: pytest.Config) -> Generator[None, Any, Any]:
     except pytest.UsageError as exc:
         for line in exc.args:
             print(f"ERROR: {REDACT(str(line))}", file=sys.stderr)
-        _record_early_usage_error(config, " ".join(str(a) for a in exc.args))
-        return int(Exit.USAGE)
+        environment = bool(getattr(exc, ENVIRONMENT_STOP, False))
+        _record_early_usage_error(config, " ".join(str(a) for a in exc.args), environment)
+        return int(Exit.ENVIRONMENT if environment else Exit.USAGE)
 
 
-def _record_early_usage_error(config: pytest.Config, message: str) -> None:
+def _record_early_usage_error(config: pytest.Config, message: str, environment: bool = False) -> None:
     """A usage error before the session started (a bad setting): this run's folder says why, like every run's;
     the last complete report stays. Best effort: the artifacts folder may be the bad input itself."""
     state = config.stash.get(STATE_KEY, None)
@@ -106,7 +108,9 @@ def _record_early_usage_error(config: pytest.Config, message: str) -> None:
     folder = state.artifacts_dir if state is not None else Path(
         config.getoption("esoconf_artifacts_dir", None) or os.environ.get("ESOCONF_ARTIFACTS_DIR") or "artifacts")
     run_id = state.run_id if state is not None else _new_run_id()
-    run = RunInfo(problem="usage", problem_detail=one_line(f"usage error: {message}", REASON_MAX),
+    problem = "environment" if environment else "usage"
+    run = RunInfo(problem=problem, problem_detail=one_line(f"{problem} error: {message}" if not environment else
+                                                           message, REASON_MAX),
                   started=datetime.now(UTC).isoformat(timespec="seconds"))
     with contextlib.suppress(OSError):
         write_run(build_report(run, [], default_catalog()), folder, run_id)
@@ -227,12 +231,14 @@ class _Recorder:
 
     def pytest_keyboard_interrupt(self, excinfo: pytest.ExceptionInfo[BaseException]) -> None:
         value = excinfo.value
+        if "stopping after" in str(value):  # -x / --maxfail (xdist raises it as an interrupt): the tests decide
+            return
         if isinstance(value, pytest.exit.Exception):
             self.state.interrupted = ("exit", value.returncode, str(value.msg))
         elif "during collection" in str(value):
             self.state.interrupted = ("collection", None, str(value))
         else:
-            self.state.interrupted = ("interrupted", None, str(value) or "interrupted (Ctrl-C or a signal)")
+            self.state.interrupted = ("interrupted", None, str(value) or "interrupted (Ctrl-C)")
 
 
 # ------------------------------------------------------------------------- results and the report
@@ -556,8 +562,10 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
     colour = "cyan" if report.outcome == HOLDS_HERE else TERMINAL_COLOURS.get(report.exit_code)
     terminalreporter.write_sep("-", f"conformance: {report.headline} (exit {int(report.exit_code)})",
                                **({colour: True} if colour else {}))
-    for reason in report.reasons[:10]:
-        write(f"  {reason}")
+    # a usage error pytest stopped on is said by its one ERROR line (printed once); a stop the tests raised is not
+    if not (report.run.problem == "usage" and report.run.problem_detail.startswith("usage error")):
+        for reason in report.reasons[:10]:
+            write(f"  {reason}")
     write(f"  report: {state.written.get('report', '')} (this run: {state.written.get('run', '')})")
     if not report.complete:
         write("  (no verdict was reached: the last complete report in the artifacts folder is kept)")

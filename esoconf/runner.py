@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shlex
+import signal
 import subprocess
 import time
 from collections.abc import Mapping, Sequence
@@ -57,19 +59,39 @@ def tail(text: str, lines: int = STDERR_TAIL_LINES) -> str:
 
 def run(cmd: Sequence[str | Path], *, env: Mapping[str, str] | None = None, timeout: float = 120.0,
         check: bool = True, input: str | None = None, cwd: str | Path | None = None) -> Result:
-    """Run ``cmd``; the environment is merged into ``os.environ``, never replaces it."""
+    """Run ``cmd``; the environment is merged into ``os.environ``, never replaces it.
+
+    The command runs in a process group of its own: on a timeout or an interrupt the whole group is killed (a
+    program that forks, e.g. a hung server asked for its version, leaves no child behind and cannot keep the
+    output pipes, and so the wait, open)."""
     argv = [str(part) for part in cmd]
     merged = {**os.environ, **(env or {})}
     start = time.monotonic()
     try:
-        proc = subprocess.run(argv, env=merged, input=input, capture_output=True, text=True,
-                              timeout=timeout, cwd=cwd, check=False)
+        proc = subprocess.Popen(argv, env=merged, stdin=subprocess.PIPE if input is not None else subprocess.DEVNULL,
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=cwd,
+                                start_new_session=True)
     except FileNotFoundError:
         raise CommandNotFound(argv, None, "", note=f"{argv[0]} not found") from None
-    except subprocess.TimeoutExpired as exc:
-        stderr = exc.stderr.decode() if isinstance(exc.stderr, bytes) else (exc.stderr or "")
-        raise CommandTimeout(argv, None, stderr, note=f"timed out after {timeout:g}s") from None
-    result = Result(tuple(argv), proc.returncode, proc.stdout, proc.stderr, time.monotonic() - start)
+    try:
+        stdout, stderr = proc.communicate(input, timeout=timeout)
+    except subprocess.TimeoutExpired:
+        _kill_group(proc)
+        stderr = proc.communicate()[1]
+        raise CommandTimeout(argv, None, stderr or "", note=f"timed out after {timeout:g}s") from None
+    except BaseException:  # Ctrl-C, SIGTERM (esoconf.cleanup's handlers raise KeyboardInterrupt)
+        _kill_group(proc)
+        proc.wait()
+        raise
+    result = Result(tuple(argv), proc.returncode, stdout, stderr, time.monotonic() - start)
     if check and proc.returncode != 0:
-        raise CommandError(argv, proc.returncode, proc.stderr or proc.stdout)
+        raise CommandError(argv, proc.returncode, stderr or stdout)
     return result
+
+
+def _kill_group(proc: subprocess.Popen[str]) -> None:
+    """Only while the leader is not reaped: its PID, so the group's ID, cannot belong to anyone else yet."""
+    if proc.returncode is not None:
+        return
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(proc.pid, signal.SIGKILL)

@@ -6,6 +6,7 @@ A missing or too-old tool is one line that says how to install it.
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 from dataclasses import dataclass
@@ -16,7 +17,7 @@ from .config import PROJECT_ROOT, ConfigError, given, load_versions
 from .runner import CommandError, run
 
 TOOLS_DIR = PROJECT_ROOT / ".tools" / "bin"
-INSTALL_HINT = "run `python scripts/install-tools` (puts pinned versions into .tools/bin)"
+INSTALL_HINT = "run `python scripts/install-tools` (into .tools/bin)"
 
 VERSION_ARGS: dict[str, list[str]] = {
     "helm": ["version", "--short"],
@@ -90,6 +91,9 @@ def find_tool(name: str, explicit: str | None = None, *, tools_dir: Path = TOOLS
         if not path.is_file():
             problems.append(f"{shown} does not exist")
             continue
+        if not os.access(path, os.X_OK):
+            problems.append(f"{shown} is not executable (chmod +x it)")
+            continue
         try:
             version = _binary_version(name, path)
         except CommandError as exc:
@@ -106,10 +110,8 @@ def find_tool(name: str, explicit: str | None = None, *, tools_dir: Path = TOOLS
     why = "; ".join(problems) if problems else "not on PATH nor in .tools/bin"
     flag = f"--{name}"
     hint = INSTALL_HINT if pins.get("registry_package") else (
-        f"install {name} {pins['version']} from its official release onto PATH or into .tools/bin (no "
-        f"package registry ships it; `python scripts/install-tools {name}` needs internet)")
-    raise ToolError(f"{name} {pins['minimum']}+ is needed: {why}. Fix: {hint}, "
-                    f"or pass {flag} /path/to/{name}")
+        f"install {name} {pins['version']} from its release onto PATH or into .tools/bin (needs internet)")
+    raise ToolError(f"{name} {pins['minimum']}+ is needed: {why}. Fix: {hint}, or pass {flag} PATH")
 
 
 def kubectl_skew(kubectl: tuple[int, int, int] | None, kubernetes_version: str | None) -> str:

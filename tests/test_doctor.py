@@ -293,3 +293,14 @@ def test_kubectl_skew(kubectl: tuple[int, int, int] | None, cluster: str, warns:
     from esoconf.tools import kubectl_skew
 
     assert bool(kubectl_skew(kubectl, cluster)) == warns
+
+
+def test_every_line_fits_200_characters_even_when_everything_fails() -> None:
+    """The issue saw doctor lines of ~980 characters: details and fixes wrap, tier lines are cut naming the table."""
+    machine = replace(Machine(docker_engine=False), disk_free_gib=1)
+    del machine.tools["kind"]
+    text, code = doctor.report(doctor.Context(cfg.resolve({}, env={}), machine.probes()))
+
+    assert code == 1
+    assert max(len(line) for line in text.splitlines()) <= 200, max(text.splitlines(), key=len)
+    assert any(line.startswith("e2e: cannot run here: docker: ") for line in text.splitlines())

@@ -82,7 +82,7 @@ def test_e2e_selected_where_it_cannot_run_exits_with_reason_and_runs_nothing(
 
     assert result.ret == gate.E2E_EXIT_CODE
     result.stdout.fnmatch_lines(
-        ["*e2e tier cannot run here: docker: engine unreachable (run `tox -e doctor`)*"]
+        ["*e2e tier cannot run here: docker: engine unreachable (run `scripts/tox -e doctor`)*"]
     )
     assert not (suite.path / "live-test-ran").exists()
 
@@ -121,7 +121,7 @@ def test_conformance_where_live_cannot_run_keeps_the_render_verdicts(
     claim = next(c for c in report["claims"] if c["id"] == "NET-1")
     assert claim["verdicts"] == {"render": "pass", "e2e": "blocked"}
     assert claim["evidence"]["e2e"] == ("not verified: e2e tier cannot run here: docker: engine unreachable "
-                                        "(run `tox -e doctor`)")
+                                        "(run `scripts/tox -e doctor`)")
     assert any("e2e tier cannot run here: docker: engine unreachable" in r for r in report["reasons"])
 
 

@@ -154,8 +154,8 @@ def test_unreachable_git_chart_is_one_line(tmp_path: Path) -> None:
     from esoconf.charts import resolve_chart
     from esoconf.config import ConfigError
 
-    with pytest.raises(ConfigError, match=r"^--chart https://127\.0\.0\.1:9/eso\.git: git clone of '1\.0' failed "
-                                          r"\(.*\); check the URL") as caught:
+    with pytest.raises(ConfigError, match=r"^--chart https://127\.0\.0\.1:9/eso\.git@1\.0: network unreachable "
+                                          r"\(.*\); go online or pass a local chart") as caught:
         resolve_chart("https://127.0.0.1:9/eso.git", "1.0", cache_dir=tmp_path)
     assert "\n" not in str(caught.value)
 

@@ -73,8 +73,7 @@ def test_nothing_found_is_one_line_with_install_hint(on_path: Path, tmp_path: Pa
 
     assert str(err.value) == (
         "kubectl v1.30.0+ is needed: not on PATH nor in .tools/bin. Fix: run `python "
-        "scripts/install-tools` (puts pinned versions into .tools/bin), or pass --kubectl "
-        "/path/to/kubectl"
+        "scripts/install-tools` (into .tools/bin), or pass --kubectl PATH"
     )
 
 

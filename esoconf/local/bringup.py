@@ -7,6 +7,7 @@ with the chart's own arguments, or RBAC that keeps it from starting is a chart f
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import os
@@ -134,12 +135,20 @@ def setup_local(config: Config, run_id: str, timeouts: Timeouts, artifacts: Path
         return _bring_up(config, run_id, timeouts, artifacts, supervisor, binaries, chart, doc, helm, kubectl,
                          helm_env)
     except BaseException as exc:
-        supervisor.stop_all()
+        logs = bringup_logs(artifacts)
+        with contextlib.suppress(OSError):  # redacted copies: the run folder (keys, tokens) does not outlive it
+            supervisor.keep_logs(logs)
+        supervisor.close()
         if isinstance(exc, ProcessDied | ConfigError | LocalChartFailed | KeyboardInterrupt):
             raise
         first = REDACT(str(exc)).strip().splitlines()[0] if str(exc).strip() else ""
         raise LocalUnavailable(f"local platform setup failed: {type(exc).__name__}: {first} "
-                               f"(process logs: {supervisor.logs})") from exc
+                               f"(process logs: {logs})") from exc
+
+
+def bringup_logs(artifacts: Path) -> Path:
+    """Where a failed bring-up's process logs (redacted) are kept."""
+    return artifacts / "diagnostics" / "local-platform" / "logs"
 
 
 def _bring_up(config: Config, run_id: str, timeouts: Timeouts, artifacts: Path, supervisor: Supervisor,

@@ -17,6 +17,8 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
+from esoconf.redact import REDACT
+
 VALIDITY = dt.timedelta(days=2)
 SERVING_DNS = (
     "localhost",
@@ -74,9 +76,14 @@ def _builder(subject: x509.Name, issuer: x509.Name, public_key: object) -> x509.
 
 
 def _write(path: Path, data: bytes, private: bool = False) -> Path:
+    """Write a PEM file; a private key is 0600 and registered with the redaction layer before anything can print
+    it: its body (any fragment) and the whole PEM (exactly, and as the base64 a kubeconfig embeds)."""
     path.write_bytes(data)
     if private:
         path.chmod(0o600)
+        text = data.decode("ascii")
+        REDACT.add("".join(line for line in text.splitlines() if not line.startswith("-----")))
+        REDACT.add(text, exact=True)
     return path
 
 

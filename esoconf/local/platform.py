@@ -9,13 +9,13 @@ the ESO controller. Every process runs in a private run folder and is stopped by
 from __future__ import annotations
 
 import copy
-import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from esoconf.adapter import deep_merge
+from esoconf.cleanup import RunFolder
 from esoconf.redact import REDACT, write_redacted
 from esoconf.render import values_hash
 from esoconf.wait import Timeouts
@@ -167,8 +167,7 @@ class LocalPlatform(PlatformBase):
 
         lines: list[str] = []
         logs = self.supervisor.log_files()
-        for name, log in logs.items():
-            write_redacted(dest / "logs" / f"{name}.log", log_tail(log, 400))
+        self.supervisor.keep_logs(dest / "logs")
         for kind, ns in (("ClusterSecretStore", None), ("SecretStore", test_namespace),
                          ("ExternalSecret", test_namespace)):
             if kind != "ClusterSecretStore" and not test_namespace:
@@ -186,17 +185,16 @@ class LocalPlatform(PlatformBase):
             lines += [f"controller log: {line}" for line in log_tail(logs[controller], 5).splitlines()]
         return REDACT("\n".join(lines))
 
-    def close(self, keep: bool = False) -> None:
-        """Stop this process's platform processes; a platform shared with other test processes (handed over)
-        is stopped by whoever ends the run."""
+    def close(self) -> None:
+        """Stop this process's platform processes and remove the run folder; a platform shared with other test
+        processes (handed over) is stopped, and its folder removed, by whoever ends the run."""
         if self.supervisor.handed_over:
             self.supervisor.stop_all()
         else:
-            self.supervisor.close(keep)
+            self.supervisor.close()
 
 
 def private_run_dir() -> Path:
-    """A fresh folder only this user can read: keys, tokens and the dev server's log live here."""
-    path = Path(tempfile.mkdtemp(prefix="esoconf-local-"))
-    path.chmod(0o700)
-    return path
+    """A fresh folder only this user can read (keys, tokens and the dev server's log live here), marked as this
+    run's and watched (:class:`esoconf.cleanup.RunFolder`): removed on every exit path."""
+    return RunFolder.create(PLATFORM).path

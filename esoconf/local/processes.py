@@ -1,9 +1,11 @@
 """Local processes of the `local` platform: started on loopback, watched, stopped by PID.
 
-Every process gets its own log file in the run folder (kept as diagnostics), is started in its own process
-group, and is stopped in reverse start order with SIGTERM then SIGKILL: at the end of the run, on failure,
-on Ctrl-C (pytest unwinds the fixtures) and, as a last resort, at interpreter exit. A process that exits
-while the run needs it is named with the tail of its log (:class:`ProcessDied`, an environment failure).
+Every process gets its own log file in the run folder (redacted copies reach the diagnostics), is started in its
+own process group, is registered in the run folder's journal (:mod:`esoconf.cleanup`) and is stopped in reverse
+start order with SIGTERM then SIGKILL: at the end of the run, on failure, on Ctrl-C, SIGTERM and SIGHUP (the
+signal handlers, then pytest unwinds the fixtures), at interpreter exit, and by the run folder's watchdog when
+the run was killed. A process that exits while the run needs it is named with the tail of its log
+(:class:`ProcessDied`, an environment failure).
 """
 
 from __future__ import annotations
@@ -12,7 +14,6 @@ import atexit
 import contextlib
 import os
 import shlex
-import shutil
 import signal
 import socket
 import subprocess
@@ -22,7 +23,8 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from esoconf.redact import REDACT
+from esoconf.cleanup import Resource, RunFolder, pid_alive, process_resource, stop_process_groups
+from esoconf.redact import REDACT, write_redacted
 from esoconf.report import EnvironmentNotReady
 from esoconf.runner import tail
 from esoconf.wait import Clock, WaitTimeout, wait_for
@@ -74,6 +76,7 @@ class Managed:
     log: Path
     popen: subprocess.Popen[bytes] = field(repr=False)
     started: float = field(default_factory=time.monotonic)
+    resource: Resource | None = field(default=None, repr=False)
 
     @property
     def pid(self) -> int:
@@ -107,29 +110,7 @@ class Managed:
         return self.popen.returncode
 
 
-def pid_alive(pid: int) -> bool:
-    """The process exists and is not a zombie."""
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()[0]
-    except (OSError, IndexError):
-        return False
-    return state != "Z"
-
-
-def stop_process_groups(pids: Sequence[int], grace: float = STOP_GRACE_SECONDS) -> list[int]:
-    """SIGTERM each process group, SIGKILL what is left after ``grace``; returns the PIDs that needed SIGKILL.
-    For processes this interpreter did not start (handed over by another test process)."""
-    for pid in pids:
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.killpg(pid, signal.SIGTERM)
-    deadline = time.monotonic() + grace
-    while time.monotonic() < deadline and any(pid_alive(pid) for pid in pids):
-        time.sleep(0.1)
-    killed = [pid for pid in pids if pid_alive(pid)]
-    for pid in killed:
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.killpg(pid, signal.SIGKILL)
-    return killed
+__all__ = ["pid_alive", "stop_process_groups"]  # re-exported: where the platform stops processes
 
 
 _LIVE: weakref.WeakSet[Supervisor] = weakref.WeakSet()
@@ -148,6 +129,7 @@ class Supervisor:
 
     def __init__(self, run_dir: Path, *, clock: Clock | None = None) -> None:
         self.run_dir = run_dir
+        self.folder = RunFolder(run_dir)  # its journal: what the next run, the handlers and the watchdog stop
         self.logs = run_dir / "logs"
         self.logs.mkdir(parents=True, exist_ok=True)
         self.clock = clock or Clock()
@@ -155,6 +137,8 @@ class Supervisor:
         # processes other test processes use too (pytest-xdist): not stopped here, but by whoever ends the
         # run (stop_process_groups); name -> (pid, log)
         self.handed_over: dict[str, tuple[int, Path]] = {}
+        # run before any log is copied out of the run folder: register secrets a process printed late
+        self.before_copy: list[Callable[[], object]] = []
         _LIVE.add(self)
 
     def start(
@@ -192,7 +176,8 @@ class Supervisor:
             raise ProcessDied(f"{name}: cannot start {args[0]}: {exc.strerror or exc}") from None
         finally:
             handle.close()
-        managed = Managed(name, args, log, popen)
+        managed = Managed(name, args, log, popen, resource=process_resource(popen.pid, name, args[0]))
+        self.folder.track(managed.resource)  # type: ignore[arg-type]
         self.processes[name] = managed
 
         def probe() -> object:
@@ -242,7 +227,13 @@ class Supervisor:
 
     def stop(self, name: str) -> int | None:
         managed = self.processes.pop(name, None)
-        return managed.stop() if managed else None
+        if managed is None:
+            return None
+        code = managed.stop()
+        if managed.resource is not None:
+            with contextlib.suppress(OSError):  # the folder may be gone already (removed by the run's end)
+                self.folder.release(managed.resource)
+        return code
 
     def stop_all(self) -> dict[str, int | None]:
         codes: dict[str, int | None] = {}
@@ -251,11 +242,19 @@ class Supervisor:
                 codes[name] = self.stop(name)
         return codes
 
-    def close(self, keep: bool = False) -> None:
-        """Stop every process; remove the run folder (keys, tokens, raw logs) unless ``keep``."""
+    def close(self) -> None:
+        """Stop every process and remove the run folder (keys, tokens, raw logs: only redacted copies of the
+        logs are kept, in the diagnostics) with whatever else is registered in it."""
         self.stop_all()
-        if not keep:
-            shutil.rmtree(self.run_dir, ignore_errors=True)
+        self.folder.remove()
+
+    def keep_logs(self, dest: Path, lines: int = 400) -> Path:
+        """Redacted tails of every process log into ``dest`` (the run folder and its raw logs are removed)."""
+        for register in self.before_copy:
+            register()
+        for name, log in self.log_files().items():
+            write_redacted(dest / f"{name}.log", log_tail(log, lines))
+        return dest
 
     def log_files(self) -> dict[str, Path]:
         """Every platform process's log, its own and handed-over ones."""

@@ -3,18 +3,20 @@
 The first worker builds the platform and hands its processes over to the run (:meth:`Supervisor.hand_over`);
 it writes an attach plan next to the workers' temp folders. The other workers attach: they connect to the same
 API server and Vault, read the run's seeded values back, and run their own processes (a second ESO install)
-under a supervisor of their own. The xdist controller stops the handed-over process groups and removes the
-private run folder once every worker is done (:func:`teardown`). The Vault root token stays in a 0600 file in
-the private run folder; the plan only names that file.
+under a supervisor of their own, registered in the same run folder. The xdist controller stops everything
+registered there and removes the private run folder once every worker is done (:func:`teardown`); the run
+folder's watchdog does it when the controller was killed. The Vault root token stays in a 0600 file in the
+private run folder; the plan only names that file.
 """
 
 from __future__ import annotations
 
+import functools
 import json
-import shutil
 from pathlib import Path
 from typing import Any
 
+from esoconf.cleanup import RunFolder
 from esoconf.redact import REDACT
 from esoconf.wait import Timeouts
 
@@ -24,9 +26,9 @@ from ..live.vault import VaultSeeder
 from .kubeapi import ControlPlane
 from .pki import ClusterPki
 from .platform import LocalPlatform
-from .processes import Supervisor, stop_process_groups
+from .processes import Supervisor
 from .release import LocalRelease, Tools
-from .vault_server import VaultServerInfo
+from .vault_server import VaultServerInfo, register_dev_secrets
 
 PLAN_GLOB = "esoconf-local-*.json"
 
@@ -75,6 +77,8 @@ def attach(plan: dict[str, Any], run_id: str, timeouts: Timeouts) -> LocalPlatfo
     tools = Tools(Path(plan["helm"]), Path(plan["kubectl"]), plane.admin_kubeconfig, plan["helm_env"])
     token = Path(plan["vault"]["token_file"]).read_text(encoding="utf-8")
     REDACT.add(token)
+    for _, log in supervisor.handed_over.values():  # the dev server's unseal key, before any log is copied
+        supervisor.before_copy.append(functools.partial(register_dev_secrets, log))
     vault_info = VaultServerInfo(plan["vault"]["url"], plan["vault"]["product"], plan["vault"]["version"], token)
     kube = Kube.connect(str(plane.admin_kubeconfig), None, tools.kubectl_argv(), timeouts)
     seeder = VaultSeeder(hvac.Client(url=vault_info.url, token=token))
@@ -88,13 +92,10 @@ def attach(plan: dict[str, Any], run_id: str, timeouts: Timeouts) -> LocalPlatfo
     )
 
 
-def teardown(plan: dict[str, Any], keep: bool = False) -> list[int]:
-    """Stop the handed-over processes (reverse start order) and remove the run folder unless ``keep``."""
-    pids = [int(pid) for pid, _ in reversed(list(plan["processes"].values()))]
-    killed = stop_process_groups(pids)
-    if not keep:
-        shutil.rmtree(plan["run_dir"], ignore_errors=True)
-    return killed
+def teardown(plan: dict[str, Any]) -> list[str]:
+    """Stop every process registered in the run folder (the handed-over ones and any a worker left) and remove
+    the folder; returns what had to be stopped."""
+    return [resource.label() for resource in RunFolder(Path(plan["run_dir"])).remove()]
 
 
 def write_plan(path: Path, plan: dict[str, Any]) -> None:

@@ -2,13 +2,15 @@
 
 Dev mode: in memory, unsealed, KV v2 at ``secret/``, listening on one loopback port. The root token is
 random per run, handed to the server through its environment (never on the command line) and registered
-with the redaction layer; the dev server prints it into its own log, so that log stays in the private run
+with the redaction layer, as is the unseal key the server prints once it is up; the dev server prints both into
+its own log, so that log stays in the private run
 folder and only redacted copies reach the artifacts. The product and version reported are the server's own
 answer on ``sys/health``, not a pin.
 """
 
 from __future__ import annotations
 
+import re
 import secrets
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -84,8 +86,26 @@ def start_vault_dev(
         env=env,
         what=f"{binary.name} dev server answering {HEALTH} on {url}",
     )
+    register_dev_secrets(managed.log)
+    # the banner may follow the first healthy answer: read it again before any copy of a log is made
+    supervisor.before_copy.append(lambda: register_dev_secrets(managed.log))
     info = VaultServerInfo(url, product_of(binary), str(seen.get("version", "unknown")), token)
     return managed, info
+
+
+UNSEAL_KEY = re.compile(r"(?m)^\s*Unseal Key(?: \d+)?:\s*(\S+)")
+
+
+def register_dev_secrets(log: Path) -> list[str]:
+    """The dev server prints its unseal key (and the root token) into its log once it is up: register them
+    with the redaction layer before any copy of the log is made. Returns what was registered (for the tests)."""
+    try:
+        text = log.read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return []
+    keys = UNSEAL_KEY.findall(text)
+    REDACT.add(*keys)
+    return keys
 
 
 def server_info(url: str, token: str, binary_name: str = "vault") -> VaultServerInfo:

@@ -112,7 +112,7 @@ def _local_platform(pytestconfig: pytest.Config, config: Any, run_id: str, timeo
     try:
         yield local
     finally:
-        local.close(keep=bool(config.keep_on_failure) and pytestconfig.stash.get(FAILED_KEY, False))
+        local.close()
 
 
 @pytest.fixture(autouse=True)

@@ -20,7 +20,7 @@ from esoconf.config import ConfigError, default_doc_for
 from esoconf.contracts import NamedItem, RenderCase, UmbrellaFlip
 from esoconf.crds import ControllerSource, CrdSet, controller_source, installed_crds, warm
 from esoconf.doc import VaultDoc, load_doc
-from esoconf.gate import require_tool
+from esoconf.gate import require_tool, usage_error
 from esoconf.plugin import get_config
 from esoconf.render import Rendered, Renderer, RenderError
 from esoconf.report_plugin import scratch_folder, stop_for_chart_failure
@@ -162,7 +162,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     try:
         config.stash[TIER_KEY] = tier = _build_tier(config)
     except ConfigError as exc:
-        raise pytest.UsageError(str(exc)) from None
+        raise usage_error(exc) from None
     if tier.umbrella is not None:
         _deselect_foreign_switches(config, items, tier.umbrella)
 

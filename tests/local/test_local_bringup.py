@@ -126,7 +126,8 @@ def test_an_unexpected_error_mid_bring_up_is_one_line_and_stops_what_started(
         kill_quietly(read_pid(tmp_path / "pids" / "etcd.pid"))
 
     assert str(caught.value) == ("local platform setup failed: RuntimeError: etcdserver: mvcc: database space "
-                                 f"exceeded (process logs: {tmp_path / 'run' / 'logs'})")
+                                 f"exceeded (process logs: {bringup.bringup_logs(tmp_path / 'artifacts')})")
+    assert not (tmp_path / "run").exists(), "the private run folder outlived the failed bring-up"
 
 
 FAKE_VAULT = """
