@@ -327,7 +327,8 @@ def assert_vault_store(rendered: Rendered, item: Mapping[str, Any]) -> dict[str,
 
 def is_referent(store: Mapping[str, Any]) -> bool:
     """Token auth whose secret ref has no namespace: ESO resolves it per ExternalSecret namespace and never
-    validates the store (eso-upstream.md section 4)."""
+    validates the store: the Vault provider's ``Validate()`` returns ValidationResultUnknown without a Vault call
+    (external-secrets ``providers/v1/vault``; the store shows Ready/Valid)."""
     auth = ((((store.get("spec") or {}).get("provider") or {}).get("vault") or {}).get("auth")) or {}
     ref = auth.get("tokenSecretRef")
     return isinstance(ref, Mapping) and not ref.get("namespace")

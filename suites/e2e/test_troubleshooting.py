@@ -2,7 +2,7 @@
 
 Each case makes the change (verified in effect), watches a validated token store settle, removes the
 cause in place and sees the same store recover (so the cause, not something else, made the difference),
-restores (verified), and judges the doc's claim: the behaviour research expects is asserted (a regression
+restores (verified), and judges the doc's claim: the behaviour ESO really shows is asserted (a regression
 fails the gate); the doc's wording and cause claims get a verdict, known doc errors being strict
 expected failures.
 """
