@@ -83,7 +83,8 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("chart", "chart under test: a chart directory, a .tgz, an oci:// reference or a git URL "
             "(the last two need --chart-version and network), or `pinned` (the release in versions.yaml)",
             None, junit="chart"),
-    Setting("chart_version", "version/tag of --chart when it is an OCI reference or a git URL", None,
+    Setting("chart_version", "version/tag of --chart when it is an OCI reference or a git URL (a local chart's "
+            "version is its Chart.yaml: giving one is a usage error)", None,
             junit="chart_version"),
     Setting("vault_chart", "Big Bang Vault package chart (same forms as --chart, `pinned` too); optional for "
             "render, the pinned release for the live tier",
@@ -113,7 +114,8 @@ SETTINGS: tuple[Setting, ...] = (
             "templates) or controller (deploy/crds/bundle.yaml of the controller's ESO release)", "chart",
             _one_of("chart", "controller")),
     Setting("kubeconfig", "use an existing cluster from this kubeconfig instead of creating kind", None),
-    Setting("kube_context", "context in --kubeconfig (default: its current context)", None),
+    Setting("kube_context", "context in --kubeconfig (default: its current context); without --kubeconfig: in "
+            "$KUBECONFIG or ~/.kube/config", None),
     Setting("cluster_name", "kind cluster name (created or reused)", "eso-conformance"),
     Setting("images", "image set: registry1 (Iron Bank, needs credentials), upstream (public), airgap "
             "(tarballs loaded into kind)", "upstream", _one_of("registry1", "upstream", "airgap")),
@@ -194,7 +196,7 @@ def load_profile(name: str, profiles_dir: Path = PROFILES_DIR) -> dict[str, Any]
     unknown = sorted(set(data) - set(SETTINGS_BY_NAME) - {"description"})
     if unknown:
         raise ConfigError(f"profile {path}: unknown setting(s) {', '.join(unknown)}; known settings are "
-                          f"listed in the README configuration table")
+                          f"listed in docs/configuration.md")
     return data
 
 
@@ -351,7 +353,7 @@ def misspelled_env(env: Mapping[str, str]) -> list[str]:
     warnings = []
     for name in sorted(n for n in env if n.startswith(ENV_PREFIX) and n not in known and n not in OTHER_ENV):
         close = difflib.get_close_matches(name, known, n=1, cutoff=0.6)
-        hint = f"did you mean {close[0]}?" if close else "see the README configuration table"
+        hint = f"did you mean {close[0]}?" if close else "see docs/configuration.md"
         warnings.append(f"{name} is not a setting and is ignored ({hint})")
     return warnings
 
