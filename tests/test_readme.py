@@ -121,6 +121,7 @@ def test_entry_points_run_in_the_suite_environment() -> None:
     assert '"scripts" / "run"' in (PROJECT_ROOT / "scripts" / "bench-render").read_text(encoding="utf-8")
 
 
+@pytest.mark.slow
 def test_bench_render_cleans_its_temporary_folder(tmp_path: Path) -> None:
     """scripts/bench-render as the README writes it (the suite's python here): it reports and leaves nothing."""
     import os
