@@ -36,6 +36,10 @@ class ChartInfo:
         return f"{self.name} {self.version}"
 
 
+# the first look that needs no network, named where a fetch fails (`--chart pinned` on a machine without it)
+OFFLINE = " (offline: `--chart reference` runs on the suite's own reference charts)"
+
+
 def _slug(ref: str, version: str) -> str:
     tail = re.sub(r"[^A-Za-z0-9._-]+", "-", ref.rstrip("/").rsplit("/", 1)[-1].removesuffix(".git"))
     return f"{tail}-{version}-{hashlib.sha256(ref.encode()).hexdigest()[:8]}"
@@ -56,7 +60,7 @@ def git_clone(url: str, version: str, dest: Path, option: str = "--chart") -> Pa
                 timeout=FETCH_TIMEOUT, env={"GIT_TERMINAL_PROMPT": "0"})
         except CommandError as exc:
             raise ConfigError(f"{option} {url}: git clone of {version!r} failed ({_first_line(exc)}); check the URL, "
-                              f"the tag and network access, or pass a local chart directory") from None
+                              f"the tag and network access, or pass a local chart directory{OFFLINE}") from None
     for candidate in (dest / "chart", dest):
         if (candidate / "Chart.yaml").is_file():
             return candidate
@@ -74,7 +78,7 @@ def helm_pull(ref: str, version: str, dest: Path, helm: str | Path, env: dict[st
             timeout=FETCH_TIMEOUT)
     except CommandError as exc:
         raise ConfigError(f"{option} {ref}: helm pull --version {version} failed ({_first_line(exc)}); check the "
-                          f"reference, registry login and network access, or pass a local chart") from None
+                          f"reference, registry login and network access, or pass a local chart{OFFLINE}") from None
     pulled = sorted(dest.glob("*.tgz"))
     if not pulled:
         raise ConfigError(f"{option} {ref}: helm pull produced no .tgz in {dest}")

@@ -363,8 +363,11 @@ def build_session_report(session: pytest.Session, exitstatus: int) -> Report:
         problem, detail = "chart", config.stash[CHART_FAILURE]
     if not_verified and not problem:
         problem, detail = "environment", sorted({reason for _, _, reason in not_verified.values()})[0]
+    chart = chart_identity(resolved.chart, resolved.chart_version)
+    if resolved.note:  # `--chart reference`: said beside the chart in every report
+        chart["note"] = resolved.note
     run = RunInfo(
-        chart=chart_identity(resolved.chart, resolved.chart_version), mode=state.mode,
+        chart=chart, mode=state.mode,
         environment=_environment(config, resolved), phases=read_phases(state.artifacts_dir),
         started=datetime.fromtimestamp(state.started, UTC).isoformat(timespec="seconds"),
         duration=round(time.time() - state.started, 2), pytest_exit=int(exitstatus), problem=problem,
@@ -483,7 +486,8 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
         for test in flaky:
             write(f"FLAKY {test.nodeid} - first attempt: {test.first_failure}")
     colour = TERMINAL_COLOURS.get(report.exit_code)
-    terminalreporter.write_sep("-", f"conformance: {report.outcome} (exit {int(report.exit_code)})",
+    note = f" ({report.run.chart['note']})" if report.run.chart.get("note") else ""
+    terminalreporter.write_sep("-", f"conformance: {report.outcome} (exit {int(report.exit_code)}){note}",
                                **({colour: True} if colour else {}))
     for reason in report.reasons[:10]:
         write(f"  {reason}")
