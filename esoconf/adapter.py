@@ -3,7 +3,8 @@
 The doc's snippets are Big Bang umbrella values (``addons.externalSecrets.values``,
 ``addons.vault.values``). The umbrella does not pass them through verbatim: it merges its own
 defaults underneath and, for Vault, rewrites legacy keys (``mergeLegacyIstioHardenedKeys``). This
-module is the one explicit model of that step (reference: bigbang-charts.md section 3.1). Each
+module is the one explicit model of that step (the umbrella's ``chart/templates/<package>/values.yaml`` and
+``_helpers.tpl``, Big Bang 3.18.0; ``--umbrella-chart`` renders the real one instead). Each
 translation is a small named function; :func:`package_values` returns the values and a
 :class:`Note` for every translation it applied, so a report can say "this documented key only works
 through the umbrella's translation".
@@ -222,7 +223,7 @@ def user_hardened(package: str, user: Mapping[str, Any], platform: Platform) -> 
 
 ISTIO_VERSION_ANNOTATION = "bigbang.dev/istioVersion"
 # the istioVersion annotation Big Bang 3.18.0 (umbrella of ESO 1.3.1-bb.1) hands its packages: observed "1.28.3" in
-# its rendered values Secrets (research had expected the istiod package pin, 1.29.0)
+# its rendered values Secrets (not the istiod package's pin, 1.29.0)
 UMBRELLA_ISTIO_VERSION = "1.28.3"
 
 

@@ -36,6 +36,10 @@ class ChartInfo:
         return f"{self.name} {self.version}"
 
 
+# the first look that needs no network, named where a fetch fails (`--chart pinned` on a machine without it)
+OFFLINE = " (offline: try `--chart reference`, the suite's own reference charts)"
+
+
 def _slug(ref: str, version: str) -> str:
     tail = re.sub(r"[^A-Za-z0-9._-]+", "-", ref.rstrip("/").rsplit("/", 1)[-1].removesuffix(".git"))
     return f"{tail}-{version}-{hashlib.sha256(ref.encode()).hexdigest()[:8]}"
@@ -57,8 +61,8 @@ def _fetch_failed(exc: CommandError, message: str, shown: str) -> ConfigError:
         return ConfigError(message)
     why = re.sub(r" after \d+ ms", "", found[0][found[1].start():])[:70].rstrip() if found else (
         f"no answer within {FETCH_TIMEOUT:g}s")
-    return EnvironmentProblem(f"{shown}: network unreachable ({why}); go online or "
-                              f"pass a local chart")
+    return EnvironmentProblem(f"{shown}: network unreachable ({why}); use a local chart or "
+                              f"`--chart reference`")
 
 
 def _first_line(exc: CommandError) -> str:
@@ -76,7 +80,7 @@ def git_clone(url: str, version: str, dest: Path, option: str = "--chart") -> Pa
                 timeout=FETCH_TIMEOUT, env={"GIT_TERMINAL_PROMPT": "0"})
         except CommandError as exc:
             raise _fetch_failed(exc, f"{option} {url}: git clone of {version!r} failed ({_first_line(exc)}); check "
-                                     f"the URL, the tag and network access, or pass a local chart directory",
+                                     f"the URL, the tag and network access, or pass a local chart directory{OFFLINE}",
                                 f"{option} {url}@{version}") from None
     for candidate in (dest / "chart", dest):
         if (candidate / "Chart.yaml").is_file():
@@ -95,7 +99,7 @@ def helm_pull(ref: str, version: str, dest: Path, helm: str | Path, env: dict[st
             timeout=FETCH_TIMEOUT)
     except CommandError as exc:
         raise _fetch_failed(exc, f"{option} {ref}: helm pull --version {version} failed ({_first_line(exc)}); check "
-                                 f"the reference, registry login and network access, or pass a local chart",
+                                 f"the reference, registry login and network access, or pass a local chart{OFFLINE}",
                             f"{option} {ref}:{version}") from None
     pulled = sorted(dest.glob("*.tgz"))
     if not pulled:

@@ -106,9 +106,11 @@ class Setting:
 SETTINGS: tuple[Setting, ...] = (
     Setting("profile", "profile file under manifests/profiles (local, nightly, release, airgap)", "local"),
     Setting("chart", "chart under test: a chart directory, a .tgz, an oci:// reference or a git URL "
-            "(the last two need --chart-version and network), or `pinned` (the release in versions.yaml)",
+            "(the last two need --chart-version and network), `pinned` (the release in versions.yaml) or "
+            "`reference` (offline first look: the suite's own reference fixture charts and doc)",
             None, junit="chart"),
-    Setting("chart_version", "version/tag of --chart when it is an OCI reference or a git URL", None,
+    Setting("chart_version", "version/tag of --chart when it is an OCI reference or a git URL (a local chart's "
+            "version is its Chart.yaml: giving one is a usage error)", None,
             junit="chart_version"),
     Setting("vault_chart", "Big Bang Vault package chart (same forms as --chart, `pinned` too); optional for "
             "render, the pinned release for the live tier",
@@ -139,7 +141,8 @@ SETTINGS: tuple[Setting, ...] = (
             "templates) or controller (deploy/crds/bundle.yaml of the controller's ESO release)", "chart",
             _one_of("chart", "controller")),
     Setting("kubeconfig", "use an existing cluster from this kubeconfig instead of creating kind", None),
-    Setting("kube_context", "context in --kubeconfig (default: its current context)", None),
+    Setting("kube_context", "context in --kubeconfig (default: its current context); without --kubeconfig: in "
+            "$KUBECONFIG or ~/.kube/config", None),
     Setting("cluster_name", "kind cluster name (created or reused)", "eso-conformance"),
     Setting("images", "image set: registry1 (Iron Bank, needs credentials), upstream (public), airgap "
             "(tarballs loaded into kind)", "upstream", _one_of("registry1", "upstream", "airgap")),
@@ -222,7 +225,7 @@ def load_profile(name: str, profiles_dir: Path = PROFILES_DIR) -> dict[str, Any]
     unknown = sorted(set(data) - set(SETTINGS_BY_NAME) - {"description"})
     if unknown:
         raise ConfigError(f"profile {path}: unknown setting(s) {', '.join(unknown)}; known settings are "
-                          f"listed in the README configuration table")
+                          f"listed in docs/configuration.md")
     return data
 
 
@@ -231,6 +234,7 @@ class Config:
     values: dict[str, Any]
     sources: dict[str, str]
     versions: dict[str, Any] = field(default_factory=dict)
+    note: str = ""  # said beside the chart in the header and every report (`--chart reference`)
 
     def __getattr__(self, name: str) -> Any:
         try:
@@ -286,9 +290,10 @@ def resolve(cli: Mapping[str, Any], env: Mapping[str, str] | None = None,
         values[setting.name] = value
         sources[setting.name] = source
     versions = load_versions(versions_file)
+    note = _expand_reference(values, sources)
     _expand_pinned(values, sources, versions)
     _fill_version_defaults(values, sources, versions)
-    return Config(values, sources, versions)
+    return Config(values, sources, versions, note)
 
 
 def _tox_defaults(text: str) -> dict[str, str]:
@@ -297,6 +302,29 @@ def _tox_defaults(text: str) -> dict[str, str]:
     if unknown:
         raise ConfigError(f"{TOX_DEFAULTS_ENV} (tox.ini set_env): unknown setting(s) {', '.join(unknown)}")
     return {name.strip(): value.strip() for name, _, value in pairs}
+
+
+REFERENCE = "reference"
+REFERENCE_NOTE = "reference chart, not a Big Bang release"
+_FIXTURES = PROJECT_ROOT / "tests" / "fixtures"
+# the suite's own fixture packages and doc (written from the documented interface; the self-tests' reference)
+REFERENCE_CHARTS = {"chart": _FIXTURES / "charts" / "external-secrets", "vault_chart": _FIXTURES / "charts" / "vault"}
+REFERENCE_DOC = _FIXTURES / "docs" / "VAULT_INTEGRATION.md"
+
+
+def _expand_reference(values: dict[str, Any], sources: dict[str, str]) -> str:
+    """``--chart reference``: the conformance run on the suite's own reference charts and doc, with no network. The
+    Vault package follows unless the user named one (a tox env's ``pinned`` default would need the network); the
+    returned note goes beside the chart everywhere a verdict is shown, so it is never read as one on a release."""
+    if values.get("chart") != REFERENCE:
+        return ""
+    values["chart"], values["chart_version"] = str(REFERENCE_CHARTS["chart"]), None
+    if values.get("vault_chart") == REFERENCE or sources["vault_chart"] in ("default", "tox.ini"):
+        values["vault_chart"], values["vault_chart_version"] = str(REFERENCE_CHARTS["vault_chart"]), None
+        sources["vault_chart"] = sources["chart"]
+    if values.get("doc") is None:
+        values["doc"], sources["doc"] = str(REFERENCE_DOC), sources["chart"]
+    return REFERENCE_NOTE
 
 
 PINNED = "pinned"
@@ -379,7 +407,7 @@ def misspelled_env(env: Mapping[str, str]) -> list[str]:
     warnings = []
     for name in sorted(n for n in env if n.startswith(ENV_PREFIX) and n not in known and n not in OTHER_ENV):
         close = difflib.get_close_matches(name, known, n=1, cutoff=0.6)
-        hint = f"did you mean {close[0]}?" if close else "see the README configuration table"
+        hint = f"did you mean {close[0]}?" if close else "see docs/configuration.md"
         warnings.append(f"{name} is not a setting and is ignored ({hint})")
     return warnings
 

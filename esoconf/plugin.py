@@ -187,7 +187,8 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
         return []
     shown = [(n, v, s) for n, v, s in resolved.table() if s != "default" or n in {"chart", "doc", "profile"}]
     width = max(len(n) for n, _, _ in shown)
-    lines = ["eso-vault-conformance effective configuration (setting = value  [source]):"]
+    lines = ["eso-vault-conformance effective configuration (setting = value  [source]):"
+             + (f"  {resolved.note.upper()}" if resolved.note else "")]
     lines += [f"  {n.ljust(width)} = {REDACT(v)}  [{s}]" for n, v, s in shown]
     return lines
 

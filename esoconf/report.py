@@ -279,7 +279,8 @@ class Report:
 
     def claim_records(self) -> list[dict[str, Any]]:
         """One record per claim and tier checked (``--report-json``): what a release note or MR quotes."""
-        chart = {"name": self.run.chart.get("name", ""), "version": self.run.chart.get("version", "")}
+        chart = {"name": self.run.chart.get("name", ""), "version": self.run.chart.get("version", ""),
+                 **({"note": self.run.chart["note"]} if self.run.chart.get("note") else {})}
         return [{"id": c.id, "title": c.title, "section": c.section, "tier": tier, "verdict": verdict,
                  "evidence": c.evidence.get(tier, ""), "platform": c.platforms.get(tier, ""), "chart": chart}
                 for c in self.claims for tier, verdict in c.verdicts.items() if verdict != NOT_RUN]
@@ -594,8 +595,9 @@ def _md(text: str) -> str:
 
 
 def _chart_title(run: RunInfo) -> str:
-    name, version = run.chart.get("name"), run.chart.get("version")
-    return f"{name} {version}".strip() if name else "(no --chart given)"
+    name, version, note = run.chart.get("name"), run.chart.get("version"), run.chart.get("note")
+    title = f"{name} {version}".strip() if name else "(no --chart given)"
+    return f"{title} ({note})" if note else title
 
 
 def skew_banner(run: RunInfo) -> str:

@@ -434,8 +434,11 @@ def build_session_report(session: pytest.Session, exitstatus: int) -> Report:
     stop = worst_stop([s for reports in state.reports.values() for s in map(stop_of, reports) if s])
     if stop and not problem:  # the worst stop decides: usage, then the chart's, then the environment's
         problem, detail = stop
+    chart = chart_identity(resolved.chart, resolved.chart_version)
+    if resolved.note:  # `--chart reference`: said beside the chart in every report
+        chart["note"] = resolved.note
     run = RunInfo(
-        chart=chart_identity(resolved.chart, resolved.chart_version), mode=state.mode,
+        chart=chart, mode=state.mode,
         environment=_environment(config, resolved), phases=read_phases(state.artifacts_dir),
         started=datetime.fromtimestamp(state.started, UTC).isoformat(timespec="seconds"),
         duration=round(time.time() - state.started, 2), pytest_exit=int(exitstatus), problem=problem,
@@ -560,7 +563,8 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
         for test in flaky:
             write(f"FLAKY {test.nodeid} - first attempt: {test.first_failure}")
     colour = "cyan" if report.outcome == HOLDS_HERE else TERMINAL_COLOURS.get(report.exit_code)
-    terminalreporter.write_sep("-", f"conformance: {report.headline} (exit {int(report.exit_code)})",
+    note = f" ({report.run.chart['note']})" if report.run.chart.get("note") else ""
+    terminalreporter.write_sep("-", f"conformance: {report.headline} (exit {int(report.exit_code)}){note}",
                                **({colour: True} if colour else {}))
     # a usage error pytest stopped on is said by its one ERROR line (printed once); a stop the tests raised is not
     if not (report.run.problem == "usage" and report.run.problem_detail.startswith("usage error")):

@@ -19,6 +19,11 @@ FakeTool = Callable[..., Path]
 INSTALL_TOOLS = Path(__file__).resolve().parent.parent / "scripts" / "install-tools"
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "slow: a self-test of more than ~10 s; `scripts/tox -e slow` runs them, "
+                            "the quick loop (`scripts/tox -e unit`) leaves them out")
+
+
 @pytest.fixture
 def fake_tool(tmp_path: Path) -> FakeTool:
     """``fake_tool("helm", "v3.15.0", exit_code=0, folder="bin")``: an executable printing a version."""

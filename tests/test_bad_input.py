@@ -123,7 +123,7 @@ CASES = [
     Case(
         "unknown-profile-key",
         lambda s: ["--profile", s.file("typo.yaml", "chrat: ./chart\n")],
-        "ERROR: profile */typo.yaml: unknown setting(s) chrat; known settings are listed in the README*",
+        "ERROR: profile */typo.yaml: unknown setting(s) chrat; known settings are listed in docs/configuration.md*",
     ),
     Case(
         "bad-timeout-scale",

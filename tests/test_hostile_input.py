@@ -141,15 +141,16 @@ ROWS: list[Row] = [
     # the network: unreachable is the environment's fault (exit 2), never "usage"
     Row("git-chart-unreachable", lambda s: ["--chart", "https://127.0.0.1:9/eso.git", "--chart-version", "1.0.0"],
         ENVIRONMENT, "ERROR: --chart https://127.0.0.1:9/eso.git@1.0.0: network unreachable (Failed to "
-        "connect to 127.0.0.1 port 9: Couldn't connect to server); go online or pass a local chart",
+        "connect to 127.0.0.1 port 9: Couldn't connect to server); use a local chart or `--chart reference`",
         tier="render"),
     Row("oci-chart-unreachable", lambda s: ["--chart", "oci://127.0.0.1:9/charts/eso", "--chart-version", "1.0.0"],
         ENVIRONMENT, "ERROR: --chart oci://127.0.0.1:9/charts/eso:1.0.0: network "
-        "unreachable (dial tcp 127.0.0.1:9: connect: connection refused); go online or pass a "
-        "local chart", tier="render"),
+        "unreachable (dial tcp 127.0.0.1:9: connect: connection refused); use a "
+        "local chart or `--chart reference`", tier="render"),
     Row("pinned-chart-without-network", lambda s: ["--chart", "pinned"], ENVIRONMENT,
         "ERROR: --chart https://repo1.dso.mil/*@*: network unreachable (Could not "
-        "resolve host: repo1.dso.mil); go online or pass a local chart", tier="render", namespace="net"),
+        "resolve host: repo1.dso.mil); use a local chart or `--chart reference`",
+        tier="render", namespace="net"),
     # a chart helm cannot render: helm's own error, not its INFO line
     Row("chart-templates-symlink-loop", lambda s: ["--chart", _symlink_loop_chart(s), "--doc", str(DOC)], CLAIM_FAILED,
         "chart failure: helm cannot render */loop with any values: error evaluating symlink */templates/loop: "

@@ -155,7 +155,7 @@ def test_unreachable_git_chart_is_one_line(tmp_path: Path) -> None:
     from esoconf.config import ConfigError
 
     with pytest.raises(ConfigError, match=r"^--chart https://127\.0\.0\.1:9/eso\.git@1\.0: network unreachable "
-                                          r"\(.*\); go online or pass a local chart") as caught:
+                                          r"\(.*\); use a local chart or `--chart reference`") as caught:
         resolve_chart("https://127.0.0.1:9/eso.git", "1.0", cache_dir=tmp_path)
     assert "\n" not in str(caught.value)
 

@@ -27,8 +27,10 @@ from .images import PULL_SECRET
 
 ISTIO_NAMESPACE = "istio-system"
 HARDENED_LABEL = "eso-conformance/hardened"
-# The ESO package's `allow-istiod-egress` selects istiod's namespace by this (stale, pre-1.x Big Bang)
-# label (bigbang-charts.md §1.3). Without it ESO reaches istiod only through `allow-egress-external`
+# The ESO package's `allow-istiod-egress` (chart/templates/bigbang/networkpolicies/allow-istiod-egress.yaml in
+# DoD-Platform-One/External-Secrets-Operator) selects istiod's namespace by this label, which Big Bang's own
+# istio-system namespace lost in the umbrella's "Istio Operator Removal" (2025-06). Without it ESO reaches
+# istiod only through `allow-egress-external`
 # (ipBlock 0.0.0.0/0), which a CNI that does not match ipBlock against pod IPs (Cilium) never applies.
 ISTIO_NAMESPACE_LABELS = {"istio-injection": "disabled", "app.kubernetes.io/name": "istio-controlplane"}
 

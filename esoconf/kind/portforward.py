@@ -1,4 +1,6 @@
-"""A bounded, cleaned-up ``kubectl port-forward`` (pytest-kind's own loops forever; tooling.md §1).
+"""A bounded, cleaned-up ``kubectl port-forward`` (pytest-kind 22.11's ``port_forward``
+never leaves its retry loop: one call started and killed 10 ``kubectl port-forward`` processes in 10 s, and it
+passes no PATH to kubectl).
 
 Why the test process reaches Vault through a port-forward: Vault runs with an Istio sidecar under mesh-wide
 STRICT mTLS, an allow-nothing AuthorizationPolicy and default-deny NetworkPolicies (hardened parity). A

@@ -32,7 +32,9 @@ def vault_values(images: ImageSet, custom_authorization_policies: list[dict[str,
     NetworkPolicies and Istio (sidecar, ``authorizationPolicies.enabled`` -> allow-nothing + allow-in-ns)
     are on, as a hardened Big Bang would set them. The doc's AP must arrive already translated to
     ``istio.authorizationPolicies.custom`` (the adapter's job; the literal ``istio.hardened`` key is ignored
-    by the package). autoInit and the injector are off (reference §2.3).
+    by the package). autoInit and the injector are off: against a dev server the package's autoInit Job (default
+    on) fails ``vault operator init`` and then loops on ``vault login`` until its 360 s deadline; the injector is
+    not needed.
     """
     repository, tag = split_image(images["vault"])
     overrides: dict[str, Any] = {

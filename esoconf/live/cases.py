@@ -232,7 +232,7 @@ class FailureCase:
 
     @property
     def expected(self) -> str:
-        """The outcome research expects, in the claim's terms (store or ExternalSecret)."""
+        """The outcome ESO really gives (``store``/``es``), in the claim's terms (store or ExternalSecret)."""
         if (self.doc_says or "").startswith("store-") or self.store == "failure":
             return f"store-{self.store}"
         return f"es-{self.es}"
@@ -281,7 +281,7 @@ class TroubleshootingCase:
     id: str
     section: str
     change: Change
-    store: Outcome  # what ESO really does (research); a different outcome fails the gate
+    store: Outcome  # what ESO really does (its store controller's rules); a different outcome fails the gate
     pattern: str | None  # detail expected when the store fails
     claim: str
     claim_says: Outcome  # what the doc says the store does
@@ -302,7 +302,7 @@ TROUBLESHOOTING_CASES: tuple[TroubleshootingCase, ...] = (
         claim="TRB-1",
         claim_says="failure",
         primary_untouched=False,
-        note="research: with plain-HTTP Vault the AP denial is 403 'RBAC: access denied'",
+        note="with plain-HTTP Vault (the package's tlsDisable) the sidecar denies with 403 'RBAC: access denied'",
     ),
     TroubleshootingCase(
         "missing-vault-ingress-label",

@@ -1,6 +1,8 @@
-"""What ESO reports for each outcome, per ESO version range (eso-upstream.md sections 2 and 3).
+"""What ESO reports for each outcome, per ESO version range (read from the external-secrets tags:
+``apis/externalsecrets/v1/secretstore_types.go``, ``pkg/controllers/secretstore/common.go`` and the Vault provider's
+error strings).
 
-Store conditions changed twice (section 2.1): up to v0.18 a failed validation was reason
+Store conditions changed twice: up to v0.18 a failed validation was reason
 ``ValidationFailed`` with message ``unable to validate store: <err>``; v0.19 kept the message but switched
 the reason to ``InvalidProviderConfig``; from v0.20 the reason is ``InvalidProviderConfig`` and the
 message is generic, so the detail is only in the store's Events. A client that cannot even be built

@@ -1,7 +1,8 @@
 """Vault seeding with hvac (``VaultSeeder``), shared by every platform (the Big Bang Vault package install is
 the kind platform's: :mod:`esoconf.kind.vault`).
 
-Seeding follows the doc plus the fixes the doc needs to work in-cluster (reference bigbang-charts.md §6):
+Seeding follows the doc plus the fixes the doc needs to work in-cluster (the doc's own commands are written for
+an external Vault):
 KV v2 enabled at ``kv`` (dev mode only has ``secret/``), a read policy (``default`` grants no KV read),
 Kubernetes auth with ``kubernetes_host=https://kubernetes.default.svc`` and no reviewer JWT (Vault's own
 service account reviews tokens through ``system:auth-delegator``), and a role bound to the ESO service account

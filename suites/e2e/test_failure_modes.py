@@ -22,7 +22,8 @@ def test_failure(case: FailureCase, scenario: Scenario, request: pytest.FixtureR
     world = scenario.arrange(case.auth, case.fetch, case.breakage)
     outcome = scenario.failure_outcome(world, case.stage, case.pattern, with_es=case.es != "not-applied")
     observed = outcome.label(case.doc_says)
-    # research's outcome, or the doc's (a corrected doc: XPASS); anything else is a regression, never a verdict
+    # ESO's real outcome (case.expected), or the doc's (a corrected doc: XPASS); anything else is a regression,
+    # never a verdict
     allowed = {case.expected, case.doc_says} - {None}
     assert observed in allowed, f"expected {' or '.join(sorted(allowed))}, got {observed}: {outcome.evidence}"
     if observed == case.expected:

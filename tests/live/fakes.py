@@ -1,7 +1,8 @@
 """In-memory fakes of the live tier's interfaces (Kube, VaultSeeder, Platform) and of ESO itself.
 
 ``FakeEso`` decides each store/ExternalSecret outcome from the fake state (token Secret, Vault policies,
-roles, the AuthorizationPolicy, pod labels) with ESO's rules from eso-upstream.md §2-§4, and writes the
+roles, the AuthorizationPolicy, pod labels) with ESO's store-validation and sync rules
+(external-secrets ``pkg/controllers/secretstore`` and ``providers/v1/vault``), and writes the
 status and Events of the matching *recorded* object (tests/fixtures/recorded). ESO is asynchronous: it
 reconciles only when time passes (``FakeClock.sleep``), so the suite's waits and holds are exercised.
 """
@@ -383,7 +384,8 @@ def istio_proxy_stats(path: str, requests_to_vault: int) -> str:
 
 
 class FakeEso:
-    """ESO's decisions (eso-upstream.md §2-§4) over the fake state; texts from the recorded objects.
+    """ESO's decisions (store validation, referent stores, the flood gate) over the fake state; texts from the
+    recorded objects.
 
     The network path is read from the fake cluster: an ALLOW AuthorizationPolicy in ``vault`` admitting
     the install's namespace (a change reaches the sidecars ``propagation`` seconds later, like istiod's
@@ -426,7 +428,7 @@ class FakeEso:
         if "tokenSecretRef" in auth:
             ref = auth["tokenSecretRef"]
             if store["kind"] == "ClusterSecretStore" and not ref.get("namespace") and es_namespace is None:
-                return "valid", values  # referent: never validated (eso-upstream §4)
+                return "valid", values  # referent: ESO's Validate() returns Unknown, no Vault call
             namespace = (
                 ref.get("namespace")
                 if store["kind"] == "ClusterSecretStore"
@@ -473,7 +475,7 @@ class FakeEso:
             self.requests[name] = self.requests.get(name, 0) + 1
             if self.sidecar_stats:
                 self.kube.mesh_requests[name] = self.requests[name]
-        return None  # NetworkPolicies off only removes egress restrictions (bigbang-charts §1.3)
+        return None  # NetworkPolicies off: the ESO namespace has no policy at all
 
     def _admitted(self, namespace: str) -> bool:
         """Does an ALLOW policy on Vault admit ``namespace``, as the sidecars currently know it?"""
@@ -523,7 +525,8 @@ class FakeEso:
 
     # -- when ESO reconciles: on any change of the object (spec, labels, annotations: neither controller
     # filters updates in v1.3.1), after refreshInterval when Ready, after an exponential back-off of
-    # 1 s doubling to 7 min when not (eso-upstream.md §2.1/§2.2). Nothing else wakes it up.
+    # 1 s doubling to 7 min when not (external-secrets pkg/controllers/common/common.go BuildRateLimiter:
+    # failureBaseDelay 1 s, failureMaxDelay 7 min). Nothing else wakes it up.
     def _version(self, obj: dict[str, Any]) -> str:
         meta = obj["metadata"]
         return repr((meta.get("uid"), meta.get("labels"), meta.get("annotations"), obj.get("spec")))
@@ -661,12 +664,14 @@ def eso_pod(
 
 
 def eso_network_policies() -> list[dict[str, Any]]:
-    """The package's policies that ``networkPolicies.enabled`` adds and removes (bigbang-charts.md §1.3)."""
+    """The package's policies that ``networkPolicies.enabled`` adds and removes (the package's
+    chart/templates/bigbang/networkpolicies/)."""
     return [obj for obj in platform_objects() if obj["metadata"]["namespace"] == ESO_NS]
 
 
 def platform_objects() -> list[dict[str, Any]]:
-    """What the charts put in place for the doc's values (bigbang-charts.md §1.3, §2; the doc's override)."""
+    """What the charts put in place for the doc's values (the ESO package's bigbang/ policies, the Vault
+    package's bb-common ones and the doc's AuthorizationPolicy override)."""
     np = "networking.k8s.io/v1"
     return [
         {

@@ -192,7 +192,7 @@ CA_FILE_ERROR = "open /var/run/secrets/kubernetes.io/serviceaccount/ca.crt: no s
 
 
 class StatefulVault:
-    """The Vault API calls ``seed`` makes, with Vault's (and OpenBao 2.7.2's, local-tier.md §1) semantics
+    """The Vault API calls ``seed`` makes, with Vault's (and OpenBao 2.7.2's, observed) semantics
     where they matter: a role write keeps every field it omits; ``auth/kubernetes/config`` without a CA
     from a Vault that is not in a pod answers 400."""
 

@@ -1,5 +1,5 @@
-"""The real suites/e2e test files, run against the fake platform: every case reaches the verdict research
-predicts (documented paths pass, known doc errors are strict xfails), and a platform that behaves
+"""The real suites/e2e test files, run against the fake platform: every case reaches the verdict ESO's rules
+predict (documented paths pass, known doc errors are strict xfails), and a platform that behaves
 differently makes the right cases fail. Not a live run: ESO, Vault and Kubernetes are fakes here."""
 
 from __future__ import annotations
