@@ -1,6 +1,6 @@
 """The chart's ESO objects as rendered: ClusterSecretStores and ExternalSecrets, read the same way by both tiers.
 
-The render tier (:mod:`esoconf.contracts`) compares them with the values they were rendered from. The live tier
+The render tier (:mod:`esoconf.render.contracts`) compares them with the values they were rendered from. The live tier
 (:mod:`esoconf.live.scenario.arrange`) applies them: it gives the chart under test a case's values, changed only
 where a shared platform needs it (names and namespaces for isolation, the Vault URL, a short ``refreshInterval``
 where a case waits for a refresh), so the chart itself carries each of those into its objects (a chart that

@@ -65,7 +65,7 @@ def defects_of_claim(claim: str) -> list[KnownDefect]:
 def not_the_known_defect(excinfo: Any) -> str:
     """Why an exception the xfail accepted is still not the known defect ("" when it is): a helm render error
     is an AssertionError, but the chart failing to render is not the defect the catalogue describes."""
-    from .render import RenderError
+    from .render.helm import RenderError
 
     if excinfo is not None and excinfo.errisinstance(RenderError):
         return f"a helm render error is not the known defect: {str(excinfo.value).splitlines()[0]}"

@@ -15,9 +15,9 @@ from typing import Any
 
 # Imported here, before any in-process pytester run, so pytester's sys.modules snapshot keeps them: their
 # caches (compiled schema validators, renders of unchanged charts) then live across the runs.
-import esoconf.contracts  # noqa: F401
-import esoconf.render  # noqa: F401
-import esoconf.schema  # noqa: F401
+import esoconf.render.contracts  # noqa: F401
+import esoconf.render.helm  # noqa: F401
+import esoconf.render.schema  # noqa: F401
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 CHARTS = {name: FIXTURES / "charts" / name

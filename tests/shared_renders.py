@@ -84,7 +84,7 @@ class Member:
 
 
 class SharedRenders:
-    """Stands in for ``esoconf.render.run``: ``helm template`` of a registered mutant chart is composed from two
+    """Stands in for ``esoconf.render.helm.run``: ``helm template`` of a registered mutant chart is composed from two
     cached renders; every other command (and every case that cannot be composed exactly) runs for real."""
 
     def __init__(self, real: Callable[..., Any], workdir: Path) -> None:

@@ -1,4 +1,4 @@
-"""esoconf.crds: installed CRDs against the controller's, without helm (the render-tier runs use it with helm)."""
+"""esoconf.render.crds: installed CRDs against the controller's, without helm (render-tier runs use it with helm)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import pytest
 from mutants import CHARTS, ESO
 
 from esoconf.charts import chart_info
-from esoconf.crds import (
+from esoconf.render.crds import (
     CrdSet,
     against_controller,
     compare,
@@ -19,7 +19,7 @@ from esoconf.crds import (
     outermost,
     schema_fields,
 )
-from esoconf.schema import chart_crds
+from esoconf.render.schema import chart_crds
 
 FIXTURE_CRDS = CHARTS[ESO] / "crds"
 
@@ -112,7 +112,7 @@ def test_packaged_chart_is_unpacked_once_to_find_its_subchart(tmp_path: Path) ->
 def test_a_crd_read_one_version_at_a_time_equals_the_whole_document(name: str) -> None:
     import yaml
 
-    from esoconf.schema import _DOCUMENT_SEPARATOR, _parse_crd
+    from esoconf.render.schema import _DOCUMENT_SEPARATOR, _parse_crd
 
     for document in _DOCUMENT_SEPARATOR.split((FIXTURE_CRDS / name).read_text()):
         if "CustomResourceDefinition" not in document:
@@ -123,7 +123,7 @@ def test_a_crd_read_one_version_at_a_time_equals_the_whole_document(name: str) -
 
 
 def test_a_crd_whose_entries_start_with_schema_is_read_whole() -> None:
-    from esoconf.schema import _parse_crd, version_entries
+    from esoconf.render.schema import _parse_crd, version_entries
 
     document = "\n".join([
         "apiVersion: apiextensions.k8s.io/v1", "kind: CustomResourceDefinition", "metadata:", "  name: xs.example.io",
@@ -134,6 +134,6 @@ def test_a_crd_whose_entries_start_with_schema_is_read_whole() -> None:
 
 
 def crds_from_objects_of(obj: dict) -> object:
-    from esoconf.schema import crds_from_objects
+    from esoconf.render.schema import crds_from_objects
 
     return next(iter(crds_from_objects([obj]).values()))

@@ -24,7 +24,7 @@ from mutants import (
 )
 from shared_renders import SharedRenders, compose, groups
 
-import esoconf.render
+import esoconf.render.helm
 from esoconf.claims import load_claims
 from esoconf.runner import run
 
@@ -45,7 +45,7 @@ def shared(tmp_path_factory: pytest.TempPathFactory) -> SharedRenders:
 @pytest.fixture
 def sharing(shared: SharedRenders, monkeypatch: pytest.MonkeyPatch) -> Callable[[Mutant, Path], None]:
     """``sharing(mutant, chart)``: the render tier's helm calls for ``chart`` go through the shared renders."""
-    monkeypatch.setattr(esoconf.render, "run", shared)
+    monkeypatch.setattr(esoconf.render.helm, "run", shared)
 
     def register(mutant: Mutant, chart: Path) -> None:
         if mutant.id in GROUPS:

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from esoconf.netpol import Observation, Pod, admits, disagreements
+from esoconf.render.netpol import Observation, Pod, admits, disagreements
 
 ESO = Pod("external-secrets", {"app.kubernetes.io/name": "external-secrets"}, "eso")
 VAULT = Pod("vault", {"app.kubernetes.io/name": "vault"}, "vault", ports={"http": 8200})

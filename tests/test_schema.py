@@ -1,4 +1,4 @@
-"""esoconf.schema: strict validation of rendered objects; every failure names the object and the field."""
+"""esoconf.render.schema: strict validation of rendered objects; every failure names the object and the field."""
 
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
-from esoconf.contracts import edit
-from esoconf.schema import SchemaSet, assert_has_schema, assert_valid, openapi_to_jsonschema
+from esoconf.render.contracts import edit
+from esoconf.render.schema import SchemaSet, assert_has_schema, assert_valid, openapi_to_jsonschema
 
 CHART = Path(__file__).resolve().parent / "fixtures" / "charts" / "external-secrets"
 

@@ -14,8 +14,8 @@ from mutants import CHARTS, ESO, FIXTURE_DOC, VAULT, helm_binary
 from esoconf.adapter import Platform
 from esoconf.charts import chart_info
 from esoconf.doc import load_doc
-from esoconf.render import Rendered, Renderer
-from esoconf.umbrella import UmbrellaError, UmbrellaRoute, disagreements, handed_values, umbrella_values
+from esoconf.render.helm import Rendered, Renderer
+from esoconf.render.umbrella import UmbrellaError, UmbrellaRoute, disagreements, handed_values, umbrella_values
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "suites" / "render"))
 import render_cases  # noqa: E402

@@ -204,7 +204,7 @@ def test_the_catalogue_names_every_tier_that_tests_each_claim() -> None:
 KNOWN_DEFECT_TESTS = """
 import pytest
 from esoconf.known_defects import known_defect
-from esoconf.render import RenderError
+from esoconf.render.helm import RenderError
 
 @pytest.mark.claim("ES-VAR-1")
 @known_defect("ES-VAR-1")

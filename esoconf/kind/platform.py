@@ -18,7 +18,7 @@ from ..live.eso import CONTROLLER_SELECTOR, ESO_NAMESPACE, image_overrides
 from ..live.kube import RUN_LABEL
 from ..live.platform import NetpolNotShown, Phases, PlatformBase
 from ..live.vault import SeedResult
-from ..render import parse_manifests
+from ..render.helm import parse_manifests
 from ..report import EnvironmentNotReady
 from .canary import NETPOL_NOT_ENFORCED, NETPOL_UNVERIFIED
 from .cluster import ChartRef, Env, HelmComponent, helm_status, write_values

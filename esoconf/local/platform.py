@@ -17,7 +17,7 @@ from typing import Any
 from esoconf.adapter import deep_merge
 from esoconf.cleanup import RunFolder
 from esoconf.redact import REDACT, write_redacted
-from esoconf.render import values_hash
+from esoconf.render.helm import values_hash
 from esoconf.wait import Timeouts
 
 from ..live import capabilities as caps

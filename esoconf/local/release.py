@@ -20,7 +20,7 @@ from typing import Any
 
 from esoconf import yamlio
 from esoconf.config import ConfigError
-from esoconf.render import parse_manifests
+from esoconf.render.helm import parse_manifests
 from esoconf.runner import CommandError, run
 
 from .eso_controller import ControllerSpec, RunningController, controller_spec, start_controller

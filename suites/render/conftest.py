@@ -17,15 +17,15 @@ import pytest
 from esoconf.adapter import BB_COMMON, PackageValues, PolicyLayout, vault_policy_layout
 from esoconf.charts import ChartInfo, chart_info, check_package, resolve_chart
 from esoconf.config import ConfigError, default_doc_for
-from esoconf.contracts import NamedItem, RenderCase, UmbrellaFlip
-from esoconf.crds import ControllerSource, CrdSet, controller_source, installed_crds, warm
 from esoconf.doc import VaultDoc, load_doc
 from esoconf.gate import require_tool, usage_error
 from esoconf.plugin import get_config
-from esoconf.render import Rendered, Renderer, RenderError
+from esoconf.render.contracts import NamedItem, RenderCase, UmbrellaFlip
+from esoconf.render.crds import ControllerSource, CrdSet, controller_source, installed_crds, warm
+from esoconf.render.helm import Rendered, Renderer, RenderError
+from esoconf.render.schema import SchemaSet, kubernetes_schema_dir
+from esoconf.render.umbrella import UMBRELLA, UmbrellaError, UmbrellaRoute
 from esoconf.report_plugin import scratch_folder, stop_for_chart_failure
-from esoconf.schema import SchemaSet, kubernetes_schema_dir
-from esoconf.umbrella import UMBRELLA, UmbrellaError, UmbrellaRoute
 
 
 @dataclass

@@ -13,7 +13,8 @@ from typing import Any
 import pytest
 
 from esoconf.adapter import AMBIENT, HARDENED
-from esoconf.contracts import (
+from esoconf.doc import VaultDoc
+from esoconf.render.contracts import (
     DELETE,
     NamedItem,
     RenderCase,
@@ -25,7 +26,6 @@ from esoconf.contracts import (
     store_named,
     unswitched_flips,
 )
-from esoconf.doc import VaultDoc
 
 ESO, VAULT = "external-secrets", "vault"
 

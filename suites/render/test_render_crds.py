@@ -6,8 +6,8 @@ from __future__ import annotations
 import pytest
 from render_cases import DOC_TOKEN_DATA, ESO_SCHEMA_CASES
 
-from esoconf.crds import against_controller, compare
-from esoconf.schema import assert_valid, summary
+from esoconf.render.crds import against_controller, compare
+from esoconf.render.schema import assert_valid, summary
 
 pytestmark = pytest.mark.render
 

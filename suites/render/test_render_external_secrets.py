@@ -13,10 +13,10 @@ from render_cases import (
     claimed,
 )
 
-from esoconf.contracts import assert_external_secret, assert_unique_names, external_secrets_for
 from esoconf.eso_objects import describe_external_secret
 from esoconf.known_defects import known_defect
-from esoconf.schema import assert_valid
+from esoconf.render.contracts import assert_external_secret, assert_unique_names, external_secrets_for
+from esoconf.render.schema import assert_valid
 
 pytestmark = pytest.mark.render
 

@@ -10,7 +10,7 @@ from render_cases import (
     VAULT_BIG_BANG,
 )
 
-from esoconf.contracts import (
+from esoconf.render.contracts import (
     EGRESS_POLICY,
     VAULT_INGRESS_LABEL,
     VAULT_PORT,
@@ -22,8 +22,8 @@ from esoconf.contracts import (
     network_policies_enabled,
     vault_server_pods,
 )
-from esoconf.netpol import policy_admits
-from esoconf.traffic import describe, eso_vault_traffic, renamed
+from esoconf.render.netpol import policy_admits
+from esoconf.render.traffic import describe, eso_vault_traffic, renamed
 
 pytestmark = pytest.mark.render
 

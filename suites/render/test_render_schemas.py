@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from render_cases import SCHEMA_CASES
 
-from esoconf.schema import assert_has_schema, assert_valid, summary
+from esoconf.render.schema import assert_has_schema, assert_valid, summary
 
 pytestmark = pytest.mark.render
 

@@ -12,9 +12,9 @@ from render_cases import (
     claimed,
 )
 
-from esoconf.contracts import assert_vault_store, store_of
 from esoconf.eso_objects import DEFAULT_MOUNT_PATH, describe_store, is_referent
 from esoconf.known_defects import known_defect
+from esoconf.render.contracts import assert_vault_store, store_of
 
 pytestmark = pytest.mark.render
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import pytest
 from render_cases import DOC_TOKEN_DATA, SWITCHES, UMBRELLA_FLIPS
 
-from esoconf.contracts import rendering_changes
+from esoconf.render.contracts import rendering_changes
 
 pytestmark = pytest.mark.render
 

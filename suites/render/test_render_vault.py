@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 from render_cases import DOC_TOKEN_DATA, VAULT_BIG_BANG, VAULT_HARDENED, VAULT_LITERAL, VAULT_SWITCHED
 
-from esoconf.contracts import (
+from esoconf.known_defects import known_defect
+from esoconf.render.contracts import (
     ESO_NAMESPACE,
     VAULT_INGRESS_LABEL,
     VAULT_INGRESS_POLICY,
@@ -20,9 +21,8 @@ from esoconf.contracts import (
     policy_route,
     vault_server_pods,
 )
-from esoconf.known_defects import known_defect
-from esoconf.netpol import Pod, policy_admits
-from esoconf.traffic import ap_admits, ap_applies_to, describe, renamed, vault_ingress_traffic
+from esoconf.render.netpol import Pod, policy_admits
+from esoconf.render.traffic import ap_admits, ap_applies_to, describe, renamed, vault_ingress_traffic
 
 pytestmark = pytest.mark.render
 

@@ -34,7 +34,7 @@ def render_chart(chart: Path, values: dict[str, Any]) -> tuple[dict[str, Any], .
     """The fixture chart rendered by the real helm (as the live platforms do), one renderer per process."""
     import tempfile
 
-    from esoconf.render import Renderer
+    from esoconf.render.helm import Renderer
     from esoconf.tools import find_tool
 
     if "r" not in _RENDERERS:

@@ -18,7 +18,7 @@ from esoconf.kind.vault import doc_authorization_policy_objects
 from esoconf.live.naming import namespace_manifest
 from esoconf.live.scenario.manifests import allow_policy_manifest, secret_manifest
 from esoconf.live.vault import token_secret_manifest
-from esoconf.schema import SchemaSet
+from esoconf.render.schema import SchemaSet
 
 DOC_POLICY = {
     "name": "allow-external-secrets",

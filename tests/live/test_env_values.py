@@ -15,7 +15,7 @@ from esoconf.kind.istio import IstioComponent, istiod_values, mesh_policies
 from esoconf.kind.vault import doc_vault_authorization_policies, vault_values
 from esoconf.live.eso import doc_eso_values, eso_values
 from esoconf.live.images import image_set
-from esoconf.render import Rendered, Renderer
+from esoconf.render.helm import Rendered, Renderer
 from esoconf.tools import find_tool
 
 CHARTS = PROJECT_ROOT / "tests" / "fixtures" / "charts"

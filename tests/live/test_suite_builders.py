@@ -18,8 +18,8 @@ from esoconf.live.scenario.fix import doc_token_clean, previous_chart
 from esoconf.live.scenario.judge import decode_secret_data, secret_data_diff
 from esoconf.live.scenario.manifests import allow_policy_manifest, second_eso_values, secret_manifest
 from esoconf.live.scenario.observe import has_sidecar, mesh_requests
+from esoconf.render.schema import SchemaSet
 from esoconf.runner import run
-from esoconf.schema import SchemaSet
 
 CHART = PROJECT_ROOT / "tests" / "fixtures" / "charts" / "external-secrets"
 SHAPES = DocShapes.load(PROJECT_ROOT / "tests" / "fixtures" / "docs" / "VAULT_INTEGRATION.md")

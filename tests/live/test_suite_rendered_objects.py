@@ -11,7 +11,7 @@ from esoconf import eso_objects as eso
 from esoconf.config import PROJECT_ROOT, load_versions
 from esoconf.eso_objects import CSS, SS, CaseIsolation, Rewrites, StoreChange, case_values
 from esoconf.live.cases import DocShapes
-from esoconf.schema import SchemaSet
+from esoconf.render.schema import SchemaSet
 
 SHAPES = DocShapes.load(PROJECT_ROOT / "tests" / "fixtures" / "docs" / "VAULT_INTEGRATION.md")
 URL = "http://127.0.0.1:8200"

@@ -14,8 +14,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from .contracts import ESO_NAMESPACE, VAULT_INGRESS_LABEL, VAULT_NAMESPACE, eso_pods, pod_templates, vault_server_pods
+from .helm import Rendered
 from .netpol import Pod, Verdict, admits
-from .render import Rendered
 
 VAULT_PORT = 8200
 OTHER_PORT = 8201  # Vault's cluster port: the doc admits 8200 only

@@ -30,10 +30,10 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-from . import yamlio
-from .charts import ChartInfo, chart_file, chart_info
-from .config import ConfigError
-from .render import Renderer, RenderJob, object_id
+from .. import yamlio
+from ..charts import ChartInfo, chart_file, chart_info
+from ..config import ConfigError
+from .helm import Renderer, RenderJob, object_id
 from .schema import (
     Crd,
     Finding,

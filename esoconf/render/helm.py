@@ -24,9 +24,9 @@ from typing import Any
 
 import yaml
 
-from . import yamlio
-from .runner import CommandError, run
-from .tools import helm_home_env
+from .. import yamlio
+from ..runner import CommandError, run
+from ..tools import helm_home_env
 
 RELEASES: dict[str, tuple[str, str]] = {
     "external-secrets": ("external-secrets-external-secrets", "external-secrets"),

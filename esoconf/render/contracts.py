@@ -15,7 +15,7 @@ from typing import Any
 
 import yaml
 
-from .adapter import (
+from ..adapter import (
     BB_COMMON,
     BIG_BANG_DEFAULTS,
     UMBRELLA_ALTERNATIVES,
@@ -27,10 +27,10 @@ from .adapter import (
     package_values,
     varied_by,
 )
-from .doc import VaultDoc
-from .eso_objects import CSS, DEFAULT_MOUNT_PATH, external_secrets_writing, stores_named
+from ..doc import VaultDoc
+from ..eso_objects import CSS, DEFAULT_MOUNT_PATH, external_secrets_writing, stores_named
+from .helm import Rendered, object_id
 from .netpol import Pod, selects
-from .render import Rendered, object_id
 
 # --- constants the doc states in prose ("Network and Istio Requirements") --------------------------
 VAULT_NAMESPACE = "vault"

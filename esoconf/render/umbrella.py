@@ -16,8 +16,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from . import yamlio
-from .adapter import (
+from .. import yamlio
+from ..adapter import (
     ADDON_KEY,
     BB_COMMON,
     Note,
@@ -31,10 +31,10 @@ from .adapter import (
     nested,
     umbrella_upstream_podlabels,
 )
-from .charts import ChartInfo
+from ..charts import ChartInfo
+from ..doc import VaultDoc
 from .contracts import RenderCase, rendering_changes
-from .doc import VaultDoc
-from .render import RELEASES, Rendered, Renderer, RenderError
+from .helm import RELEASES, Rendered, Renderer, RenderError
 
 UMBRELLA = "umbrella"
 VALUE_KEYS = ("common", "defaults", "overlays")  # the order of the HelmRelease's valuesFrom

@@ -30,9 +30,9 @@ import jsonschema
 import yaml
 from referencing import Registry, Resource
 
-from . import yamlio
-from .config import ConfigError
-from .render import object_id
+from .. import yamlio
+from ..config import ConfigError
+from .helm import object_id
 
 MAX_MESSAGES = 5
 KEEP_AS_IS = {"enum", "required", "default", "example", "x-kubernetes-list-map-keys"}
