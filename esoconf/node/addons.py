@@ -95,7 +95,8 @@ def enforcer_objects(image: str, node_name: str) -> list[dict[str, Any]]:
     }
     return [
         *_rbac("kube-network-policies", rules),
-        {"apiVersion": "apps/v1", "kind": "DaemonSet", "metadata": _meta("kube-network-policies", labels=ENFORCER_LABELS),
+        {"apiVersion": "apps/v1", "kind": "DaemonSet",
+         "metadata": _meta("kube-network-policies", labels=ENFORCER_LABELS),
          "spec": {"selector": {"matchLabels": ENFORCER_LABELS},
                   "template": {"metadata": {"labels": ENFORCER_LABELS},
                                "spec": {"hostNetwork": True, "serviceAccountName": "kube-network-policies",

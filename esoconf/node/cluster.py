@@ -32,8 +32,15 @@ from ..redact import REDACT
 from ..report import EnvironmentNotReady
 from ..runner import run
 from . import host
-from .addons import COREDNS_IMAGE, COREDNS_LABELS, ENFORCER_IMAGE, ENFORCER_LABELS, SYSTEM, coredns_objects, \
-    enforcer_objects
+from .addons import (
+    COREDNS_IMAGE,
+    COREDNS_LABELS,
+    ENFORCER_IMAGE,
+    ENFORCER_LABELS,
+    SYSTEM,
+    coredns_objects,
+    enforcer_objects,
+)
 from .binaries import NodeBinaries, containerd_version
 from .configs import (
     API_PORT,
@@ -187,8 +194,8 @@ class NodeCluster:
                            user={"client-certificate": str(pki.admin_cert), "client-key": str(pki.admin_key)})
         port = free_port()
         self.url = f"https://127.0.0.1:{port}"
-        self.kubeconfig = kubeconfig(paths.root / "admin.kubeconfig", self.url, pki.ca_cert,
-                                     user={"client-certificate": str(pki.admin_cert), "client-key": str(pki.admin_key)})
+        admin = {"client-certificate": str(pki.admin_cert), "client-key": str(pki.admin_key)}
+        self.kubeconfig = kubeconfig(paths.root / "admin.kubeconfig", self.url, pki.ca_cert, user=admin)
         self._start("kube-apiserver", node_apiserver_argv(binaries.kube_apiserver, pki, "http://127.0.0.1:2379",
                                                           paths.root / "apiserver-certs"),
                     lambda: True, "kube-apiserver started")
@@ -254,7 +261,8 @@ class NodeCluster:
         assert paths is not None and pki is not None
         config = paths.root / "kubelet.yaml"
         config.write_text(yaml.safe_dump(kubelet_config(paths, pki)), encoding="utf-8")
-        self._start("kubelet", [binaries.kubelet, f"--config={config}", f"--kubeconfig={paths.root / 'node.kubeconfig'}",
+        self._start("kubelet", [binaries.kubelet, f"--config={config}",
+                                f"--kubeconfig={paths.root / 'node.kubeconfig'}",
                                 f"--root-dir={paths.kubelet}", f"--hostname-override={NODE_NAME}",
                                 f"--node-ip={host.NODE_IP}", "--v=1"],
                     lambda: _https_get(f"{self.url}/api/v1/nodes/{NODE_NAME}", pki)[0] == 200, "node registered")

@@ -10,10 +10,10 @@ from pathlib import Path
 
 import pytest
 
+from esoconf.local.pki import make_cluster_pki
 from esoconf.node import host
 from esoconf.node.configs import NodePaths, containerd_config, kube_proxy_config, kubelet_config, with_flags
 from esoconf.node.imagebuild import FileEntry, ImageRecipe, archive_bytes, pod_images, shell_files
-from esoconf.local.pki import make_cluster_pki
 
 
 def test_the_network_is_made_inside_the_run_namespaces_never_in_the_hosts() -> None:
