@@ -189,12 +189,12 @@ class NodeCluster:
         assert paths is not None
         pki = self.pki = make_cluster_pki(paths.root / "pki", extra_ips=SERVING_IPS)
         self._start("etcd", etcd_argv(binaries.etcd, paths.root / "etcd", 2379, 2380),
-                    lambda: self.in_node("socat", "-u", "/dev/null", "TCP:127.0.0.1:2379,connect-timeout=1")[0] == 0, "etcd listening")
-        inner = kubeconfig(paths.root / "node.kubeconfig", f"https://127.0.0.1:{API_PORT}", pki.ca_cert,
-                           user={"client-certificate": str(pki.admin_cert), "client-key": str(pki.admin_key)})
+                    lambda: self.in_node("socat", "-u", "/dev/null", "TCP:127.0.0.1:2379,connect-timeout=1")[0] == 0,
+                    "etcd listening")
+        admin = {"client-certificate": str(pki.admin_cert), "client-key": str(pki.admin_key)}
+        inner = kubeconfig(paths.root / "node.kubeconfig", f"https://127.0.0.1:{API_PORT}", pki.ca_cert, user=admin)
         port = free_port()
         self.url = f"https://127.0.0.1:{port}"
-        admin = {"client-certificate": str(pki.admin_cert), "client-key": str(pki.admin_key)}
         self.kubeconfig = kubeconfig(paths.root / "admin.kubeconfig", self.url, pki.ca_cert, user=admin)
         self._start("kube-apiserver", node_apiserver_argv(binaries.kube_apiserver, pki, "http://127.0.0.1:2379",
                                                           paths.root / "apiserver-certs"),
