@@ -335,7 +335,8 @@ class Env:
             self.kube.apply({**self.pull_secret, "metadata": meta})
 
     def wait_pods(self, namespace: str, labels: Mapping[str, str], what: str) -> list[dict[str, Any]]:
-        """Pods Ready; ErrImagePull/ImagePullBackOff/CrashLoopBackOff fail at once, naming pod and image."""
+        """Pods Ready; ImagePullBackOff/CrashLoopBackOff fail at once, naming pod and image (a first ErrImagePull
+        is retried by kubelet: not final)."""
         return wait_for(
             lambda: self.kube.list("Pod", namespace, dict(labels)),
             lambda pods: all_ready(pods),

@@ -29,6 +29,10 @@ class PlatformUnavailable(EnvironmentNotReady):
     """The live platform cannot be set up here; the message is one line with the reason and the fix."""
 
 
+class CanaryInconclusive(EnvironmentNotReady):
+    """The NetworkPolicy canary could not conclude: no network verdict can be given here (environment)."""
+
+
 
 # ESO controller (manager + istio-proxy), Vault server (vault + istio-proxy): current + previous
 DIAGNOSTIC_LOGS = (
@@ -105,17 +109,15 @@ class Platform(PlatformBase):
         return diagnostics_summary(dest)
 
     def require_netpol_enforcement(self) -> None:
-        """Fail (never skip) a test that relies on NetworkPolicy when the CNI does not enforce it."""
+        """Fail (never skip) a test that relies on NetworkPolicy when the CNI does not enforce it; a canary that
+        could not conclude is the environment's verdict (blocked, exit 2), not the chart's."""
         __tracebackhide__ = True
         if not self.netpol_enforced:
+            if self.netpol_detail != NETPOL_NOT_ENFORCED:
+                raise CanaryInconclusive(f"{NETPOL_UNVERIFIED}: {self.netpol_detail}")
             import pytest
 
-            pytest.fail(
-                NETPOL_NOT_ENFORCED
-                if self.netpol_detail == NETPOL_NOT_ENFORCED
-                else f"{NETPOL_UNVERIFIED}: {self.netpol_detail}",
-                pytrace=False,
-            )
+            pytest.fail(NETPOL_NOT_ENFORCED, pytrace=False)
 
     def eso_values(self) -> dict[str, Any]:
         return json.loads(json.dumps(self._installed_values))

@@ -77,7 +77,8 @@ def kernel_has_nft_queue() -> tuple[bool, str]:
         code, out = host.run_quiet(["unshare", "--net", "--", "nft", "-f", handle.name])
     finally:
         os.unlink(handle.name)
-    return code == 0, (out.splitlines() or ["ok"])[0]
+    first = (out.splitlines() or ["ok"])[0]
+    return code == 0, "nft: " + first[first.find("Error:"):] if "Error:" in first else first
 
 
 def _https_get(url: str, pki: ClusterPki, timeout: float = 2.0) -> tuple[int, str]:

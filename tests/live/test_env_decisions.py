@@ -46,10 +46,11 @@ IMAGE_FAILURES = [
         "pod vault/vault-0 ImagePullBackOff for image docker.io/hashicorp/vault:9",
     ),
     (
-        "err-image-pull-init",
-        [pod("p", waiting="ErrImagePull", init=True, message="not found")],
-        "pod vault/p ErrImagePull for image img:1: not found",
+        "pull-backoff-init",
+        [pod("p", waiting="ImagePullBackOff", init=True, message="not found")],
+        "pod vault/p ImagePullBackOff for image img:1: not found",
     ),
+    ("first-err-image-pull-is-retried", [pod("p", waiting="ErrImagePull", message="i/o timeout")], None),
     (
         "crash-loop",
         [pod("ok", ready=True), pod("bad", waiting="CrashLoopBackOff")],
@@ -156,6 +157,20 @@ CANARY_CASES = [
     ("probe-broken", None, [], False, "probe did not run"),
     ("no-probe-after-deny", True, [None, None], False, "no probe ran after the deny policy"),
 ]
+ALLOW_CASES = [
+    ("deny-blocks-allow-opens", [True, False], [False, True], True, "and the allow policy reopened it"),
+    ("allow-does-not-reopen", [False], [False, False], False, "the allow policy did not reopen it"),
+    ("allow-probe-broken", [False], [None], False, "the allow policy did not reopen it"),
+]
+
+
+@pytest.mark.parametrize(("after", "allow", "enforced", "detail"), [c[1:] for c in ALLOW_CASES],
+                         ids=[c[0] for c in ALLOW_CASES])
+def test_canary_needs_the_allow_policy_to_reopen_what_the_deny_blocked(
+    after: list[bool | None], allow: list[bool | None], enforced: bool, detail: str
+) -> None:
+    verdict = canary_verdict(True, after, allow)
+    assert verdict.enforced is enforced and detail in verdict.detail
 
 
 @pytest.mark.parametrize(

@@ -20,6 +20,7 @@ from esoconf.kind.leftovers import clean_start, leftovers
 from esoconf.kind.platform import ChartSources, Platform
 from esoconf.live.images import image_set
 from esoconf.live.kube import RUN_LABEL
+from esoconf.report import EnvironmentNotReady
 from esoconf.wait import Timeouts
 
 PINNED = "https://repo1.dso.mil/big-bang/product/packages/external-secrets.git"
@@ -193,10 +194,10 @@ def test_canary_retries_a_baseline_that_collided_with_the_servers_single_connect
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setattr(canary.time, "sleep", lambda seconds: None)
-    kube = CanaryKube([PROBE_BLOCKED, PROBE_CONNECTED, PROBE_BLOCKED])
+    kube = CanaryKube([PROBE_BLOCKED, PROBE_CONNECTED, PROBE_BLOCKED, PROBE_CONNECTED])
     verdict = run_canary(kube, "busybox", "r1", Timeouts())  # type: ignore[arg-type]
     assert verdict.enforced, verdict.detail
-    assert kube.applied.count("NetworkPolicy") == 1
+    assert kube.applied.count("NetworkPolicy") == 2  # the deny, then the allow that reopens
 
 
 class PullFailingCanaryKube(CanaryKube):
@@ -219,7 +220,7 @@ def test_a_canary_that_cannot_run_is_inconclusive_not_a_platform_failure() -> No
     assert verdict.detail.startswith("canary inconclusive: TerminalState: canary pods Ready: gave up early")
     assert verdict.detail.endswith("ImagePullBackOff for image busybox: Back-off pulling image busybox")
     platform = bare_platform(netpol_enforced=verdict.enforced, netpol_detail=verdict.detail)
-    with pytest.raises(pytest.fail.Exception) as info:  # the tests that need NetworkPolicy say why
+    with pytest.raises(EnvironmentNotReady) as info:  # the tests that need NetworkPolicy say why: blocked, exit 2
         platform.require_netpol_enforcement()
     assert str(info.value) == f"{NETPOL_UNVERIFIED}: {verdict.detail}"
 
