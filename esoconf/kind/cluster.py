@@ -317,6 +317,8 @@ class Env:
     pull_secret: dict[str, Any] | None = (
         None  # the private-registry Secret (registry1), applied per namespace
     )
+    mesh: bool = True  # Istio is installed (kind, existing); the node platform has none: charts get istio off
+    local_images: bool = False  # images built here (node): the chart's wait-job hook runs with our kubectl image
 
     def ensure_namespace(self, name: str, labels: Mapping[str, str] | None = None) -> None:
         self.kube.apply(
@@ -383,6 +385,16 @@ class HelmComponent:
     def install(self, env: Env) -> None:
         self.helm_install(env, self.release, self.chart, self.values(env))
 
+    def rendered(self, env: Env) -> list[dict[str, Any]]:
+        """The objects ``helm template`` renders for this release with the values it is installed with."""
+        path = write_values(self.values(env), env.artifacts / "values", self.release)
+        try:
+            out = env.access.run_helm(["template", self.release, *self.chart.args(), "--namespace", self.namespace,
+                                       "--values", str(path)], timeout=120).stdout
+        finally:
+            shutil.rmtree(path.parent, ignore_errors=True)
+        return [doc for doc in yaml.safe_load_all(out) if isinstance(doc, dict)]
+
     def ready(self, env: Env) -> None:
         for labels in self.pod_selectors:
             env.wait_pods(self.namespace, labels, f"{self.name} pods {labels} Ready")
@@ -403,6 +415,13 @@ class HelmComponent:
 
     def uninstall(self, env: Env) -> None:
         env.access.run_helm(helm_uninstall(self.release, self.namespace), timeout=400)
+
+
+def without_mesh(values: dict[str, Any], env: Env) -> dict[str, Any]:
+    """The chart's values with Istio off where the platform has no mesh (its CRDs do not exist there)."""
+    if env.mesh:
+        return values
+    return {**values, "istio": {**(values.get("istio") or {}), "enabled": False}}
 
 
 def run_labels(run_id: str) -> dict[str, str]:

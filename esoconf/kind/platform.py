@@ -19,7 +19,7 @@ from ..live.platform import Phases, PlatformBase
 from ..live.vault import SeedResult
 from ..report import EnvironmentNotReady
 from .canary import NETPOL_NOT_ENFORCED, NETPOL_UNVERIFIED
-from .cluster import ChartRef, Env, HelmComponent, helm_status
+from .cluster import ChartRef, Env, HelmComponent, helm_status, without_mesh
 from .eso import EsoComponent
 from .istio import ISTIO_NAMESPACE
 from .vault import SERVER_POD_SELECTOR, VAULT_NAMESPACE, VAULT_RELEASE, VaultComponent, doc_authorization_policy_objects
@@ -87,6 +87,16 @@ class Platform(PlatformBase):
     vault_component: VaultComponent | None = field(default=None, repr=False)
     charts: ChartSources | None = field(default=None, repr=False)
     _installed_values: dict[str, Any] = field(default_factory=dict, repr=False)
+    name: str = "kind"  # the cluster provider: kind, existing, node
+    ran: dict[str, str] = field(default_factory=dict)  # what really ran (the report's environment section)
+    alive_check: Callable[[], None] | None = field(default=None, repr=False)  # the node's daemons
+
+    def properties(self) -> dict[str, str]:
+        return dict(self.ran)
+
+    def check_alive(self) -> None:
+        if self.alive_check is not None:
+            self.alive_check()
 
     def _need_env(self) -> Env:
         if self.env is None or self.eso_component is None:
@@ -138,7 +148,8 @@ class Platform(PlatformBase):
             env.ensure_namespace(extra.namespace, {"istio-injection": "enabled", RUN_LABEL: self.run_id})
         else:  # e.g. the test's namespace: keep its labels, add only the pull secret
             env.ensure_pull_secret(extra.namespace)
-        extra.helm_install(env, release, extra.chart, deep_merge(image_overrides(env.images), values))
+        extra.helm_install(env, release, extra.chart,
+                           without_mesh(deep_merge(image_overrides(env.images), values), env))
         extra.ready(env)
 
     def upgrade_eso(
