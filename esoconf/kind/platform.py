@@ -11,6 +11,7 @@ from typing import Any
 
 from ..adapter import deep_merge
 from ..config import ConfigError, is_remote_chart
+from ..live.capabilities import capabilities_of
 from ..live.diagnostics import Diagnostics, PodLogs
 from ..live.diagnostics import summary as diagnostics_summary
 from ..live.eso import CONTROLLER_SELECTOR, ESO_NAMESPACE, image_overrides
@@ -90,6 +91,10 @@ class Platform(PlatformBase):
     name: str = "kind"  # the cluster provider: kind, existing, node
     ran: dict[str, str] = field(default_factory=dict)  # what really ran (the report's environment section)
     alive_check: Callable[[], None] | None = field(default=None, repr=False)  # the node's daemons
+
+    @property
+    def capabilities(self) -> frozenset[str]:
+        return capabilities_of(self.name)
 
     def properties(self) -> dict[str, str]:
         return dict(self.ran)

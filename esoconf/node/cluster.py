@@ -17,7 +17,7 @@ import ssl
 import tempfile
 import time
 import urllib.request
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -175,7 +175,7 @@ class NodeCluster:
             raise NodeUnavailable(f"node platform bring-up failed: {type(exc).__name__}: {first}") from exc
         return self
 
-    def _start(self, name: str, argv: list[str | Path], ready: Callable[[], object], what: str,
+    def _start(self, name: str, argv: Sequence[str | Path], ready: Callable[[], object], what: str,
                netns: bool = True) -> None:
         assert self.supervisor is not None and self.namespaces is not None
         prefix = self.namespaces.enter() if netns else []

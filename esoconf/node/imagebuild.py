@@ -146,7 +146,7 @@ def pod_images(objects: Iterable[Mapping[str, object]]) -> list[str]:
     def walk(node: object) -> None:
         if isinstance(node, Mapping):
             for key in ("containers", "initContainers"):
-                for container in node.get(key) or []:  # type: ignore[union-attr]
+                for container in node.get(key) or []:
                     if isinstance(container, Mapping) and container.get("image"):
                         found.append(str(container["image"]))
             for value in node.values():
