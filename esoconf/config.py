@@ -106,7 +106,7 @@ SETTINGS: tuple[Setting, ...] = (
             "appVersion)", None, junit="eso_version"),
     Setting("vault_bin", "local platform and vault tier: the Vault server binary (default: `vault` on PATH, "
             "else the OpenBao `bao` installed by scripts/install-tools)", None),
-    Setting("local_crds", "local platform: which CRDs to install: chart (the chart's crds/ and CRD "
+    Setting("local_crds", "local and node platforms: which CRDs to install: chart (the chart's crds/ and CRD "
             "templates) or controller (deploy/crds/bundle.yaml of the controller's ESO release)", "chart",
             _one_of("chart", "controller")),
     Setting("kubeconfig", "use an existing cluster from this kubeconfig instead of creating kind", None),

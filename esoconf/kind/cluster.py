@@ -319,6 +319,7 @@ class Env:
     )
     mesh: bool = True  # Istio is installed (kind, existing); the node platform has none: charts get istio off
     local_images: bool = False  # images built here (node): the chart's wait-job hook runs with our kubectl image
+    skip_crds: bool = False  # the CRDs are installed already (node, --local-crds controller): helm leaves crds/ alone
 
     def ensure_namespace(self, name: str, labels: Mapping[str, str] | None = None) -> None:
         self.kube.apply(
@@ -376,7 +377,8 @@ class HelmComponent:
         timeout = int(env.timeouts.helm_install)
         try:
             env.access.run_helm(
-                helm_upgrade_install(release, chart, self.namespace, values_file=path, timeout_s=timeout),
+                helm_upgrade_install(release, chart, self.namespace, values_file=path, timeout_s=timeout,
+                                     skip_crds=env.skip_crds),
                 timeout=timeout + 60,
             )
         finally:

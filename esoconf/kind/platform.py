@@ -89,6 +89,7 @@ class Platform(PlatformBase):
     charts: ChartSources | None = field(default=None, repr=False)
     _installed_values: dict[str, Any] = field(default_factory=dict, repr=False)
     name: str = "kind"  # the cluster provider: kind, existing, node
+    probe_image: str = "docker.io/library/busybox:1.37.0"  # the canary's image: sh + nc (traffic probes)
     ran: dict[str, str] = field(default_factory=dict)  # what really ran (the report's environment section)
     alive_check: Callable[[], None] | None = field(default=None, repr=False)  # the node's daemons
 

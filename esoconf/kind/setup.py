@@ -209,12 +209,15 @@ def _setup(
     phases.write(artifacts / "phases.json")
     platform = Platform(
         name=str(config.platform),
+        probe_image=env.images["canary"],
         kube=kube,
         vault=seeder,
         vault_url=VAULT_URL_IN_CLUSTER,
         eso_namespace=ESO_NAMESPACE,
         eso_release=ESO_RELEASE,
-        eso_version=chart_info(inputs.eso_chart).app_version,
+        # the controller that runs: on node the build under the chart's image name (the expectations follow it)
+        eso_version=(state.node.cluster.binaries.versions["eso"] if state.node
+                     else chart_info(inputs.eso_chart).app_version),
         run_id=run_id,
         timeouts=timeouts,
         netpol_enforced=verdict.enforced,
@@ -287,6 +290,9 @@ def _prepare_images(config: Config, env: Env, state: _SetupState, phases: Phases
             objects = [obj for component in state.components for obj in component.rendered(env)]
             lines = state.node.load_images([*pod_images(objects), env.images["canary"]])
             phases.note("images", "; ".join(lines))
+            if config.local_crds == "controller":
+                phases.note("crds", state.node.install_controller_crds(env.access.helm, env.access.kubectl))
+                env.skip_crds = True
         elif env.images.needs_pull_secret:
             username, password = registry_credentials(os.environ)
             env.pull_secret = pull_secret_manifest("default", username, password)

@@ -85,8 +85,9 @@ def find_node_binaries(cache: Path, eso_version: str, kubectl: Path) -> NodeBina
             missing.append(f"{component} {version}")
     if missing:
         node_set = {"kubelet", "kube-proxy", "kube-scheduler", "coredns", "kube-network-policies", "pause"}
-        commands = sorted({NODE_INSTALL if m.split()[0].removesuffix("-xtqueue") in node_set else LOCAL_INSTALL
-                           + (f" --eso-version {eso_version}" if m.startswith("eso ") else "") for m in missing})
+        names = {m.split()[0].removesuffix("-xtqueue") for m in missing}
+        commands = [f"{LOCAL_INSTALL} --eso-version {eso_version}"] if names - node_set else []
+        commands += [NODE_INSTALL] if names & node_set else []
         raise ToolError(f"node platform: not built yet: {', '.join(missing)} (cache {cache}). Fix: run "
                         f"{' && '.join(commands)}")
     return NodeBinaries(

@@ -72,6 +72,18 @@ class NodeProvider:
     def load_rendered(self, objects: Iterable[Mapping[str, Any]]) -> list[str]:
         return self.load_images(pod_images(objects))
 
+    def install_controller_crds(self, helm: Path, kubectl: Path) -> str:
+        """``--local-crds controller``: the CRD bundle of the controller's own release, before the charts (a
+        chart's crds/ that lacks one the controller uses, e.g. GeneratorState, stops dataFrom syncs)."""
+        from ..local.release import Tools, controller_crds, install_crds
+
+        assert self.cluster.kubeconfig is not None
+        version = self.cluster.binaries.versions["eso"]
+        names = install_crds(Tools(helm, kubectl, self.cluster.kubeconfig), controller_crds(version), timeout=120)
+        line = f"{len(names)} CRDs from ESO {version}'s bundle (--local-crds controller)"
+        self.cluster.evidence.append(line)
+        return line
+
     def evidence(self) -> list[str]:
         images = describe(self.cluster.images.loaded) if self.cluster.images else []
         return [*self.cluster.evidence, *(f"image {line}" for line in images)]

@@ -136,3 +136,15 @@ def test_installer_and_node_lookup_agree_on_binary_names(installer) -> None:
     from esoconf.node.binaries import binary_name
 
     assert {c: binary_name(c) for c in installer.NODE_COMPONENTS} == installer.NODE_BINARY
+
+
+def test_missing_node_binaries_are_one_line_naming_both_install_commands(tmp_path: Path) -> None:
+    from esoconf.node.binaries import find_node_binaries
+    from esoconf.tools import ToolError
+
+    with pytest.raises(ToolError) as info:
+        find_node_binaries(tmp_path, "v0.16.2", Path("/bin/kubectl"))
+    message = str(info.value)
+    assert "\n" not in message and "kubelet v1.34.4" in message and "eso v0.16.2" in message
+    assert message.endswith("Fix: run python scripts/install-tools --if-missing --set local --eso-version v0.16.2 "
+                            "&& python scripts/install-tools --if-missing --set node")

@@ -124,6 +124,13 @@ class Probing(ScenarioCore):
         self.probes.append(ProbeResult(f"{source.namespace}/{source.name}", host, port, result))
         return result
 
+    def service_ip(self, host: str) -> str:
+        """The ClusterIP of ``<service>.<namespace>.svc...``."""
+        service, namespace = host.split(".")[:2]
+        found = self.kube.get("Service", service, namespace)
+        assert found is not None, f"Service {namespace}/{service} not found"
+        return str(found["spec"]["clusterIP"])
+
     @contextlib.contextmanager
     def network_policy_removed(self, namespace: str, name: str) -> Iterator[None]:
         """One NetworkPolicy deleted for the block (verified gone), put back as it was afterwards."""
