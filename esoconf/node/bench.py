@@ -58,8 +58,9 @@ def peak_memory() -> Iterator[dict[str, float]]:
         result["peak_mb"] = round(peak[0] / 2**20, 1)
 
 
-def leftovers(sysctls: dict[str, str]) -> list[str]:
-    """What a node run must not leave: its namespaces, mounts, processes, pod cgroups, changed sysctls."""
+def leftovers(sysctls: dict[str, str], cni_cache: frozenset[str] | None | bool = False) -> list[str]:
+    """What a node run must not leave: its namespaces, mounts, processes, pod cgroups, changed sysctls, new files
+    in libcni's cache (``cni_cache``: what was there before; False: not checked)."""
     found = [f"netns {name}" for name in host.leftover_netns()]
     found += [f"mount {point}" for point in host.mounts_under(Path("/tmp")) if "/esoconf-node-" in point]
     found += [f"cgroup {path}" for path in host.cgroup_dirs("kubepods")]
@@ -68,6 +69,8 @@ def leftovers(sysctls: dict[str, str]) -> list[str]:
             with contextlib.suppress(OSError):
                 if b"esoconf-node-" in (proc / "cmdline").read_bytes():
                     found.append(f"process {proc.name}")
+    if cni_cache is not False:
+        found += [f"file {path}" for path in sorted(set(map(str, host.CNI_CACHE.rglob("*"))) - set(cni_cache or ()))]
     found += [f"sysctl {key} now {value} (was {sysctls[key]})"
               for key, value in host.read_sysctls(sysctls).items() if value != sysctls[key]]
     return found
@@ -111,12 +114,13 @@ def main(argv: list[str] | None = None) -> int:
         print("bench-node: the node platform needs root (network namespaces, containerd, kubelet)", file=sys.stderr)
         return 2
     sysctls = host.read_sysctls(host.KUBELET_SYSCTLS)
+    cni_cache = host.files_under(host.CNI_CACHE)
     try:
         result = bring_up(args) if args.what == "bring-up" else tier(args)
     except Exception as exc:  # noqa: BLE001 - one line
         print(f"bench-node: {type(exc).__name__}: {exc}", file=sys.stderr)
         result = {"error": str(exc)}
-    result["leftovers"] = leftovers(sysctls)
+    result["leftovers"] = leftovers(sysctls, cni_cache)
     print(json.dumps(result, indent=2, default=str))
     if "error" in result:
         return 2

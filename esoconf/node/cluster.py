@@ -100,6 +100,7 @@ class Teardown:
     sysctls: dict[str, str] = field(default_factory=dict)
     cni_netns_before: frozenset[str] = frozenset()
     cgroups: tuple[str, ...] = ("kubepods",)
+    cni_cache_before: frozenset[str] | None = None
 
 
 def new_cni_netns(before: frozenset[str]) -> list[str]:
@@ -155,7 +156,8 @@ class NodeCluster:
         self.supervisor = Supervisor(root)
         self.namespaces = host.Namespaces.for_run(self.run_id)
         self.teardown = Teardown(root, self.namespaces.names, host.read_sysctls(host.KUBELET_SYSCTLS),
-                                 frozenset(new_cni_netns(frozenset())))
+                                 frozenset(new_cni_netns(frozenset())),
+                                 cni_cache_before=host.files_under(host.CNI_CACHE))
         try:
             with self.phases.phase("node-network"):
                 host.make_netns(self.namespaces)
@@ -340,6 +342,7 @@ class NodeCluster:
             left += host.remove_cgroups(td.cgroups)
             left += [f"sysctl {key}" for key in host.restore_sysctls(td.sysctls)]
             left += remove_container_log_links(td.run_dir)
+            left += [f"file {path}" for path in host.remove_new_files(host.CNI_CACHE, td.cni_cache_before)]
             if not left and not self.keep_dir:
                 import shutil
 

@@ -200,6 +200,30 @@ def restore_sysctls(saved: Mapping[str, str]) -> list[str]:
     return failed
 
 
+CNI_CACHE = Path("/var/lib/cni")  # libcni's result cache: containerd's CNI calls write there, whatever we configure
+
+
+def files_under(root: Path) -> frozenset[str] | None:
+    """Every path below ``root`` (None when ``root`` does not exist): what was there before the run."""
+    return frozenset(str(p) for p in root.rglob("*")) if root.exists() else None
+
+
+def remove_new_files(root: Path, before: frozenset[str] | None) -> list[str]:
+    """Remove what appeared below ``root`` since ``before`` (``root`` itself when it was not there); returns
+    what is still there."""
+    import shutil
+
+    if not root.exists():
+        return []
+    if before is None:
+        shutil.rmtree(root, ignore_errors=True)
+        return [str(root)] if root.exists() else []
+    for path in sorted((p for p in root.rglob("*") if str(p) not in before), key=lambda p: -len(p.parts)):
+        with contextlib.suppress(OSError):
+            path.rmdir() if path.is_dir() and not path.is_symlink() else path.unlink()
+    return sorted(str(p) for p in root.rglob("*") if str(p) not in before)
+
+
 def leftover_netns() -> list[str]:
     """Network namespaces an earlier node run left behind."""
     return sorted(p.name for p in NETNS_DIR.glob(f"{PREFIX}*")) if NETNS_DIR.is_dir() else []

@@ -148,3 +148,16 @@ def test_missing_node_binaries_are_one_line_naming_both_install_commands(tmp_pat
     assert "\n" not in message and "kubelet v1.34.4" in message and "eso v0.16.2" in message
     assert message.endswith("Fix: run python scripts/install-tools --if-missing --set local --eso-version v0.16.2 "
                             "&& python scripts/install-tools --if-missing --set node")
+
+
+def test_new_files_in_libcnis_cache_are_removed_and_old_ones_kept(tmp_path: Path) -> None:
+    cache = tmp_path / "cni"
+    (cache / "results").mkdir(parents=True)
+    (cache / "results" / "theirs").write_text("x")
+    before = host.files_under(cache)
+    (cache / "results" / "cni-loopback-abc-lo").write_text("y")
+    (cache / "networks" / "esoconf-1").mkdir(parents=True)
+
+    assert host.remove_new_files(cache, before) == []
+    assert sorted(p.name for p in cache.rglob("*")) == ["results", "theirs"]
+    assert host.remove_new_files(cache, None) == [] and not cache.exists()  # it was not there before the run

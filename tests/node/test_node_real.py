@@ -29,7 +29,7 @@ def test_the_node_comes_up_runs_pods_and_leaves_nothing_behind() -> None:
     from esoconf.node.cluster import NodeCluster
 
     kubectl = Path(shutil.which("kubectl") or "kubectl")
-    sysctls = host.read_sysctls(host.KUBELET_SYSCTLS)
+    sysctls, cni_cache = host.read_sysctls(host.KUBELET_SYSCTLS), host.files_under(host.CNI_CACHE)
     cluster = NodeCluster(find_node_binaries(cache_dir(), "v0.16.2", kubectl), "pytest-node-real")
     try:
         cluster.up()
@@ -39,4 +39,4 @@ def test_the_node_comes_up_runs_pods_and_leaves_nothing_behind() -> None:
         assert pods.split() == ["Running", "Running"]  # CoreDNS and the enforcer
     finally:
         left = cluster.down()
-    assert left == [] and leftovers(sysctls) == []
+    assert left == [] and leftovers(sysctls, cni_cache) == []
