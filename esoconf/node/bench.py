@@ -58,7 +58,7 @@ def peak_memory() -> Iterator[dict[str, float]]:
         result["peak_mb"] = round(peak[0] / 2**20, 1)
 
 
-def leftovers(sysctls: dict[str, str], cni_cache: frozenset[str] | None | bool = False) -> list[str]:
+def leftovers(sysctls: dict[str, str], cni_cache: frozenset[str] | None | bool = False) -> list[str]:  # noqa: FBT001
     """What a node run must not leave: its namespaces, mounts, processes, pod cgroups, changed sysctls, new files
     in libcni's cache (``cni_cache``: what was there before; False: not checked)."""
     found = [f"netns {name}" for name in host.leftover_netns()]
@@ -69,8 +69,9 @@ def leftovers(sysctls: dict[str, str], cni_cache: frozenset[str] | None | bool =
             with contextlib.suppress(OSError):
                 if b"esoconf-node-" in (proc / "cmdline").read_bytes():
                     found.append(f"process {proc.name}")
-    if cni_cache is not False:
-        found += [f"file {path}" for path in sorted(set(map(str, host.CNI_CACHE.rglob("*"))) - set(cni_cache or ()))]
+    if not isinstance(cni_cache, bool):
+        before: frozenset[str] = cni_cache or frozenset()
+        found += [f"file {path}" for path in sorted(set(map(str, host.CNI_CACHE.rglob("*"))) - before)]
     found += [f"sysctl {key} now {value} (was {sysctls[key]})"
               for key, value in host.read_sysctls(sysctls).items() if value != sysctls[key]]
     return found

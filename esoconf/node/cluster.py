@@ -10,6 +10,7 @@ empty).
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import json
 import os
@@ -155,6 +156,7 @@ class NodeCluster:
         self.paths = NodePaths(root)
         self.supervisor = Supervisor(root)
         self.namespaces = host.Namespaces.for_run(self.run_id)
+        atexit.register(self.down)  # the last resort (issue 16's cleanup registry takes it over on signals)
         self.teardown = Teardown(root, self.namespaces.names, host.read_sysctls(host.KUBELET_SYSCTLS),
                                  frozenset(new_cni_netns(frozenset())),
                                  cni_cache_before=host.files_under(host.CNI_CACHE))
@@ -325,6 +327,7 @@ class NodeCluster:
     def down(self) -> list[str]:
         """Undo everything this cluster made; returns what is left (empty when clean)."""
         left: list[str] = []
+        atexit.unregister(self.down)
         with self.phases.phase("node-teardown"):
             self.delete_pods()
             if self.supervisor is not None:
