@@ -14,10 +14,8 @@ import atexit
 import contextlib
 import json
 import os
-import ssl
 import tempfile
 import time
-import urllib.request
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,6 +24,7 @@ from typing import Any
 import yaml
 
 from ..live.platform import Phases
+from ..local.kubeapi import _get as _https_get
 from ..local.kubeapi import etcd_argv, kubeconfig
 from ..local.pki import ClusterPki, make_cluster_pki
 from ..local.processes import Supervisor, free_port
@@ -80,16 +79,6 @@ def kernel_has_nft_queue() -> tuple[bool, str]:
         os.unlink(handle.name)
     first = (out.splitlines() or ["ok"])[0]
     return code == 0, "nft: " + first[first.find("Error:"):] if "Error:" in first else first
-
-
-def _https_get(url: str, pki: ClusterPki, timeout: float = 2.0) -> tuple[int, str]:
-    context = ssl.create_default_context(cafile=str(pki.ca_cert))
-    context.load_cert_chain(str(pki.admin_cert), str(pki.admin_key))
-    try:
-        with urllib.request.urlopen(url, context=context, timeout=timeout) as response:  # noqa: S310
-            return response.status, response.read().decode(errors="replace")
-    except urllib.error.HTTPError as exc:
-        return exc.code, exc.read().decode(errors="replace")
 
 
 @dataclass
