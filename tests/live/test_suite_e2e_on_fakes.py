@@ -46,7 +46,7 @@ def run_suites(
 
 def test_the_full_matrix_reaches_the_predicted_verdicts(suite: pytest.Pytester) -> None:
     result = run_suites(suite, "v1.3.1", "pass", "--from-chart-version", "1.3.0-bb.0")
-    result.assert_outcomes(passed=22, xfailed=4)  # 22: the second-install case too
+    result.assert_outcomes(passed=24, xfailed=4)  # 24: the second-install and the two traffic cases too
     result.stdout.fnmatch_lines_random(
         [
             "XFAIL*test_failure[[]k8s-auth-default-policy[]]*TRB-5*",
