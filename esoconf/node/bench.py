@@ -118,11 +118,15 @@ def main(argv: list[str] | None = None) -> int:
     cni_cache = host.files_under(host.CNI_CACHE)
     try:
         result = bring_up(args) if args.what == "bring-up" else tier(args)
+    except KeyboardInterrupt as exc:  # Ctrl-C or SIGTERM: the node was torn down on the way out; say so
+        result = {"interrupted": str(exc) or "SIGINT"}
     except Exception as exc:  # noqa: BLE001 - one line
         print(f"bench-node: {type(exc).__name__}: {exc}", file=sys.stderr)
         result = {"error": str(exc)}
     result["leftovers"] = leftovers(sysctls, cni_cache)
     print(json.dumps(result, indent=2, default=str))
+    if "interrupted" in result:
+        return 130
     if "error" in result:
         return 2
     over = [key for key, budget in BUDGETS.items() if key in result and float(result[key]) > budget]  # type: ignore[arg-type]

@@ -14,7 +14,9 @@ import atexit
 import contextlib
 import json
 import os
+import signal
 import tempfile
+import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -146,6 +148,7 @@ class NodeCluster:
         self.supervisor = Supervisor(root)
         self.namespaces = host.Namespaces.for_run(self.run_id)
         atexit.register(self.down)  # the last resort (issue 16's cleanup registry takes it over on signals)
+        interrupt_on_sigterm()
         self.teardown = Teardown(root, self.namespaces.names, host.read_sysctls(host.KUBELET_SYSCTLS),
                                  frozenset(new_cni_netns(frozenset())),
                                  cni_cache_before=host.files_under(host.CNI_CACHE))
@@ -342,6 +345,17 @@ class NodeCluster:
             elif td.run_dir.exists():
                 left.append(f"run folder {td.run_dir}" if left else "")
         return [item for item in left if item]
+
+
+def interrupt_on_sigterm() -> None:
+    """SIGTERM (a CI timeout, `kill`) unwinds like Ctrl-C, so the node is torn down instead of left running in
+    its namespaces; only where nobody handles SIGTERM yet (a cleanup registry's own handler wins)."""
+    if threading.current_thread() is threading.main_thread() and signal.getsignal(signal.SIGTERM) is signal.SIG_DFL:
+        signal.signal(signal.SIGTERM, _interrupt)
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt(f"signal {signum}")
 
 
 CONTAINER_LOGS = Path("/var/log/containers")

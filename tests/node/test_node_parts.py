@@ -161,3 +161,21 @@ def test_new_files_in_libcnis_cache_are_removed_and_old_ones_kept(tmp_path: Path
     assert host.remove_new_files(cache, before) == []
     assert sorted(p.name for p in cache.rglob("*")) == ["results", "theirs"]
     assert host.remove_new_files(cache, None) == [] and not cache.exists()  # it was not there before the run
+
+
+def test_sigterm_unwinds_like_ctrl_c_only_where_nobody_handles_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    import signal
+
+    from esoconf.node import cluster
+
+    installed: list[object] = []
+    monkeypatch.setattr(signal, "signal", lambda signum, handler: installed.append(handler))
+    monkeypatch.setattr(signal, "getsignal", lambda signum: signal.SIG_DFL)
+    cluster.interrupt_on_sigterm()
+    assert installed == [cluster._interrupt]
+    with pytest.raises(KeyboardInterrupt):
+        cluster._interrupt(signal.SIGTERM, None)
+
+    monkeypatch.setattr(signal, "getsignal", lambda signum: print)  # someone else's handler: left alone
+    cluster.interrupt_on_sigterm()
+    assert installed == [cluster._interrupt]
