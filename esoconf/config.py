@@ -129,15 +129,16 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("keep_on_failure", "keep a failed test's namespace and objects for debugging", False, _bool,
             flag=True),
     Setting("platform", "where the live tier runs: kind (created here), local (real ESO, kube-apiserver, "
-            "etcd and Vault as local processes, no Docker) or existing (--kubeconfig); default: existing with "
-            "--kubeconfig, else kind", None, _one_of("kind", "local", "existing"), junit="platform"),
+            "etcd and Vault as local processes, no Docker), node (a real single-node Kubernetes without Docker, in "
+            "network namespaces; root) or existing (--kubeconfig); default: existing with --kubeconfig, else kind",
+            None, _one_of("kind", "local", "existing", "node"), junit="platform"),
     Setting("eso_bin", "local platform: the ESO controller binary to run (default: the one built for "
             "--eso-version by scripts/install-tools --set local)", None),
     Setting("eso_version", "local platform: the ESO controller release to run (default: the chart's "
             "appVersion)", None, junit="eso_version"),
     Setting("vault_bin", "local platform and vault tier: the Vault server binary (default: `vault` on PATH, "
             "else the OpenBao `bao` installed by scripts/install-tools)", None),
-    Setting("local_crds", "local platform: which CRDs to install: chart (the chart's crds/ and CRD "
+    Setting("local_crds", "local and node platforms: which CRDs to install: chart (the chart's crds/ and CRD "
             "templates) or controller (deploy/crds/bundle.yaml of the controller's ESO release)", "chart",
             _one_of("chart", "controller")),
     Setting("kubeconfig", "use an existing cluster from this kubeconfig instead of creating kind", None),

@@ -26,7 +26,7 @@ from . import runner
 from .tools import Tool, find_tool, helm_home_env, kubectl_skew
 
 TIERS = ("render", "e2e")
-LOCAL_TIERS = ("local", "vault")  # the Docker-free live tiers: their own checks and verdict lines
+LOCAL_TIERS = ("local", "vault", "node")  # the Docker-free live tiers: their own checks and verdict lines
 USAGE = 3  # as the suite's usage error (esoconf.report.Exit.USAGE)
 PYTHON_MINIMUM = (3, 11)
 GIB = 1024**3
@@ -360,6 +360,19 @@ def check_local(ctx: Context) -> CheckResult:
                    "python scripts/install-tools --if-missing --set local [--eso-version vX] (needs go)", ("local",))
 
 
+def check_node(ctx: Context) -> CheckResult:
+    """The node platform: root, network namespaces, containerd and the host packages, the cgroup mode, the
+    enforcer's kernel path, its binaries (esoconf.node.doctor)."""
+    from .node.doctor import cgroup_mode, node_blockers
+
+    problem = node_blockers(ctx.config) or None
+    return _result("node", problem, f"root, netns, containerd, enforcer kernel path, binaries ok; cgroups "
+                   f"{cgroup_mode()} (scripts/tox -e node)", "run as root; apt-get install containerd runc "
+                   "containernetworking-plugins iptables nftables ipset conntrack socat busybox-static; python "
+                   "scripts/install-tools --if-missing --set local && python scripts/install-tools --if-missing "
+                   "--set node", ("node",))
+
+
 CHECKS: tuple[Callable[[Context], CheckResult], ...] = (
     check_python,
     check_helm,
@@ -373,7 +386,7 @@ CHECKS: tuple[Callable[[Context], CheckResult], ...] = (
     check_cluster,
     check_cni,
 )
-LOCAL_CHECKS: tuple[Callable[[Context], CheckResult], ...] = (check_vault_server, check_local)
+LOCAL_CHECKS: tuple[Callable[[Context], CheckResult], ...] = (check_vault_server, check_local, check_node)
 
 
 def run_checks(

@@ -44,6 +44,10 @@ def e2e_blockers(config: cfg.Config) -> str:
         from .local.doctor import local_blockers
 
         return local_blockers(config)
+    if config.platform == "node":
+        from .node.doctor import node_blockers
+
+        return node_blockers(config)
     return doctor.e2e_blockers(config)
 
 

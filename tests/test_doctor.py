@@ -228,16 +228,16 @@ def test_main_prints_table_and_tier_lines_and_exits_1_when_e2e_cannot_run(
     docker_row = next(line for line in out if line.startswith("docker"))
     assert [cell.strip() for cell in docker_row.split(" | ")][:2] == ["docker", "FAIL"]
     assert "start a Docker engine" in docker_row
-    assert out[-4:-2] == [
+    assert out[-5:-3] == [
         "render: can run",
         f"e2e: cannot run here: docker: docker CLI found, engine unreachable: {DOCKER_DOWN}",
     ]
-    assert [line.split(":")[0] for line in out[-2:]] == ["local", "vault"]  # the Docker-free tiers' own lines
+    assert [line.split(":")[0] for line in out[-3:]] == ["local", "vault", "node"]  # the Docker-free tiers' lines
 
 
 def test_main_exits_0_when_e2e_can_run(chart: str, capsys: pytest.CaptureFixture[str]) -> None:
     assert doctor.main(["--chart", chart], probes=Machine().probes()) == 0
-    assert capsys.readouterr().out.splitlines()[-4:-2] == ["render: can run", "e2e: can run"]
+    assert capsys.readouterr().out.splitlines()[-5:-3] == ["render: can run", "e2e: can run"]
 
 
 def test_local_rows_say_what_the_local_platform_and_vault_tier_lack(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -253,7 +253,7 @@ def test_local_rows_say_what_the_local_platform_and_vault_tier_lack(monkeypatch:
     rows = {line.split(" | ")[0].strip(): line for line in text.splitlines() if " | " in line}
     assert "FAIL" in rows["vault"] and "install-tools --if-missing --set local openbao" in rows["vault"]
     assert "FAIL" in rows["local"] and "etcd" in rows["local"]
-    assert text.splitlines()[-1].startswith("vault: cannot run here: vault: no Vault server binary")
+    assert text.splitlines()[-2].startswith("vault: cannot run here: vault: no Vault server binary")
 
 
 def test_main_bad_setting_is_one_line_and_exit_2(capsys: pytest.CaptureFixture[str]) -> None:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import contextlib
 import json
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -55,17 +56,40 @@ class CanaryVerdict:
     detail: str
 
 
-def canary_verdict(baseline: bool | None, after_deny: list[bool | None]) -> CanaryVerdict:
-    """The canary only proves enforcement when the same connection worked before the deny policy."""
+def canary_verdict(
+    baseline: bool | None, after_deny: list[bool | None], after_allow: list[bool | None] | None = None
+) -> CanaryVerdict:
+    """Enforcement is proven when the same connection worked before the deny policy, was blocked by it, and
+    (when an allow step ran) opened again with a policy allowing it: an enforcer that blocks everything, or a
+    network that fails by itself, proves nothing."""
     if baseline is None:
         return CanaryVerdict(False, "canary inconclusive: the probe did not run (see canary pod logs)")
     if not baseline:
         return CanaryVerdict(False, "canary inconclusive: the connection failed even before the deny policy")
     if any(result is False for result in after_deny):
-        return CanaryVerdict(True, "NetworkPolicy enforced: the deny policy blocked the canary connection")
+        if after_allow is not None and not any(after_allow):
+            return CanaryVerdict(False, "canary inconclusive: the deny policy blocked the canary connection but "
+                                        "the allow policy did not reopen it")
+        opened = " and the allow policy reopened it" if after_allow is not None else ""
+        return CanaryVerdict(True, f"NetworkPolicy enforced: the deny policy blocked the canary connection{opened}")
     if not after_deny or all(result is None for result in after_deny):
         return CanaryVerdict(False, "canary inconclusive: no probe ran after the deny policy")
     return CanaryVerdict(False, NETPOL_NOT_ENFORCED)
+
+
+def allow_policy(namespace: str) -> dict[str, Any]:
+    """Allows the canary client to the server's 8080 (next to the deny policy, which selects the same pod)."""
+    return {
+        "apiVersion": "networking.k8s.io/v1",
+        "kind": "NetworkPolicy",
+        "metadata": {"name": "canary-allow-client", "namespace": namespace},
+        "spec": {
+            "podSelector": {"matchLabels": {"app": "canary-server"}},
+            "policyTypes": ["Ingress"],
+            "ingress": [{"from": [{"podSelector": {"matchLabels": {"app": "canary-client"}}}],
+                         "ports": [{"port": 8080, "protocol": "TCP"}]}],
+        },
+    }
 
 
 def canary_manifests(namespace: str, image: str, run_id: str) -> list[dict[str, Any]]:
@@ -113,7 +137,7 @@ def _canary(
     pods = wait_for(
         lambda: kube.list("Pod", namespace),
         lambda ps: len(ps) == 2 and all(pod_ready(p) for p in ps),
-        timeout=timeouts.canary,
+        timeout=max(timeouts.canary, timeouts.pod_ready),  # its pulls run next to the installs' cold pulls
         what="canary pods Ready",
         fail_if=image_failure,
         interval=timeouts.poll_interval,
@@ -132,9 +156,18 @@ def _canary(
     after: list[bool | None] = []
     if baseline:
         kube.apply(deny)
-        for _ in range(attempts):  # policies take a moment to program
-            after.append(probe())
-            if after[-1] is False:
-                break
-            time.sleep(2)
-    return canary_verdict(baseline, after)
+        after = _until(probe, False, attempts)  # policies take a moment to program
+    if not any(result is False for result in after):
+        return canary_verdict(baseline, after)
+    kube.apply(allow_policy(namespace))
+    return canary_verdict(baseline, after, _until(probe, True, attempts))
+
+
+def _until(probe: Callable[[], bool | None], wanted: bool, attempts: int) -> list[bool | None]:
+    results: list[bool | None] = []
+    for _ in range(attempts):
+        results.append(probe())
+        if results[-1] is wanted:
+            break
+        time.sleep(2)
+    return results

@@ -8,6 +8,7 @@ pure function here (unit-tested) and run through ``esoconf.runner``.
 
 from __future__ import annotations
 
+import os
 import shutil
 import tempfile
 from collections.abc import Mapping, Sequence
@@ -43,11 +44,41 @@ class PortMapping:
     listen_address: str = "127.0.0.1"
 
 
+REMOTE_API_PORT = 6443  # the API server's fixed host port when the Docker engine is remote (dind)
+
+
+def remote_docker_host(environ: Mapping[str, str]) -> str | None:
+    """The Docker engine's host when it is another machine (``DOCKER_HOST=tcp://docker:2375``, GitLab's
+    ``docker:dind`` service), else None: kind's API server port is published there, not on this machine."""
+    url = environ.get("DOCKER_HOST", "")
+    if not url.startswith(("tcp://", "https://")):
+        return None
+    host = url.split("://", 1)[1].rsplit(":", 1)[0].strip("[]")
+    return None if host in {"", "localhost", "127.0.0.1", "::1"} else host
+
+
+def remote_api_config(host: str) -> dict[str, Any]:
+    """kind config parts for a remote engine: the API server published on all of the engine's addresses at a
+    fixed port, and ``host`` in the serving certificate's SANs (the job connects to it by that name)."""
+    sans = [host, "localhost", "127.0.0.1"]
+    patch = yaml.safe_dump({"kind": "ClusterConfiguration", "apiServer": {"certSANs": sans}})
+    return {"networking": {"apiServerAddress": "0.0.0.0", "apiServerPort": REMOTE_API_PORT},
+            "kubeadmConfigPatches": [patch]}
+
+
+def rewrite_kubeconfig_server(text: str, host: str, port: int = REMOTE_API_PORT) -> str:
+    """kind's kubeconfig names 0.0.0.0/127.0.0.1: point every cluster at ``host`` (the remote engine)."""
+    doc = yaml.safe_load(text)
+    for cluster in doc.get("clusters") or []:
+        cluster["cluster"]["server"] = f"https://{host}:{port}"
+    return yaml.safe_dump(doc)
+
+
 def kind_config(
-    *, node_image: str, port_mappings: Sequence[PortMapping] = (), workers: int = 0
+    *, node_image: str, port_mappings: Sequence[PortMapping] = (), workers: int = 0, api_host: str | None = None
 ) -> dict[str, Any]:
     """The kind cluster config from manifests/live/kind-config.yaml. Default CNI on purpose: kindnet
-    enforces NetworkPolicy since kind v0.24."""
+    enforces NetworkPolicy since kind v0.24. ``api_host``: the remote Docker engine's host (dind)."""
     config = load_manifest("kind-config.yaml")
     if config.get("apiVersion") != KIND_API_VERSION or config.get("networking", {}).get("disableDefaultCNI"):
         raise ConfigError(
@@ -65,6 +96,10 @@ def kind_config(
             for m in port_mappings
         ]
     config["nodes"] = [control_plane] + [{"role": "worker", "image": node_image} for _ in range(workers)]
+    if api_host:
+        remote = remote_api_config(api_host)
+        config["networking"] = {**(config.get("networking") or {}), **remote["networking"]}
+        config["kubeadmConfigPatches"] = [*(config.get("kubeadmConfigPatches") or []), *remote["kubeadmConfigPatches"]]
     return config
 
 
@@ -268,8 +303,9 @@ class KindEnvironment:
         )
         if not self.decision.create:
             run(kind_export_kubeconfig_cmd(self.kind, self.name, self.kubeconfig), timeout=60)
+        api_host = remote_docker_host(os.environ)
         self.config_file.write_text(
-            yaml.safe_dump(kind_config(node_image=self.node_image, port_mappings=port_mappings)),
+            yaml.safe_dump(kind_config(node_image=self.node_image, port_mappings=port_mappings, api_host=api_host)),
             encoding="utf-8",
         )
         from pytest_kind.cluster import KindCluster  # imported late: pulls pykube/requests
@@ -283,6 +319,8 @@ class KindEnvironment:
             kubectl_path=self.kubectl,
         )
         cluster.create(config_file=self.config_file)
+        if api_host:  # the job reaches the API server on the engine's host, as the certificate now names it
+            self.kubeconfig.write_text(rewrite_kubeconfig_server(self.kubeconfig.read_text(), api_host))
         return self.decision
 
     def load_archive(self, archive: Path, timeout: float = 600) -> None:
@@ -317,6 +355,9 @@ class Env:
     pull_secret: dict[str, Any] | None = (
         None  # the private-registry Secret (registry1), applied per namespace
     )
+    mesh: bool = True  # Istio is installed (kind, existing); the node platform has none: charts get istio off
+    local_images: bool = False  # images built here (node): the chart's wait-job hook runs with our kubectl image
+    skip_crds: bool = False  # the CRDs are installed already (node, --local-crds controller): helm leaves crds/ alone
 
     def ensure_namespace(self, name: str, labels: Mapping[str, str] | None = None) -> None:
         self.kube.apply(
@@ -335,7 +376,8 @@ class Env:
             self.kube.apply({**self.pull_secret, "metadata": meta})
 
     def wait_pods(self, namespace: str, labels: Mapping[str, str], what: str) -> list[dict[str, Any]]:
-        """Pods Ready; ErrImagePull/ImagePullBackOff/CrashLoopBackOff fail at once, naming pod and image."""
+        """Pods Ready; ImagePullBackOff/CrashLoopBackOff fail at once, naming pod and image (a first ErrImagePull
+        is retried by kubelet: not final)."""
         return wait_for(
             lambda: self.kube.list("Pod", namespace, dict(labels)),
             lambda pods: all_ready(pods),
@@ -373,7 +415,8 @@ class HelmComponent:
         timeout = int(env.timeouts.helm_install)
         try:
             env.access.run_helm(
-                helm_upgrade_install(release, chart, self.namespace, values_file=path, timeout_s=timeout),
+                helm_upgrade_install(release, chart, self.namespace, values_file=path, timeout_s=timeout,
+                                     skip_crds=env.skip_crds),
                 timeout=timeout + 60,
             )
         finally:
@@ -381,6 +424,16 @@ class HelmComponent:
 
     def install(self, env: Env) -> None:
         self.helm_install(env, self.release, self.chart, self.values(env))
+
+    def rendered(self, env: Env) -> list[dict[str, Any]]:
+        """The objects ``helm template`` renders for this release with the values it is installed with."""
+        path = write_values(self.values(env), env.artifacts / "values", self.release)
+        try:
+            out = env.access.run_helm(["template", self.release, *self.chart.args(), "--namespace", self.namespace,
+                                       "--values", str(path)], timeout=120).stdout
+        finally:
+            shutil.rmtree(path.parent, ignore_errors=True)
+        return [doc for doc in yaml.safe_load_all(out) if isinstance(doc, dict)]
 
     def ready(self, env: Env) -> None:
         for labels in self.pod_selectors:
@@ -402,6 +455,13 @@ class HelmComponent:
 
     def uninstall(self, env: Env) -> None:
         env.access.run_helm(helm_uninstall(self.release, self.namespace), timeout=400)
+
+
+def without_mesh(values: dict[str, Any], env: Env) -> dict[str, Any]:
+    """The chart's values with Istio off where the platform has no mesh (its CRDs do not exist there)."""
+    if env.mesh:
+        return values
+    return {**values, "istio": {**(values.get("istio") or {}), "enabled": False}}
 
 
 def run_labels(run_id: str) -> dict[str, str]:

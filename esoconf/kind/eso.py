@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..live.eso import CONTROLLER_SELECTOR, ESO_NAMESPACE, ESO_RELEASE, eso_values
-from .cluster import ChartRef, Env, HelmComponent
+from .cluster import ChartRef, Env, HelmComponent, without_mesh
 
 
 @dataclass
@@ -23,7 +23,10 @@ class EsoComponent(HelmComponent):
         return self.chart_ref
 
     def values(self, env: Env) -> dict[str, Any]:
-        return eso_values(self.doc_values, env.images)
+        values = without_mesh(eso_values(self.doc_values, env.images), env)
+        if env.local_images:  # the hook runs as the chart ships it (registry1 keeps it on too)
+            values["waitJob"] = {**(values.get("waitJob") or {}), "enabled": True, "image": env.images["kubectl"]}
+        return values
 
     def install(self, env: Env) -> None:
         env.ensure_namespace(

@@ -18,9 +18,9 @@ REGISTRY1 = "registry1.dso.mil"
 CREDENTIAL_ENV = ("REGISTRY1_USERNAME", "REGISTRY1_PASSWORD")
 ARCHIVE_SUFFIXES = (".tar", ".tar.gz", ".tgz", ".oci.tar")
 
-# waiting reasons that no amount of waiting fixes (ErrImagePull is reported at the first failed pull)
+# waiting reasons that no amount of waiting fixes. Not ErrImagePull: it is the first failed pull, which kubelet
+# retries (a registry hiccup, a cold mirror); only its ImagePullBackOff, seconds later, is final
 TERMINAL_WAITING = (
-    "ErrImagePull",
     "ImagePullBackOff",
     "InvalidImageName",
     "CrashLoopBackOff",

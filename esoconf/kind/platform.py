@@ -12,6 +12,7 @@ from typing import Any
 
 from ..adapter import deep_merge
 from ..config import ConfigError, is_remote_chart
+from ..live.capabilities import capabilities_of
 from ..live.diagnostics import Diagnostics, PodLogs
 from ..live.diagnostics import summary as diagnostics_summary
 from ..live.eso import CONTROLLER_SELECTOR, ESO_NAMESPACE, image_overrides
@@ -21,7 +22,7 @@ from ..live.vault import SeedResult
 from ..render.helm import parse_manifests
 from ..report import EnvironmentNotReady
 from .canary import NETPOL_NOT_ENFORCED, NETPOL_UNVERIFIED
-from .cluster import ChartRef, Env, HelmComponent, helm_status, write_values
+from .cluster import ChartRef, Env, HelmComponent, helm_status, without_mesh, write_values
 from .eso import EsoComponent
 from .istio import ISTIO_NAMESPACE
 from .vault import SERVER_POD_SELECTOR, VAULT_NAMESPACE, VAULT_RELEASE, VaultComponent, doc_authorization_policy_objects
@@ -29,6 +30,10 @@ from .vault import SERVER_POD_SELECTOR, VAULT_NAMESPACE, VAULT_RELEASE, VaultCom
 
 class PlatformUnavailable(EnvironmentNotReady):
     """The live platform cannot be set up here; the message is one line with the reason and the fix."""
+
+
+class CanaryInconclusive(EnvironmentNotReady):
+    """The NetworkPolicy canary could not conclude: no network verdict can be given here (environment)."""
 
 
 
@@ -86,6 +91,21 @@ class Platform(PlatformBase):
     charts: ChartSources | None = field(default=None, repr=False)
     _installed_values: dict[str, Any] = field(default_factory=dict, repr=False)
     _installed_chart: ChartRef | None = field(default=None, repr=False)
+    name: str = "kind"  # the cluster provider: kind, existing, node
+    probe_image: str = "docker.io/library/busybox:1.37.0"  # the canary's image: sh + nc (traffic probes)
+    ran: dict[str, str] = field(default_factory=dict)  # what really ran (the report's environment section)
+    alive_check: Callable[[], None] | None = field(default=None, repr=False)  # the node's daemons
+
+    @property
+    def capabilities(self) -> frozenset[str]:
+        return capabilities_of(self.name)
+
+    def properties(self) -> dict[str, str]:
+        return dict(self.ran)
+
+    def check_alive(self) -> None:
+        if self.alive_check is not None:
+            self.alive_check()
 
     def _need_env(self) -> Env:
         if self.env is None or self.eso_component is None:
@@ -150,7 +170,8 @@ class Platform(PlatformBase):
             env.ensure_namespace(extra.namespace, {"istio-injection": "enabled", RUN_LABEL: self.run_id})
         else:  # e.g. the test's namespace: keep its labels, add only the pull secret
             env.ensure_pull_secret(extra.namespace)
-        extra.helm_install(env, release, extra.chart, deep_merge(image_overrides(env.images), values))
+        extra.helm_install(env, release, extra.chart,
+                           without_mesh(deep_merge(image_overrides(env.images), values), env))
         extra.ready(env)
 
     def upgrade_eso(

@@ -12,7 +12,7 @@ from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .. import doctor
 from ..charts import chart_info
@@ -22,6 +22,7 @@ from ..live.images import ImageSet, image_set
 from ..live.kube import Kube
 from ..live.platform import Phases, attach_seed
 from ..live.vault import DEV_ROOT_TOKEN, SeedResult, VaultSeeder, seed, token_secret_manifest
+from ..node.imagebuild import pod_images
 from ..redact import REDACT, write_redacted
 from ..runner import run
 from ..tools import find_tool
@@ -36,6 +37,9 @@ from .istio import IstioComponent
 from .leftovers import clean_start
 from .platform import Platform, PlatformUnavailable
 from .portforward import PortForward
+
+if TYPE_CHECKING:  # pragma: no cover
+    from ..node.provider import NodeProvider
 from .vault import (
     VAULT_NAMESPACE,
     VAULT_PORT,
@@ -70,6 +74,7 @@ class Session:
     port_forward: PortForward
     installed_now: list[HelmComponent]
     keep: bool
+    node: NodeProvider | None = None
 
     def close(self, *, deferred: bool = False) -> None:
         """Stop the port-forward and undo what this run created. ``deferred`` (an xdist worker): other
@@ -83,6 +88,10 @@ class Session:
                 component.uninstall(env)
         if self.kind is not None:
             self.kind.down()
+        if self.node is not None:
+            left = self.node.down()
+            if left:
+                raise PlatformUnavailable(f"node platform teardown left: {'; '.join(left)}")
 
     def teardown_plan(self) -> dict[str, Any]:
         """What the last process of an xdist run must delete (JSON-able)."""
@@ -117,6 +126,7 @@ class _SetupState:
     """What setup has built so far, for the failure path (diagnostics, then cleanup)."""
 
     kind: KindEnvironment | None = None
+    node: NodeProvider | None = None
     env: Env | None = None
     components: list[HelmComponent] = field(default_factory=list)
 
@@ -138,6 +148,8 @@ def setup(
         _setup_diagnostics(state, artifacts / "diagnostics" / "platform-setup")
         if state.kind is not None and not config.keep_on_failure:
             state.kind.down()  # only a cluster this run created and nobody asked to keep
+        if state.node is not None:
+            state.node.down()  # a node in namespaces of this run: never kept (its processes die with the run)
         if isinstance(exc, PlatformUnavailable | ChartUnderTestFailed | ConfigError):
             raise
         first = REDACT(str(exc)).strip().splitlines()[0] if str(exc).strip() else ""
@@ -172,16 +184,18 @@ class _Components:
 def _setup(
     config: Config, run_id: str, timeouts: Timeouts, artifacts: Path, *, attach: bool, state: _SetupState
 ) -> Session:
-    preflight(config)
+    if config.platform != "node":  # the node platform's own checks ran in the gate (esoconf.node.doctor)
+        preflight(config)
     phases = Phases()
     tools = find_tools(config)
     inputs = resolve_inputs(config, tools, artifacts)  # fail before any cluster work
-    access = _cluster(config, tools, artifacts, phases, state)
+    access = _cluster(config, tools, artifacts, phases, state, run_id)
     kube = Kube.connect(str(access.kubeconfig), access.context, access.kubectl_cmd(), timeouts)
-    env = state.env = Env(access, kube, timeouts, _image_set(config), artifacts, run_id)
-    _prepare_images(config, env, state.kind, phases)
+    env = state.env = Env(access, kube, timeouts, _image_set(config), artifacts, run_id,
+                          mesh=state.node is None, local_images=state.node is not None)
     components = _components(config, inputs)
-    state.components = components.all()
+    state.components = components.all() if env.mesh else [components.vault, components.eso]
+    _prepare_images(config, env, state, phases)
     wanted = {c.name: c.fingerprint(env) for c in state.components}
     stored_cm = kube.get("ConfigMap", fp.CONFIGMAP_NAME, fp.CONFIGMAP_NAMESPACE)
     decisions = _decide(config, state.components, wanted, stored_cm, attach=attach)
@@ -194,12 +208,16 @@ def _setup(
     pf, seeder, result = _seed_vault(env, phases, previous, wanted, verdict)
     phases.write(artifacts / "phases.json")
     platform = Platform(
+        name=str(config.platform),
+        probe_image=env.images["canary"],
         kube=kube,
         vault=seeder,
         vault_url=VAULT_URL_IN_CLUSTER,
         eso_namespace=ESO_NAMESPACE,
         eso_release=ESO_RELEASE,
-        eso_version=chart_info(inputs.eso_chart).app_version,
+        # the controller that runs: on node the build under the chart's image name (the expectations follow it)
+        eso_version=(state.node.cluster.binaries.versions["eso"] if state.node
+                     else chart_info(inputs.eso_chart).app_version),
         run_id=run_id,
         timeouts=timeouts,
         netpol_enforced=verdict.enforced,
@@ -212,12 +230,19 @@ def _setup(
         charts=chart_sources(config, tools, inputs.cache),
         _installed_values=components.eso.values(env),
     )
-    return Session(platform, state.kind, pf, installed_now, keep=bool(config.keep_cluster))
+    if state.node is not None:
+        platform.ran = {"node": "; ".join(state.node.evidence())}
+        platform.alive_check = state.node.cluster.supervisor.check_alive if state.node.cluster.supervisor else None
+    return Session(platform, state.kind, pf, installed_now, keep=bool(config.keep_cluster), node=state.node)
 
 
-def _cluster(config: Config, tools: Tools, artifacts: Path, phases: Phases, state: _SetupState) -> ClusterAccess:
+def _cluster(config: Config, tools: Tools, artifacts: Path, phases: Phases, state: _SetupState,
+             run_id: str) -> ClusterAccess:
     """An existing cluster (``--kubeconfig``), or a kind cluster created or reused (``state.kind``)."""
     with phases.phase("cluster"):
+        if config.platform == "node":
+            state.node = node_provider(config, tools, run_id, phases)
+            return ClusterAccess(state.node.up(), None, tools.kubectl, tools.helm, tools.helm_env)
         if config.kubeconfig:
             return ClusterAccess(Path(config.kubeconfig), config.kube_context, tools.kubectl, tools.helm,
                                  tools.helm_env)
@@ -244,10 +269,31 @@ def _image_set(config: Config) -> ImageSet:
     )
 
 
-def _prepare_images(config: Config, env: Env, kind_env: KindEnvironment | None, phases: Phases) -> None:
-    """registry1: the pull secret every namespace gets; airgap: the tarballs loaded into kind."""
+def node_provider(config: Config, tools: Tools, run_id: str, phases: Phases) -> NodeProvider:
+    from ..local.binaries import cache_dir
+    from ..local.doctor import eso_version_for
+    from ..node.binaries import find_node_binaries
+    from ..node.cluster import NodeCluster
+    from ..node.provider import NodeProvider
+
+    pinned = str(config.versions.get("local", {}).get("eso", {}).get("version", ""))
+    binaries = find_node_binaries(cache_dir(), eso_version_for(config) or pinned, tools.kubectl)
+    return NodeProvider(NodeCluster(binaries, run_id, phases=phases))
+
+
+def _prepare_images(config: Config, env: Env, state: _SetupState, phases: Phases) -> None:
+    """registry1: the pull secret every namespace gets; airgap: the tarballs loaded into kind; node: every image
+    the charts render, built here and loaded under its exact name."""
+    kind_env = state.kind
     with phases.phase("images"):
-        if env.images.needs_pull_secret:
+        if state.node is not None:
+            objects = [obj for component in state.components for obj in component.rendered(env)]
+            lines = state.node.load_images([*pod_images(objects), env.images["canary"]])
+            phases.note("images", "; ".join(lines))
+            if config.local_crds == "controller":
+                phases.note("crds", state.node.install_controller_crds(env.access.helm, env.access.kubectl))
+                env.skip_crds = True
+        elif env.images.needs_pull_secret:
             username, password = registry_credentials(os.environ)
             env.pull_secret = pull_secret_manifest("default", username, password)
         elif config.images == "airgap":
@@ -311,7 +357,8 @@ def _bring_up(
                 component.install(env)
             component.ready(env)
 
-    bring_up(components.istio)
+    if env.mesh:
+        bring_up(components.istio)
     canary_image = env.images["canary"]
 
     def canary() -> CanaryVerdict:

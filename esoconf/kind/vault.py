@@ -10,7 +10,7 @@ from ..adapter import HARDENED, deep_merge, package_values
 from ..doc import VaultDoc
 from ..live.images import ImageSet, split_image
 from ..live.manifest_files import load_manifest
-from .cluster import ChartRef, Env, HelmComponent
+from .cluster import ChartRef, Env, HelmComponent, without_mesh
 
 VAULT_NAMESPACE = "vault"
 VAULT_RELEASE = "vault-vault"
@@ -60,7 +60,7 @@ class VaultComponent(HelmComponent):
         return self.chart_ref
 
     def values(self, env: Env) -> dict[str, Any]:
-        return vault_values(env.images, self.custom_authorization_policies)
+        return without_mesh(vault_values(env.images, self.custom_authorization_policies), env)
 
     def install(self, env: Env) -> None:
         # namespace must be `vault`: the ESO chart's egress policy selects kubernetes.io/metadata.name: vault

@@ -24,6 +24,12 @@ KNOWN = (NETWORK_POLICY, MESH, PODS, VAULT_PACKAGE, PREVIOUS_RELEASE)
 GAPS: Mapping[str, Mapping[str, str]] = {
     "kind": {},
     "existing": {},
+    "node": {
+        MESH: "no Istio data plane can be built here (the Go module proxy refuses istio.io/istio, "
+        "no registry ships Envoy with Istio's extensions or ztunnel)",
+        PREVIOUS_RELEASE: "the node platform has one ESO controller build; an upgrade needs the previous release's "
+        "controller image",
+    },
     "local": {
         NETWORK_POLICY: "the local platform has no kubelet and no CNI: NetworkPolicies are stored, never enforced",
         MESH: "the local platform has no Istio mesh (no sidecars, no AuthorizationPolicy enforcement)",

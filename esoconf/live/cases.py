@@ -290,6 +290,9 @@ class TroubleshootingCase:
     primary_untouched: bool = True  # the primary install's synced secret must stay Ready meanwhile
     needs_netpol: bool = False  # the verdict means something only where the CNI enforces NetworkPolicy
     note: str = ""
+    # what a platform must show for the case (esoconf.live.capabilities): the label and the policies are
+    # observed as traffic without a mesh (the node platform); only the AuthorizationPolicy needs Istio
+    needs: tuple[str, ...] = ("network-policy", "pods", "vault-package")
 
 
 TROUBLESHOOTING_CASES: tuple[TroubleshootingCase, ...] = (
@@ -303,6 +306,7 @@ TROUBLESHOOTING_CASES: tuple[TroubleshootingCase, ...] = (
         claim_says="failure",
         primary_untouched=False,
         note="with plain-HTTP Vault (the package's tlsDisable) the sidecar denies with 403 'RBAC: access denied'",
+        needs=("network-policy", "mesh", "vault-package"),
     ),
     TroubleshootingCase(
         "missing-vault-ingress-label",

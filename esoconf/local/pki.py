@@ -87,8 +87,9 @@ def _write(path: Path, data: bytes, private: bool = False) -> Path:
     return path
 
 
-def make_cluster_pki(folder: Path) -> ClusterPki:
-    """A CA, the API server's serving pair, an admin client pair and the service-account signing pair."""
+def make_cluster_pki(folder: Path, extra_ips: tuple[str, ...] = ()) -> ClusterPki:
+    """A CA, the API server's serving pair, an admin client pair and the service-account signing pair.
+    ``extra_ips``: more addresses the serving certificate names (the node platform's node and Service IPs)."""
     folder.mkdir(parents=True, exist_ok=True)
     ca_key = _key()
     ca_name = _name("esoconf-local-ca")
@@ -110,7 +111,7 @@ def make_cluster_pki(folder: Path) -> ClusterPki:
             builder = builder.add_extension(x509.SubjectAlternativeName(san), critical=False)
         return builder.sign(ca_key, hashes.SHA256()), key
 
-    san: list[x509.GeneralName] = [x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]
+    san: list[x509.GeneralName] = [x509.IPAddress(ipaddress.ip_address(ip)) for ip in ("127.0.0.1", *extra_ips)]
     san += [x509.DNSName(name) for name in SERVING_DNS]
     serving, serving_key = leaf("kube-apiserver", None, ExtendedKeyUsageOID.SERVER_AUTH, san)
     admin, admin_key = leaf("esoconf-admin", "system:masters", ExtendedKeyUsageOID.CLIENT_AUTH, None)

@@ -29,12 +29,13 @@ pytestmark = [
     pytest.mark.e2e,
     pytest.mark.failure,
     pytest.mark.serial,
-    pytest.mark.needs("network-policy", "mesh", "vault-package"),
 ]
 
 
 @pytest.mark.parametrize(
-    "case", [pytest.param(c, id=c.id, marks=claim_marks(c.claim)) for c in TROUBLESHOOTING_CASES]
+    "case",
+    [pytest.param(c, id=c.id, marks=[*claim_marks(c.claim), pytest.mark.needs(*c.needs)])
+     for c in TROUBLESHOOTING_CASES],
 )
 def test_failure(case: TroubleshootingCase, scenario: Scenario, request: pytest.FixtureRequest) -> None:  # noqa: F811
     if case.needs_netpol:

@@ -169,6 +169,8 @@ class FakeKube:
         else:
             self.uid += 1
             meta.setdefault("uid", f"uid-{self.uid}")
+        if obj["kind"] == "Pod" and "eso-conformance/probe" in (meta.get("labels") or {}):  # kubelet, briefly
+            obj["status"] = {"podIP": f"10.244.0.{100 + self.uid}", "conditions": [{"type": "Ready", "status": "True"}]}
         if "stringData" in obj:
             obj.setdefault("data", {}).update(
                 {k: base64.b64encode(v.encode()).decode() for k, v in obj.pop("stringData").items()}
@@ -242,7 +244,21 @@ class FakeKube:
         self.calls.append(("exec", namespace, pod, " ".join(command)))
         if command[:3] == ["pilot-agent", "request", "GET"]:
             return istio_proxy_stats(command[3], self.mesh_requests.get(pod, 0))
+        probe = re.search(r"nc -w \d+ (\S+) (\d+)", " ".join(command))
+        if probe:
+            return self.connect(namespace, pod, probe[1], int(probe[2]))
         return ""
+
+    def connect(self, namespace: str, pod: str, host: str, port: int) -> str:
+        """The fixture charts' policies as an enforcer applies them (what the node platform observed): Vault
+        admits 8200 from vault-ingress pods; ESO's egress (and its DNS) is open while allow-egress-external is."""
+        labels = ((self.get("Pod", pod, namespace) or {}).get("metadata") or {}).get("labels") or {}
+        external = namespace != ESO_NS or self.get("NetworkPolicy", "allow-egress-external", ESO_NS) is not None
+        by_name = host.startswith(f"{VAULT_SERVICE[1]}.")
+        if by_name or host == VAULT_SERVICE_IP:
+            opened = (external or not by_name) and port == 8200 and labels.get("vault-ingress") == "true"
+            return "OPEN" if opened else "BLOCKED"
+        return "OPEN" if external else "BLOCKED"
 
     def kubectl(self, *args: str, input: str | None = None) -> str:
         """Just the doc's check: get pods -n NS -l k=v -o jsonpath={.items[0].metadata.labels.KEY}."""
@@ -669,11 +685,28 @@ def eso_network_policies() -> list[dict[str, Any]]:
     return [obj for obj in platform_objects() if obj["metadata"]["namespace"] == ESO_NS]
 
 
+VAULT_SERVICE = ("vault", "vault-vault")
+VAULT_SERVICE_IP = "10.96.0.20"
+
+
 def platform_objects() -> list[dict[str, Any]]:
     """What the charts put in place for the doc's values (the ESO package's bigbang/ policies, the Vault
     package's bb-common ones and the doc's AuthorizationPolicy override)."""
     np = "networking.k8s.io/v1"
     return [
+        {
+            "apiVersion": "v1",
+            "kind": "Service",
+            "metadata": {"name": VAULT_SERVICE[1], "namespace": VAULT_SERVICE[0]},
+            "spec": {"clusterIP": VAULT_SERVICE_IP, "ports": [{"port": 8200}]},
+        },
+        {
+            "apiVersion": np,
+            "kind": "NetworkPolicy",
+            "metadata": {"name": "allow-egress-external", "namespace": ESO_NS},
+            "spec": {"podSelector": {}, "policyTypes": ["Egress"],
+                     "egress": [{"to": [{"ipBlock": {"cidr": "0.0.0.0/0"}}]}]},
+        },
         {
             "apiVersion": np,
             "kind": "NetworkPolicy",

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+import yaml
 from fakes import bare_platform
 
 from esoconf.config import ConfigError, load_versions, node_image_for
@@ -47,10 +48,11 @@ IMAGE_FAILURES = [
         "pod vault/vault-0 ImagePullBackOff for image docker.io/hashicorp/vault:9",
     ),
     (
-        "err-image-pull-init",
-        [pod("p", waiting="ErrImagePull", init=True, message="not found")],
-        "pod vault/p ErrImagePull for image img:1: not found",
+        "pull-backoff-init",
+        [pod("p", waiting="ImagePullBackOff", init=True, message="not found")],
+        "pod vault/p ImagePullBackOff for image img:1: not found",
     ),
+    ("first-err-image-pull-is-retried", [pod("p", waiting="ErrImagePull", message="i/o timeout")], None),
     (
         "crash-loop",
         [pod("ok", ready=True), pod("bad", waiting="CrashLoopBackOff")],
@@ -157,6 +159,20 @@ CANARY_CASES = [
     ("probe-broken", None, [], False, "probe did not run"),
     ("no-probe-after-deny", True, [None, None], False, "no probe ran after the deny policy"),
 ]
+ALLOW_CASES = [
+    ("deny-blocks-allow-opens", [True, False], [False, True], True, "and the allow policy reopened it"),
+    ("allow-does-not-reopen", [False], [False, False], False, "the allow policy did not reopen it"),
+    ("allow-probe-broken", [False], [None], False, "the allow policy did not reopen it"),
+]
+
+
+@pytest.mark.parametrize(("after", "allow", "enforced", "detail"), [c[1:] for c in ALLOW_CASES],
+                         ids=[c[0] for c in ALLOW_CASES])
+def test_canary_needs_the_allow_policy_to_reopen_what_the_deny_blocked(
+    after: list[bool | None], allow: list[bool | None], enforced: bool, detail: str
+) -> None:
+    verdict = canary_verdict(True, after, allow)
+    assert verdict.enforced is enforced and detail in verdict.detail
 
 
 @pytest.mark.parametrize(
@@ -270,3 +286,35 @@ def test_vault_and_istio_versions_retag_their_images() -> None:
     assert images["vault"].endswith("/vault:1.20.4")
     assert images["istio_pilot"].endswith("/pilot:1.28.3") and images["istio_proxy"].endswith("/proxyv2:1.28.3")
     assert images["external_secrets"] == image_set("upstream", versions)["external_secrets"]
+
+
+@pytest.mark.parametrize(("docker_host", "expected"), [
+    ("tcp://docker:2375", "docker"), ("tcp://10.1.2.3:2376", "10.1.2.3"), ("tcp://localhost:2375", None),
+    ("unix:///var/run/docker.sock", None), ("", None),
+])
+def test_a_remote_docker_engine_is_recognised_from_docker_host(docker_host: str, expected: str | None) -> None:
+    from esoconf.kind.cluster import remote_docker_host
+
+    assert remote_docker_host({"DOCKER_HOST": docker_host}) == expected
+
+
+def test_kind_on_gitlab_dind_publishes_the_api_server_and_names_the_engine_host() -> None:
+    """GitLab's docker:dind (ci/gitlab-ci.yml: DOCKER_HOST=tcp://docker:2375): the job container cannot reach
+    127.0.0.1 of the engine; the API server listens on the engine's addresses, its certificate names `docker`,
+    and the kubeconfig points there."""
+    from esoconf.kind.cluster import REMOTE_API_PORT, kind_config, rewrite_kubeconfig_server
+
+    image = "kindest/node:v1.33.4@sha256:" + "0" * 64
+    config = kind_config(node_image=image, api_host="docker")
+    assert config["networking"]["apiServerAddress"] == "0.0.0.0"
+    assert config["networking"]["apiServerPort"] == REMOTE_API_PORT
+    assert config["networking"].get("disableDefaultCNI") is not True  # kindnet still enforces NetworkPolicy
+    patch = yaml.safe_load(config["kubeadmConfigPatches"][-1])
+    assert patch["kind"] == "ClusterConfiguration" and "docker" in patch["apiServer"]["certSANs"]
+    assert "kubeadmConfigPatches" not in kind_config(node_image=image) or all(
+        "certSANs" not in p for p in kind_config(node_image=image)["kubeadmConfigPatches"])
+
+    cluster = {"server": "https://0.0.0.0:6443", "certificate-authority-data": "Q0E="}
+    kubeconfig = yaml.safe_dump({"clusters": [{"name": "kind-x", "cluster": cluster}]})
+    rewritten = yaml.safe_load(rewrite_kubeconfig_server(kubeconfig, "docker"))
+    assert rewritten["clusters"][0]["cluster"] == {**cluster, "server": "https://docker:6443"}

@@ -194,10 +194,10 @@ def test_canary_retries_a_baseline_that_collided_with_the_servers_single_connect
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setattr(canary.time, "sleep", lambda seconds: None)
-    kube = CanaryKube([PROBE_BLOCKED, PROBE_CONNECTED, PROBE_BLOCKED])
+    kube = CanaryKube([PROBE_BLOCKED, PROBE_CONNECTED, PROBE_BLOCKED, PROBE_CONNECTED])
     verdict = run_canary(kube, "busybox", "r1", Timeouts())  # type: ignore[arg-type]
     assert verdict.enforced, verdict.detail
-    assert kube.applied.count("NetworkPolicy") == 1
+    assert kube.applied.count("NetworkPolicy") == 2  # the deny, then the allow that reopens
 
 
 class PullFailingCanaryKube(CanaryKube):

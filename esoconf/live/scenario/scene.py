@@ -15,9 +15,10 @@ from .arrange import Arranging
 from .core import World
 from .fix import Fixing
 from .judge import Judging
+from .traffic import Probing
 
 
-class Scenario(Arranging, Fixing, Judging):
+class Scenario(Arranging, Fixing, Judging, Probing):
     """One test's namespace, names and verbs; the composite verbs of a whole documented path live here."""
 
     def synced(self, auth: Auth, fetch: Fetch, *, refresh: bool = False, mount: str | None = None) -> World:

@@ -1,0 +1,150 @@
+"""Traffic verbs: the doc's network claims observed as connections, not read from manifests.
+
+A probe is a busybox pod (``nc``; busybox's ``wget`` segfaults on the node platform's stand-in) carrying the
+labels of the pods a claim is about (the ESO controller's, read from its running pods, with or without
+``vault-ingress``), in the namespace those pods live in: a NetworkPolicy selects by labels and namespace, so
+the enforcer judges the probe as it judges them. Every probe result is recorded (``probes``) as evidence, with
+the enforcer that judged it.
+
+New connections are what an enforcer judges: a probe always opens a fresh one (a long-lived connection can
+survive a policy change).
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from esoconf.wait import wait_for
+
+from ..eso import CONTROLLER_SELECTOR
+from .core import TRANSIENT, ScenarioCore
+
+PROBE_IMAGE = "docker.io/library/busybox:1.37.0"
+OPEN, BLOCKED = "OPEN", "BLOCKED"
+
+
+@dataclass(frozen=True)
+class Probe:
+    """A running probe pod."""
+
+    namespace: str
+    name: str
+    labels: Mapping[str, str]
+    ip: str = ""
+
+
+@dataclass(frozen=True)
+class ProbeResult:
+    source: str
+    target: str
+    port: int
+    result: str  # OPEN, BLOCKED, or the probe's own failure
+
+    def line(self) -> str:
+        return f"{self.source} -> {self.target}:{self.port} {self.result}"
+
+
+def probe_pod(namespace: str, name: str, labels: Mapping[str, str], image: str, listen: int | None) -> dict[str, Any]:
+    """A busybox pod; ``listen``: it answers ``ok`` on that TCP port (one connection at a time, in a loop)."""
+    command = (["sh", "-c", f"while true; do echo ok | nc -l -p {listen}; done"] if listen
+               else ["sleep", "3600"])
+    return {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {"name": name, "namespace": namespace, "labels": dict(labels)},
+        "spec": {
+            "automountServiceAccountToken": False,
+            "terminationGracePeriodSeconds": 1,
+            "containers": [{"name": "probe", "image": image, "imagePullPolicy": "IfNotPresent", "command": command}],
+        },
+    }
+
+
+def connect_command(host: str, port: int, timeout_s: int = 3) -> list[str]:
+    """OPEN when a TCP connection is established (whatever the server says), BLOCKED when it is not."""
+    return ["sh", "-c", f"if nc -w {timeout_s} {host} {port} </dev/null >/dev/null 2>&1; then echo {OPEN}; "
+                        f"else echo {BLOCKED}; fi"]
+
+
+class Probing(ScenarioCore):
+    """Probe pods and connections between them."""
+
+    probes: list[ProbeResult]
+
+    @property
+    def probe_image(self) -> str:
+        return str(getattr(self.platform, "probe_image", PROBE_IMAGE))
+
+    def eso_pod_labels(self, *, vault_ingress: bool = True) -> dict[str, str]:
+        """The labels of the running ESO controller pod (the pod-template hash dropped), with or without the
+        ``vault-ingress`` label."""
+        pods = self.platform.eso_pods()
+        assert pods, "no ESO controller pod to copy labels from"
+        labels = {k: v for k, v in (pods[0]["metadata"].get("labels") or {}).items() if k != "pod-template-hash"}
+        labels = {**CONTROLLER_SELECTOR, **labels}
+        if vault_ingress:
+            labels["vault-ingress"] = "true"
+        else:
+            labels.pop("vault-ingress", None)
+        return labels
+
+    def probe(self, namespace: str, stem: str, labels: Mapping[str, str], listen: int | None = None) -> Probe:
+        name = self.unique(f"probe-{stem}")[:63].rstrip("-")
+        self.apply(probe_pod(namespace, name, {**labels, "eso-conformance/probe": stem}, self.probe_image, listen))
+        pod = wait_for(
+            lambda: self.kube.get("Pod", name, namespace) or {},
+            lambda p: bool(p) and any(c.get("type") == "Ready" and c.get("status") == "True"
+                                      for c in (p.get("status") or {}).get("conditions") or []),
+            timeout=self.timeouts.pod_ready,
+            what=f"probe pod {namespace}/{name} Ready",
+            interval=self.interval,
+            transient=TRANSIENT,
+            clock=self.clock,
+        )
+        if namespace != self.namespace:  # the test namespace goes as a whole
+            self.cleanups.append(lambda: self.kube.delete("Pod", name, namespace))
+        return Probe(namespace, name, dict(labels), str((pod.get("status") or {}).get("podIP") or ""))
+
+    def connects(self, source: Probe, host: str, port: int, *, expect: str | None = None, tries: int = 4) -> str:
+        """OPEN or BLOCKED from ``source`` to ``host:port`` (a fresh connection). With ``expect``, a few tries
+        until it is seen (policies take a moment to program); the last result is returned either way."""
+        result = ""
+        for attempt in range(tries if expect else 1):
+            out = self.kube.exec(source.namespace, source.name, connect_command(host, port))
+            result = OPEN if OPEN in out else BLOCKED if BLOCKED in out else f"probe failed: {out.strip()[:120]}"
+            if expect is None or result == expect:
+                break
+            if attempt + 1 < tries:
+                self.clock.sleep(2)
+        if not hasattr(self, "probes"):
+            self.probes = []
+        self.probes.append(ProbeResult(f"{source.namespace}/{source.name}", host, port, result))
+        return result
+
+    def service_ip(self, host: str) -> str:
+        """The ClusterIP of ``<service>.<namespace>.svc...``."""
+        service, namespace = host.split(".")[:2]
+        found = self.kube.get("Service", service, namespace)
+        assert found is not None, f"Service {namespace}/{service} not found"
+        return str(found["spec"]["clusterIP"])
+
+    @contextlib.contextmanager
+    def network_policy_removed(self, namespace: str, name: str) -> Iterator[None]:
+        """One NetworkPolicy deleted for the block (verified gone), put back as it was afterwards."""
+        live = self.kube.get("NetworkPolicy", name, namespace)
+        assert live is not None, f"NetworkPolicy {namespace}/{name} is not there to remove"
+        keep = {"apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy",
+                "metadata": {k: v for k, v in live["metadata"].items() if k in {"name", "namespace", "labels",
+                                                                                  "annotations"}},
+                "spec": live["spec"]}
+        self.kube.delete("NetworkPolicy", name, namespace, wait=True)
+        try:
+            yield
+        finally:
+            self.kube.apply(keep)
+
+    def evidence_lines(self) -> list[str]:
+        return [p.line() for p in getattr(self, "probes", [])]
