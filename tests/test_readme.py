@@ -14,6 +14,8 @@ from esoconf.config import PROJECT_ROOT, SETTINGS
 from esoconf.configdoc import COMMAND
 
 README = (PROJECT_ROOT / "README.md").read_text(encoding="utf-8")
+# the README and the docs it points to: every command they show must work from a fresh clone
+DOCS = "\n".join([README, *(p.read_text(encoding="utf-8") for p in sorted((PROJECT_ROOT / "docs").glob("*.md")))])
 
 
 def test_readme_starts_with_the_conformance_run_and_the_test_command() -> None:
@@ -47,10 +49,10 @@ def test_readme_says_what_the_kind_config_maps() -> None:
 
     config = kind_config(node_image="kindest/node:v1.33.4@sha256:" + "0" * 64)
     maps_ports = any(node.get("extraPortMappings") for node in config["nodes"])
-    live_tier = README.split("## Live tier", 1)[1].split("\n## ", 1)[0]
+    live_tier = (PROJECT_ROOT / "docs" / "live-tier.md").read_text(encoding="utf-8").split("## Live tier", 1)[1]
     claims_ports = re.search(r"kind config (still )?maps (one|a NodePort|\S+ port)", live_tier) is not None
     assert "kind config maps no host port" in live_tier or claims_ports
-    assert claims_ports is maps_ports, "README and the kind config disagree about a host port mapping"
+    assert claims_ports is maps_ports, "docs/live-tier.md and the kind config disagree about a host port mapping"
 
 
 def test_every_tox_env_shares_one_environment() -> None:
@@ -75,8 +77,8 @@ SUITE_COMMANDS = ("tox", "pytest", "report", "doctor", "bench-render", "install-
 
 def readme_commands() -> list[str]:
     """Every command the README shows: lines of its bash blocks and inline code that starts like a command."""
-    commands = [line.split("#")[0].strip() for block in FENCED.findall(README) for line in block.splitlines()]
-    commands += [span for span in INLINE.findall(README)
+    commands = [line.split("#")[0].strip() for block in FENCED.findall(DOCS) for line in block.splitlines()]
+    commands += [span for span in INLINE.findall(DOCS)
                  if span.split()[0].removeprefix("python").strip() in SUITE_COMMANDS
                  or span.startswith(("scripts/", "python scripts/"))]
     return [c for c in commands if c]
@@ -107,7 +109,7 @@ def test_every_command_the_readme_shows_works_from_a_fresh_clone() -> None:
 
 
 def test_the_readme_command_check_catches_a_bare_command(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(sys.modules[__name__], "README", "run `report diff a b` or `scripts/tox -e nope`")
+    monkeypatch.setattr(sys.modules[__name__], "DOCS", "run `report diff a b` or `scripts/tox -e nope`")
     assert readme_commands() == ["report diff a b", "scripts/tox -e nope"]
     with pytest.raises(AssertionError):
         test_every_command_the_readme_shows_works_from_a_fresh_clone()
@@ -135,3 +137,13 @@ def test_bench_render_cleans_its_temporary_folder(tmp_path: Path) -> None:
                            str(helm_binary())], env=env, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0 and "helm renders" in done.stdout, done.stderr[-2000:]
     assert list(tmp_path.iterdir()) == [], "bench-render left files in TMPDIR"
+
+
+def test_readme_is_a_ten_minute_map() -> None:
+    """The README stays short (the rest lives in docs/), lists every live claim too, and every doc it links exists."""
+    assert len(README.encode("utf-8")) <= 12 * 1024, "README.md is over 12 KB: move the detail to docs/"
+    live = set(load_claims(PROJECT_ROOT / "manifests" / "claims-live.yaml", ("e2e",)))
+    missing = sorted(i for i in live if f"| {i} |" not in README)
+    assert not missing, f"README claim table misses the live claims {missing}"
+    links = re.findall(r"\]\(((?:docs/)[^)#]+)\)", README)
+    assert links and all((PROJECT_ROOT / link).is_file() for link in links), links
