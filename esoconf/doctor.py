@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from . import config as cfg
-from . import runner
+from . import platforms, runner
 from .tools import Tool, find_tool, helm_home_env, kubectl_skew
 
 TIERS = ("render", "e2e")
@@ -76,7 +76,7 @@ class Context:
         return not self.config.kubeconfig
 
 
-def _result(name: str, problem: str | None, detail_ok: str, fix: str, blocks: Iterable[str]) -> CheckResult:
+def result_row(name: str, problem: str | None, detail_ok: str, fix: str, blocks: Iterable[str]) -> CheckResult:
     if problem is None:
         return CheckResult(name, True, detail_ok)
     return CheckResult(name, False, problem, fix, tuple(blocks))
@@ -85,7 +85,7 @@ def _result(name: str, problem: str | None, detail_ok: str, fix: str, blocks: It
 def check_python(ctx: Context) -> CheckResult:
     version = ".".join(map(str, ctx.probes.python))
     problem = None if tuple(ctx.probes.python[:2]) >= PYTHON_MINIMUM else f"Python {version} is too old"
-    return _result(
+    return result_row(
         "python",
         problem,
         f"Python {version}",
@@ -177,7 +177,7 @@ def check_memory(ctx: Context) -> CheckResult:
     }
     available = int(fields.get("MemAvailable", fields.get("MemFree", "0"))) * 1024
     problem = None if available >= E2E_MEMORY_GIB * GIB else f"{available / GIB:.1f} GiB available"
-    return _result(
+    return result_row(
         "memory",
         problem,
         f"{available / GIB:.1f} GiB available",
@@ -195,7 +195,7 @@ def check_disk(ctx: Context) -> CheckResult:
     except OSError as exc:
         return CheckResult("disk", False, f"cannot stat {where}: {exc.strerror}", "check free disk by hand")
     problem = None if free >= E2E_DISK_GIB * GIB else f"{free / GIB:.1f} GiB free on {where}"
-    return _result(
+    return result_row(
         "disk",
         problem,
         f"{free / GIB:.0f} GiB free on {where}",
@@ -222,7 +222,7 @@ def check_inotify(ctx: Context) -> CheckResult:
             low.append(f"{key}={value} < {minimum}")
     settings = " ".join(f"fs.inotify.{k}={v}" for k, v in INOTIFY_MINIMUMS.items())
     problem = f"{', '.join(low)} (kind pods fail with 'too many open files')" if low else None
-    return _result("inotify", problem, ", ".join(seen), f"sudo sysctl -w {settings}", LIVE_WITH_KIND)
+    return result_row("inotify", problem, ", ".join(seen), f"sudo sysctl -w {settings}", LIVE_WITH_KIND)
 
 
 def helm_env() -> dict[str, str]:
@@ -339,38 +339,14 @@ def check_cni(ctx: Context) -> CheckResult:
 
 def check_vault_server(ctx: Context) -> CheckResult:
     """A Vault API server binary for the quick vault tier and the local platform (vault, or OpenBao's bao)."""
-    from .local.binaries import find_vault_server
-
     try:
-        path, product, source = find_vault_server(ctx.config.vault_bin)
+        path, product, source = platforms.service("find_vault_server")(ctx.config.vault_bin)
     except cfg.ConfigError as exc:
         docker = check_docker_engine(ctx, ("vault",))
         blocks = ("local", "vault") if not docker.ok else ("local",)
         return CheckResult("vault", False, str(exc).split(". Fix: ")[0],
                            "python scripts/install-tools --if-missing --set local openbao", blocks)
     return CheckResult("vault", True, f"{product} {path} ({source})")
-
-
-def check_local(ctx: Context) -> CheckResult:
-    """The local platform's binaries (etcd, kube-apiserver, kube-controller-manager, the ESO controller)."""
-    from .local.doctor import local_blockers
-
-    problem = local_blockers(ctx.config) or None
-    return _result("local", problem, "binaries cached (scripts/tox -e local)",
-                   "python scripts/install-tools --if-missing --set local [--eso-version vX] (needs go)", ("local",))
-
-
-def check_node(ctx: Context) -> CheckResult:
-    """The node platform: root, network namespaces, containerd and the host packages, the cgroup mode, the
-    enforcer's kernel path, its binaries (esoconf.node.doctor)."""
-    from .node.doctor import cgroup_mode, node_blockers
-
-    problem = node_blockers(ctx.config) or None
-    return _result("node", problem, f"root, netns, containerd, enforcer kernel path, binaries ok; cgroups "
-                   f"{cgroup_mode()} (scripts/tox -e node)", "run as root; apt-get install containerd runc "
-                   "containernetworking-plugins iptables nftables ipset conntrack socat busybox-static; python "
-                   "scripts/install-tools --if-missing --set local && python scripts/install-tools --if-missing "
-                   "--set node", ("node",))
 
 
 CHECKS: tuple[Callable[[Context], CheckResult], ...] = (
@@ -386,7 +362,9 @@ CHECKS: tuple[Callable[[Context], CheckResult], ...] = (
     check_cluster,
     check_cni,
 )
-LOCAL_CHECKS: tuple[Callable[[Context], CheckResult], ...] = (check_vault_server, check_local, check_node)
+def platform_checks() -> tuple[Callable[[Context], CheckResult], ...]:
+    """The Vault server row, then each registered platform's own row (local, node)."""
+    return (check_vault_server, *(e.doctor_check for e in platforms.registered().values() if e.doctor_check))
 
 
 def run_checks(
@@ -446,11 +424,12 @@ def format_verdicts(verdicts: Mapping[str, str]) -> str:
     return "\n".join(f"{tier}: can run" if not why else line(tier, why) for tier, why in verdicts.items())
 
 
-def report(ctx: Context, local_checks: Sequence[Callable[[Context], CheckResult]] = LOCAL_CHECKS) -> tuple[str, int]:
+def report(ctx: Context, local_checks: Sequence[Callable[[Context], CheckResult]] | None = None
+           ) -> tuple[str, int]:
     """The table and a verdict per tier; exit 1 when the kind e2e tier cannot run (the local platform and the
     vault tier get their own rows and verdict lines)."""
     results = run_checks(ctx)
-    local = run_checks(ctx, local_checks)
+    local = run_checks(ctx, platform_checks() if local_checks is None else local_checks)
     verdicts = tier_verdicts(results)
     local_verdicts = {tier: "; ".join(f"{r.name}: {r.detail}" for r in blockers(local, tier)) for tier in LOCAL_TIERS}
     text = f"{format_table([*results, *local])}\n\n{format_verdicts({**verdicts, **local_verdicts})}"

@@ -25,8 +25,7 @@ from collections.abc import Generator, Mapping
 import pytest
 
 from . import config as cfg
-from . import doctor
-from .kind.images import image_archives, registry_credentials
+from . import doctor, platforms
 from .live import capabilities
 from .report import Exit
 from .stops import ENVIRONMENT, RunStopped
@@ -40,15 +39,8 @@ VAULT_TIER = "vault"
 
 def e2e_blockers(config: cfg.Config) -> str:
     """Why the live tier cannot run here on the configured platform, "" when it can."""
-    if config.platform == "local":
-        from .local.doctor import local_blockers
-
-        return local_blockers(config)
-    if config.platform == "node":
-        from .node.doctor import node_blockers
-
-        return node_blockers(config)
-    return doctor.e2e_blockers(config)
+    entry = platforms.platform(config.platform)
+    return entry.blockers(config) if entry.blockers is not None else doctor.e2e_blockers(config)
 
 
 def _resolved(config: pytest.Config) -> cfg.Config:
@@ -94,10 +86,8 @@ def pytest_configure(config: pytest.Config) -> None:
 def vault_blockers(config: cfg.Config) -> str:
     """Why the quick `vault` tier cannot run here, "" when it can: a Vault server binary (vault, or OpenBao's
     bao) runs it as a local process; without one it needs a Docker engine (testcontainers)."""
-    from .local.binaries import find_vault_server
-
     try:
-        find_vault_server(config.vault_bin)
+        platforms.service("find_vault_server")(config.vault_bin)
     except cfg.ConfigError as exc:
         docker = doctor.vault_blockers(config)
         return f"{exc}; and no container route either: {docker}" if docker else ""
@@ -128,13 +118,9 @@ def check_live_inputs(resolved: cfg.Config, environ: Mapping[str, str]) -> None:
     """What the live tier needs from the user, checked before anything runs (one line each)."""
     if resolved.platform == "kind":  # kind: the Kubernetes version must have a pinned node image
         cfg.node_image_for(resolved.versions, resolved.kubernetes_version)
-    if resolved.images == "registry1":
-        registry_credentials(environ)
-    elif resolved.images == "airgap":
-        if resolved.kubeconfig:
-            raise cfg.ConfigError("--images airgap loads tarballs into kind; with --kubeconfig preload the images "
-                                  "and use --images upstream")
-        image_archives(resolved.image_archive_dir)
+    for entry in platforms.registered().values():  # the image set's inputs (kind registers that check)
+        if entry.check_inputs is not None:
+            entry.check_inputs(resolved, environ)
 
 
 def live_blockers(resolved: cfg.Config, tiers: set[str]) -> dict[str, str]:
@@ -153,9 +139,8 @@ def live_blockers(resolved: cfg.Config, tiers: set[str]) -> dict[str, str]:
 def fall_back_to_local(resolved: cfg.Config, kind_reason: str) -> str:
     """kind cannot run here and nobody chose a platform: the live cases run on the local platform when it can
     (the verdicts name the platform); "" then, else both reasons."""
-    from .local.doctor import local_blockers
-
-    local_reason = local_blockers(resolved)
+    local = platforms.platform("local").blockers
+    local_reason = local(resolved) if local is not None else ""
     if local_reason:
         return f"{kind_reason}; and the local platform cannot run either: {local_reason}"
     resolved.values["platform"], resolved.sources["platform"] = "local", f"{FALLBACK}{kind_reason}"
