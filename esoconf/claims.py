@@ -35,3 +35,7 @@ def load_claims(path: Path = CLAIMS_FILE, default_tiers: tuple[str, ...] = ("ren
         return {}
     data = yamlio.load(path.read_text(encoding="utf-8")) or []
     return {item["id"]: Claim(**{**item, "tiers": tuple(item.get("tiers") or default_tiers)}) for item in data}
+
+
+class ClaimRefuted(AssertionError):
+    """The doc's claim does not hold on the live platform (message = the evidence)."""

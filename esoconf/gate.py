@@ -28,7 +28,7 @@ from . import config as cfg
 from . import doctor, platforms
 from .live import capabilities
 from .report import Exit
-from .stops import ENVIRONMENT, RunStopped
+from .stops import ENVIRONMENT, ENVIRONMENT_STOP, RunStopped, usage_error  # noqa: F401 - gate's names for them
 from .tools import Tool, find_tool
 
 TOOLS_KEY = pytest.StashKey[dict[str, Tool]]()
@@ -47,17 +47,6 @@ def _resolved(config: pytest.Config) -> cfg.Config:
     from .plugin import get_config
 
     return get_config(config)
-
-
-ENVIRONMENT_STOP = "esoconf_environment"  # set on a UsageError (a final class) that is the machine's fault
-
-
-def usage_error(exc: cfg.ConfigError) -> pytest.UsageError:
-    """The one-line stop for a bad input (exit 3) or, marked :data:`ENVIRONMENT_STOP`, an environment that
-    cannot serve it (no network, a read-only or full disk: exit 2)."""
-    error = pytest.UsageError(str(exc))
-    setattr(error, ENVIRONMENT_STOP, isinstance(exc, cfg.EnvironmentProblem))  # noqa: B010 - final class
-    return error
 
 
 def require_tool(config: pytest.Config, name: str) -> Tool:

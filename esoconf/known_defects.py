@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 
 from . import yamlio
+from .claims import ClaimRefuted
 from .config import MANIFESTS
 
 DEFECTS_FILE = MANIFESTS / "known-defects.yaml"
@@ -32,8 +33,6 @@ class KnownDefect:
     evidence: str = ""
 
     def exception(self) -> type[BaseException]:
-        from .live.verdicts import ClaimRefuted
-
         known: dict[str, type[BaseException]] = {"AssertionError": AssertionError, "ClaimRefuted": ClaimRefuted}
         if self.raises not in known:
             raise ValueError(f"{DEFECTS_FILE.name} {self.key}: raises {self.raises!r} is not one of {sorted(known)}")

@@ -87,7 +87,7 @@ def pytest_configure(config: pytest.Config) -> None:
             if resolved.report_json:
                 _check_report_json(resolved.report_json)
     except cfg.ConfigError as exc:
-        from .gate import usage_error  # a sibling plugin: imported by pytest (assertion rewriting) first
+        from .stops import usage_error
 
         raise usage_error(exc) from None
     config.stash[CONFIG_KEY] = resolved

@@ -30,7 +30,7 @@ from _pytest import junitxml
 from _pytest.runner import runtestprotocol
 
 from . import config as cfg
-from .gate import ENVIRONMENT_STOP, TOOLS_KEY, fallback_of
+from .gate import TOOLS_KEY, fallback_of
 from .known_defects import not_the_known_defect
 from .live.controller import SKEW_PROPERTY
 from .redact import REDACT, RedactingStream, install_log_redaction, redact_report, uninstall_log_redaction
@@ -54,7 +54,7 @@ from .report import (
     write_claim_records,
     write_run,
 )
-from .stops import CHART, RunStopped, mark_report, stop_of, worst_stop
+from .stops import CHART, ENVIRONMENT_STOP, RunStopped, mark_report, stop_of, worst_stop
 from .tools import kubectl_skew
 
 XPASS_STRICT = "[XPASS(strict)]"

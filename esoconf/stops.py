@@ -18,6 +18,7 @@ from typing import Any
 
 import pytest
 
+from . import config as cfg
 from .redact import REDACT
 
 ENVIRONMENT, CHART, USAGE = "environment", "chart", "usage"
@@ -67,3 +68,14 @@ def read_stop(path: Path) -> RunStopped | None:
     except (OSError, ValueError):
         return None
     return RunStopped(str(data["kind"]), str(data["cause"]))
+
+
+ENVIRONMENT_STOP = "esoconf_environment"  # set on a UsageError (a final class) that is the machine's fault
+
+
+def usage_error(exc: cfg.ConfigError) -> pytest.UsageError:
+    """The one-line stop for a bad input (exit 3) or, marked :data:`ENVIRONMENT_STOP`, an environment that
+    cannot serve it (no network, a read-only or full disk: exit 2)."""
+    error = pytest.UsageError(str(exc))
+    setattr(error, ENVIRONMENT_STOP, isinstance(exc, cfg.EnvironmentProblem))  # noqa: B010 - final class
+    return error
