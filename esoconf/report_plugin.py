@@ -30,11 +30,12 @@ from _pytest import junitxml
 from _pytest.runner import runtestprotocol
 
 from . import config as cfg
+from .evidence import one_line
 from .gate import TOOLS_KEY, fallback_of
 from .known_defects import not_the_known_defect
 from .live.controller import SKEW_PROPERTY
 from .redact import REDACT, RedactingStream, install_log_redaction, redact_report, uninstall_log_redaction
-from .report import (
+from .report.model import (
     HOLDS_HERE,
     REASON_MAX,
     RUNS_DIR,
@@ -45,10 +46,11 @@ from .report import (
     TestResult,
     build_report,
     chart_identity,
+)
+from .report.store import (
     default_catalog,
     diagnostics_dir,
     list_diagnostics,
-    one_line,
     read_fidelity,
     read_phases,
     write_claim_records,

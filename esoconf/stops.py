@@ -79,3 +79,13 @@ def usage_error(exc: cfg.ConfigError) -> pytest.UsageError:
     error = pytest.UsageError(str(exc))
     setattr(error, ENVIRONMENT_STOP, isinstance(exc, cfg.EnvironmentProblem))  # noqa: B010 - final class
     return error
+
+
+class EnvironmentNotReady(Exception):
+    """The test environment could not be brought up (cluster, Istio, Vault, images, registry).
+
+    Raise it from platform setup fixtures. Tests it stops are reported as ``blocked`` and the run exits 2:
+    infrastructure, not the chart.
+    """
+
+    __module__ = "esoconf.report"  # its public name, as tracebacks and evidence say it (re-exported there)

@@ -20,7 +20,7 @@ from ..live.kube import RUN_LABEL
 from ..live.platform import NetpolNotShown, Phases, PlatformBase
 from ..live.vault import SeedResult
 from ..render.helm import parse_manifests
-from ..report import EnvironmentNotReady
+from ..stops import EnvironmentNotReady
 from .canary import NETPOL_NOT_ENFORCED, NETPOL_UNVERIFIED
 from .cluster import ChartRef, Env, HelmComponent, helm_status, without_mesh, write_values
 from .eso import EsoComponent

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 from ..redact import REDACT
-from ..report import EnvironmentNotReady
+from ..stops import EnvironmentNotReady
 from ..wait import Timeouts
 from .vault import DEFAULT_PLAN, SeedPlan, SeedResult
 

@@ -25,8 +25,8 @@ from pathlib import Path
 
 from esoconf.cleanup import Resource, RunFolder, pid_alive, process_resource, stop_process_groups
 from esoconf.redact import REDACT, write_redacted
-from esoconf.report import EnvironmentNotReady
 from esoconf.runner import tail
+from esoconf.stops import EnvironmentNotReady
 from esoconf.wait import Clock, WaitTimeout, wait_for
 
 LOG_TAIL_LINES = 8

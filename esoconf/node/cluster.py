@@ -31,8 +31,8 @@ from ..local.kubeapi import etcd_argv, kubeconfig
 from ..local.pki import ClusterPki, make_cluster_pki
 from ..local.processes import Supervisor, free_port
 from ..redact import REDACT
-from ..report import EnvironmentNotReady
 from ..runner import run
+from ..stops import EnvironmentNotReady
 from . import host
 from .addons import (
     COREDNS_IMAGE,
