@@ -25,6 +25,7 @@ from typing import Any
 
 import yaml
 
+from ..cleanup import RunFolder
 from ..live.platform import Phases
 from ..local.kubeapi import _get as _https_get
 from ..local.kubeapi import etcd_argv, kubeconfig
@@ -33,7 +34,7 @@ from ..local.processes import Supervisor, free_port
 from ..redact import REDACT
 from ..runner import run
 from ..stops import EnvironmentNotReady
-from . import host
+from . import host, resources
 from .addons import (
     COREDNS_IMAGE,
     COREDNS_LABELS,
@@ -99,16 +100,6 @@ def new_cni_netns(before: frozenset[str]) -> list[str]:
     return sorted({p.name for p in host.NETNS_DIR.glob("cni-*")} - before) if host.NETNS_DIR.is_dir() else []
 
 
-def kill_cgroup_processes(names: tuple[str, ...]) -> None:
-    """SIGKILL every process left in the pod cgroups (containers whose shim is gone)."""
-    for top in (d for name in names for d in host.cgroup_dirs(name)):
-        for procs in top.rglob("cgroup.procs"):
-            with contextlib.suppress(OSError, ValueError):
-                for pid in procs.read_text().split():
-                    with contextlib.suppress(ProcessLookupError, PermissionError):
-                        os.kill(int(pid), 9)
-
-
 def shim_pids(socket: Path) -> list[int]:
     """containerd-shim processes serving this run's containerd (they outlive it by design)."""
     pids = []
@@ -142,16 +133,23 @@ class NodeCluster:
     # --- bring-up ----------------------------------------------------------------------------------------
 
     def up(self) -> NodeCluster:
-        root = Path(tempfile.mkdtemp(prefix=f"esoconf-node-{self.run_id[-8:]}-"))
-        root.chmod(0o755)  # pods running as non-root users read their volumes below it
+        # a marked, watched run folder (esoconf.cleanup): a killed run's leftovers are removed by its watchdog or
+        # found by the next run; 0755, not 0700: pods running as non-root users read their volumes below it
+        folder = RunFolder.create(f"node-{self.run_id[-8:]}")
+        root = folder.path
+        root.chmod(0o755)
         self.paths = NodePaths(root)
         self.supervisor = Supervisor(root)
         self.namespaces = host.Namespaces.for_run(self.run_id)
-        atexit.register(self.down)  # the last resort (issue 16's cleanup registry takes it over on signals)
+        atexit.register(self.down)  # the last resort; signals unwind through the fixtures to down()
         interrupt_on_sigterm()
         self.teardown = Teardown(root, self.namespaces.names, host.read_sysctls(host.KUBELET_SYSCTLS),
                                  frozenset(new_cni_netns(frozenset())),
                                  cni_cache_before=host.files_under(host.CNI_CACHE))
+        # recorded before they exist: the watchdog removes only what is present
+        for resource in (*map(resources.netns, self.namespaces.names), *map(resources.cgroup, self.teardown.cgroups),
+                         resources.mounts(root), resources.sysctls(self.teardown.sysctls)):
+            folder.track(resource)
         try:
             with self.phases.phase("node-network"):
                 host.make_netns(self.namespaces)
@@ -331,7 +329,7 @@ class NodeCluster:
                 for pid in shim_pids(self.paths.containerd_socket):
                     with contextlib.suppress(ProcessLookupError, PermissionError):
                         os.kill(pid, 9)
-            kill_cgroup_processes(td.cgroups)
+            resources.kill_cgroup_processes(td.cgroups)
             left += host.remove_netns([*new_cni_netns(td.cni_netns_before), *td.namespaces])
             left += host.unmount_under([td.run_dir])
             left += host.remove_cgroups(td.cgroups)
@@ -339,9 +337,7 @@ class NodeCluster:
             left += remove_container_log_links(td.run_dir)
             left += [f"file {path}" for path in host.remove_new_files(host.CNI_CACHE, td.cni_cache_before)]
             if not left and not self.keep_dir:
-                import shutil
-
-                shutil.rmtree(td.run_dir, ignore_errors=True)
+                RunFolder(td.run_dir).remove()  # what is still recorded (nothing, normally), the folder, its watchdog
             elif td.run_dir.exists():
                 left.append(f"run folder {td.run_dir}" if left else "")
         return [item for item in left if item]
