@@ -153,14 +153,16 @@ def unmount_under(roots: Iterable[Path]) -> list[str]:
     return [p for root in roots for p in mounts_under(root)]
 
 
-def cgroup_dirs(name: str, root: Path = CGROUP_ROOT) -> list[Path]:
-    """``name`` (a top-level cgroup such as ``kubepods``) in every hierarchy that has it."""
+def cgroup_dirs(name: str, root: Path | None = None) -> list[Path]:
+    """``name`` (a top-level cgroup such as ``kubepods``) in every hierarchy that has it (below
+    :data:`CGROUP_ROOT`, read at call time)."""
+    root = CGROUP_ROOT if root is None else root
     if not root.is_dir():
         return []
     return [h / name for h in sorted(root.iterdir()) if (h / name).is_dir()]
 
 
-def remove_cgroups(names: Iterable[str], root: Path = CGROUP_ROOT, wait: float = 10.0) -> list[str]:
+def remove_cgroups(names: Iterable[str], root: Path | None = None, wait: float = 10.0) -> list[str]:
     """Remove the cgroups (deepest first) once their processes are gone; returns those still present."""
     deadline = time.monotonic() + wait
     left: list[Path] = []
