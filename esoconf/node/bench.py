@@ -23,6 +23,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+from ..wait import WaitTimeout, wait_for
 from . import host
 
 BUDGETS = {"bring_up_s": 30.0, "tier_s": 360.0, "peak_mb": 2560.0}
@@ -123,6 +124,11 @@ def main(argv: list[str] | None = None) -> int:
     except Exception as exc:  # noqa: BLE001 - one line
         print(f"bench-node: {type(exc).__name__}: {exc}", file=sys.stderr)
         result = {"error": str(exc)}
+    # the run folder's watchdog (esoconf.cleanup) notices its folder is gone within 0.5 s: give what a clean
+    # teardown leaves a few seconds to go before calling it left behind
+    with contextlib.suppress(WaitTimeout):
+        wait_for(lambda: leftovers(sysctls, cni_cache), lambda left: not left, timeout=5, what="nothing left",
+                 interval=0.5)
     result["leftovers"] = leftovers(sysctls, cni_cache)
     print(json.dumps(result, indent=2, default=str))
     if "interrupted" in result:
