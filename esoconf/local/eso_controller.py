@@ -18,6 +18,7 @@ from typing import Any
 
 import requests
 
+from ..live.controller import ESO_MODULE, told_version
 from .processes import Managed, Supervisor, free_port
 
 LISTEN_FLAGS = ("--metrics-addr", "--live-addr", "--healthz-addr")
@@ -27,24 +28,11 @@ REQUIRED_WORKERS = ("externalsecret", "clustersecretstore", "secretstore")
 FORCED = {"--enable-leader-election": "false"}
 
 
-ESO_MODULE = "github.com/external-secrets/external-secrets"
-
-
-def build_info(binary: Path, go: str = "go") -> str:
+def build_info(binary: Path, go: str | None = None) -> str:
     """The ESO module version the binary was built from (``go version -m``: its embedded build info), e.g.
     "github.com/external-secrets/external-secrets v0.16.2"; "" when it cannot be read (no go, no build info)."""
-    import subprocess
-
-    try:
-        out = subprocess.run([go, "version", "-m", str(binary)], capture_output=True, text=True, timeout=30,
-                             check=False).stdout
-    except (OSError, subprocess.SubprocessError):
-        return ""
-    for line in out.splitlines():
-        fields = line.split()
-        if len(fields) >= 3 and fields[0] in ("mod", "dep") and fields[1] == ESO_MODULE:
-            return f"{fields[1]} {fields[2]}"
-    return ""
+    told = told_version(binary, go)
+    return f"{ESO_MODULE} {told}" if told else ""
 
 
 class NoControllerDeployment(ValueError):
