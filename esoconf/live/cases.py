@@ -64,6 +64,7 @@ class DocShapes:
         default_factory=dict
     )  # name/namespace/key of `kubectl create secret`
     authz_policy: dict[str, Any] = field(default_factory=dict)  # the doc's Vault ALLOW policy (name, spec)
+    pod_labels: dict[str, Any] = field(default_factory=dict)  # Troubleshooting's `upstream.podLabels` values snippet
 
     @classmethod
     def from_doc(cls, doc: VaultDoc) -> DocShapes:
@@ -101,6 +102,7 @@ class DocShapes:
             label_check=command_line(trouble, "kubectl get pods"),
             token_clean=tr_command(trouble),
             token_secret=parse_create_secret(created),
+            pod_labels=dict(doc.yaml("troubleshooting").data or {}),
         )
 
     @classmethod
@@ -289,6 +291,7 @@ class TroubleshootingCase:
     doc_wording: str | None = "doc-503"  # pattern of the doc's quoted words: a labelled wording check only
     primary_untouched: bool = True  # the primary install's synced secret must stay Ready meanwhile
     needs_netpol: bool = False  # the verdict means something only where the CNI enforces NetworkPolicy
+    fix_claim: str = ""  # a claim the documented fix (removing the cause) proves, judged by the same test
     note: str = ""
     # what a platform must show for the case (esoconf.live.capabilities): the label and the policies are
     # observed as traffic without a mesh (the node platform); only the AuthorizationPolicy needs Istio
@@ -317,7 +320,9 @@ TROUBLESHOOTING_CASES: tuple[TroubleshootingCase, ...] = (
         claim="TRB-2",
         claim_says="failure",
         needs_netpol=True,
-        note="second ESO install (controllerClass) without the label; primary untouched",
+        fix_claim="LBL-2",
+        note="second ESO install (controllerClass) without the label, fixed by the doc's upstream.podLabels "
+             "snippet (a helm upgrade of that release); primary untouched",
     ),
     TroubleshootingCase(
         "network-policies-disabled",

@@ -120,6 +120,16 @@ def record_wording(node: Any, verdict: LiveVerdict, platform: str) -> None:
                                                       "evidence": verdict.evidence})))
 
 
+def judge_label_fix(claim: str, labels: Sequence[str | None], *, recovered: str) -> LiveVerdict:
+    """The doc's ``upstream.podLabels`` snippet, applied with helm, put ``vault-ingress: "true"`` on every pod of
+    the release (``labels``: that label on each pod) and the store it had failed recovered (``recovered``)."""
+    status = Status.HOLDS if labels and all(value == "true" for value in labels) else Status.REFUTED
+    shown = ", ".join(repr(value) for value in labels) or "no pods"
+    return LiveVerdict(claim, status, _evidence_line(
+        f"the doc's upstream.podLabels snippet (helm upgrade): vault-ingress on the release's pods: {shown}; "
+        f"{recovered}"))
+
+
 def not_applicable(claim: str, why: str) -> LiveVerdict:
     return LiveVerdict(claim, Status.NOT_APPLICABLE, _evidence_line(why))
 

@@ -140,3 +140,15 @@ def test_a_second_install_that_keeps_the_label_fails_before_judging(suite: pytes
     result = run_suites(suite, "v1.3.1", tweak, "-k", "missing-vault-ingress-label")
     result.assert_outcomes(failed=1)
     result.stdout.fnmatch_lines(["*expected its pods without vault-ingress=true*"])
+
+
+def test_a_doc_whose_pod_labels_snippet_does_not_label_fails_the_fix(suite: pytest.Pytester) -> None:
+    """LBL-2 live: the fix is the doc's own snippet; a snippet that sets another value restores nothing."""
+    text = DOC.read_text(encoding="utf-8")
+    snippet = 'podLabels:\n       vault-ingress: "true"'
+    assert snippet in text
+    mutant = suite.path / "VAULT_INTEGRATION.md"
+    mutant.write_text(text.replace(snippet, 'podLabels:\n       vault-ingress: "yes"'), encoding="utf-8")
+    result = run_suites(suite, "v1.3.1", "pass", "-k", "missing-vault-ingress-label", "--doc", str(mutant))
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(["*WaitTimeout*vault-secrets-w2-*Ready*"])

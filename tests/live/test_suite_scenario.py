@@ -65,6 +65,27 @@ def test_negative_hold_fails_when_the_store_turns_ready_mid_window(
         scene.assert_never_ready(world.store, duration=15)
 
 
+def test_one_window_holds_the_broken_store_and_the_untouched_primary(scene: Scenario, platform: FakePlatform) -> None:
+    primary = scene.arrange("token")
+    scene.wait_store_ready(primary.store)
+    broken = scene.arrange("token", breakage=Breakage.TOKEN_TRAILING_NEWLINE)
+    start = platform.clock.t
+    scene.assert_never_ready(broken.store, duration=15, beside=(primary.store,))
+    assert 15 <= platform.clock.t - start < 30  # one window for both, not two in a row
+    breaks_at = platform.clock.t + 5  # mutant: the primary's store stops being Ready mid-window
+    broke: list[bool] = []
+
+    def break_primary() -> None:
+        if platform.clock.t >= breaks_at and not broke:
+            broke.append(True)
+            scene.recreate_token_secret(primary, primary.raw_token + "\n")
+            scene.force_sync(primary.store)
+
+    platform.clock.listeners.insert(0, break_primary)
+    with pytest.raises(StateChanged, match="while .* stay Ready: did not hold"):
+        scene.assert_never_ready(broken.store, duration=15, beside=(primary.store,))
+
+
 def test_no_secret_hold_fails_when_a_secret_appears(scene: Scenario, platform: FakePlatform) -> None:
     world = scene.arrange("token", breakage=Breakage.VAULT_KEY_MISSING, refresh=True)
     scene.wait_store_ready(world.store)

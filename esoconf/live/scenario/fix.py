@@ -206,11 +206,17 @@ class Fixing(ScenarioCore):
     def second_eso_pods(self, release: str) -> list[dict[str, Any]]:
         return self.kube.list("Pod", self.namespace, {"app.kubernetes.io/instance": release})
 
+    def pod_labels_of(self, release: str) -> list[str | None]:
+        """The ``vault-ingress`` label of each pod of ``release`` that is not on its way out."""
+        pods = self.second_eso_pods(release)
+        return [_label(p, VAULT_INGRESS_LABEL) for p in pods if not p["metadata"].get("deletionTimestamp")]
+
     @contextlib.contextmanager
     def second_eso_without_label(self) -> Iterator[SharedChange]:
         """A second ESO in this test's namespace, without the label (verified on its pods); yields its
-        controller class, and ``undo()`` adds the label to its pod template. Vault admits this namespace
-        through an extra ALLOW policy, so only the missing label can block it."""
+        controller class, and ``undo()`` applies the doc's own fix, its Troubleshooting ``upstream.podLabels``
+        snippet, as a user does: a helm upgrade of that release with the snippet merged into its values. On a
+        mesh, Vault admits this namespace through an extra ALLOW policy, so only the missing label can block it."""
         fullname = self.unique("eso-nolabel", limit=HELM_RELEASE_MAX)
         values = second_eso_values(
             self.platform.eso_values(), fullname=fullname, controller_class=fullname, namespace=self.namespace
@@ -233,11 +239,10 @@ class Fixing(ScenarioCore):
             )
             assert not mesh or all(has_sidecar(p) for p in pods), f"second ESO {fullname} runs without istio-proxy"
 
-            def label() -> None:
-                patch = {"spec": {"template": {"metadata": {"labels": {VAULT_INGRESS_LABEL: "true"}}}}}
-                self.kube.patch("Deployment", fullname, self.namespace, patch)
+            def doc_fix() -> None:
+                self.platform.install_eso(fullname, deep_merge(values, self.shapes.pod_labels), namespace=self.namespace)
 
-            yield SharedChange(fullname, label)
+            yield SharedChange(fullname, doc_fix)
         finally:
             self.platform.uninstall_eso(fullname, namespace=self.namespace)
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import contextlib
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -298,16 +298,21 @@ class Observing(ScenarioCore):
             return "absent"
         return str((condition(obj, "Ready") or {}).get("status") or "no-condition")
 
-    def assert_never_ready(self, ref: Ref, duration: float | None = None) -> None:
+    def assert_never_ready(self, ref: Ref, duration: float | None = None, *, beside: Sequence[Ref] = ()) -> None:
         """``ref`` exists and is not Ready on every poll of the window; ESO is made to re-validate it at
-        the start (a forced resync), so the window judges a fresh validation, not a stale status."""
+        the start (a forced resync), so the window judges a fresh validation, not a stale status. In the same
+        window every one of ``beside`` stays Ready (one window for both, not two in a row)."""
         __tracebackhide__ = True
         if self.kube.get(ref.kind, ref.name, ref.namespace) is not None:  # absent: the hold says so
             self.force_sync(ref)
+        what = f"{ref} exists and never becomes Ready"
+        if beside:
+            what += f", while {', '.join(map(str, beside))} stay Ready"
         self._hold(
-            lambda: self._ready_status(ref),
-            lambda s: s not in {"True", "absent"},
-            f"{ref} exists and never becomes Ready",
+            lambda: {str(r): self._ready_status(r) for r in (ref, *beside)},
+            lambda states: states[str(ref)] not in {"True", "absent"}
+            and all(states[str(r)] == "True" for r in beside),
+            what,
             duration,
         )
 
