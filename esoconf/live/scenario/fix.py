@@ -240,7 +240,8 @@ class Fixing(ScenarioCore):
             assert not mesh or all(has_sidecar(p) for p in pods), f"second ESO {fullname} runs without istio-proxy"
 
             def doc_fix() -> None:
-                self.platform.install_eso(fullname, deep_merge(values, self.shapes.pod_labels), namespace=self.namespace)
+                fixed = deep_merge(values, self.shapes.pod_labels)
+                self.platform.install_eso(fullname, fixed, namespace=self.namespace)
 
             yield SharedChange(fullname, doc_fix)
         finally:
