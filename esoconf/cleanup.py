@@ -130,7 +130,19 @@ def group_members(pgid: int) -> list[int]:
     return members
 
 
+def exec_target(argv: Sequence[str]) -> str:
+    """The program a started process ends up running: ``nsenter [options] [--] program ...`` execs ``program``
+    in the same PID (the node platform starts every daemon so), anything else runs ``argv[0]``."""
+    if os.path.basename(argv[0]) != "nsenter":
+        return argv[0]
+    rest = list(argv[1:])
+    if "--" in rest:
+        return rest[rest.index("--") + 1] if rest.index("--") + 1 < len(rest) else argv[0]
+    return next((arg for arg in rest if not arg.startswith("-")), argv[0])
+
+
 def process_resource(pid: int, name: str, argv0: str) -> Resource:
+    """A started process, by PID, start time and the program it runs (``argv0``: pass :func:`exec_target`)."""
     return Resource("process", str(pid), {"name": name, "cmd": os.path.basename(argv0), "start": start_time(pid)})
 
 
@@ -447,4 +459,9 @@ def main(argv: Sequence[str]) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main(sys.argv[1:]))
+    # run as `python -m esoconf.cleanup`, this file is `__main__`, a second copy of the module: the resource kinds
+    # other modules register (the node platform's namespaces, mounts, cgroups) land in esoconf.cleanup's KINDS,
+    # so the watchdog must be that module's, or it removes the folder and leaves every one of them
+    from esoconf import cleanup as registry
+
+    sys.exit(registry.main(sys.argv[1:]))

@@ -8,7 +8,7 @@ import json
 import os
 import sys
 import tempfile
-from collections.abc import Generator
+from collections.abc import Generator, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +17,7 @@ import pytest
 from . import config as cfg
 from .cleanup import clean_start, install_signal_handlers, set_run_owner
 from .doc import check_doc_file
+from .live import workers
 from .redact import REDACT
 from .wait import Timeouts
 
@@ -35,7 +36,7 @@ MARKERS = {
     "failure": "a documented or likely failure mode",
     "upgrade": "chart upgrade from --from-chart-version",
     "slow": "takes more than a minute",
-    "serial": "changes shared state; runs in its own pass, never under xdist",
+    "serial": "changes shared state; under xdist it holds the run's lock exclusively (beside no other live test)",
     "vault": "quick Vault tier: seeding against a testcontainers Vault (Docker only; also marked e2e)",
     "claim(id)": "the VAULT_INTEGRATION.md claim id this test checks (see manifests/claims.yaml)",
     "needs(*capabilities)": "live platform capabilities the case needs (network-policy, mesh, pods, "
@@ -97,6 +98,19 @@ def pytest_configure(config: pytest.Config) -> None:
         if resolved.platform in LOCAL_PLATFORMS or resolved.clean_start:  # run folders of platforms on this machine
             for line in clean_start(remove=bool(resolved.clean_start)):
                 print(line, file=sys.stderr)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> Iterator[None]:
+    """Under pytest-xdist a `serial` test (it changes what every live test shares: the ESO release, the Vault
+    AuthorizationPolicy) runs beside no other live test: from its setup to its teardown it holds the run's lock
+    exclusively, every other live (`e2e`) test holds it shared."""
+    serial = item.get_closest_marker("serial") is not None
+    if not hasattr(item.config, "workerinput") or not (serial or item.get_closest_marker("e2e")):
+        return (yield)
+    shared = Path(item.config._tmp_path_factory.getbasetemp()).parent  # type: ignore[attr-defined]
+    with workers.exclusive(shared, serial=serial):
+        return (yield)
 
 
 def _check_chart(resolved: cfg.Config, setting: str) -> None:

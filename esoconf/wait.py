@@ -36,6 +36,7 @@ TIMEOUTS: Mapping[str, float] = {
     "cluster_create": 300.0,
     "canary": 60.0,
     "port_forward": 20.0,
+    "workers_done": 1800.0,  # the worker that built a node waits this long for the others to finish
 }
 
 

@@ -15,11 +15,29 @@ def _is_worker(config: pytest.Config) -> bool:
     return hasattr(config, "workerinput")
 
 
+def _shared(config: pytest.Config) -> Path:
+    """The folder every xdist worker of the run sees (a worker's basetemp's parent)."""
+    return Path(config._tmp_path_factory.getbasetemp()).parent  # type: ignore[attr-defined]
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    """An xdist worker says it runs (a node's builder tears it down only when every other worker is done)."""
+    if _is_worker(session.config):
+        from esoconf.live import workers
+
+        workers.join(_shared(session.config), session.config.workerinput["workerid"])  # type: ignore[attr-defined]
+
+
 def pytest_sessionfinish(session: pytest.Session) -> None:
-    """xdist controller: all workers are done: delete the kind cluster a worker created (if not kept), stop the
-    local platform a worker handed over."""
+    """xdist worker: it is done. xdist controller: all workers are done: delete the kind cluster a worker created
+    (if not kept), stop the local platform a worker handed over."""
     config = session.config
-    if _is_worker(config) or not getattr(config.option, "numprocesses", None):
+    if _is_worker(config):
+        from esoconf.live import workers
+
+        workers.leave(_shared(config), config.workerinput["workerid"])  # type: ignore[attr-defined]
+        return
+    if not getattr(config.option, "numprocesses", None):
         return
     from esoconf.kind import setup as live
 

@@ -230,3 +230,64 @@ def test_the_signal_handlers_never_signal_a_reused_pid(tmp_path: Path, spawned: 
     assert mine.wait(timeout=10) == -signal.SIGTERM
     assert other.poll() is None, "a PID the journal records for another program was signalled"
     folder.remove()
+
+
+def test_the_watchdog_removes_a_kind_another_module_registers(tmp_path: Path) -> None:
+    """A killed node run: its namespaces, mounts and cgroups are kinds esoconf.node.resources registers with
+    esoconf.cleanup. The watchdog (``python -m esoconf.cleanup``) must find them in that module's registry, not in
+    a second copy of it run as ``__main__`` (it once removed the folder and left every one of them)."""
+    module = tmp_path / "own_kind.py"
+    made = tmp_path / "netns-like"
+    module.write_text(textwrap.dedent("""
+        from pathlib import Path
+        from esoconf.cleanup import resource_kind
+        resource_kind("test-own", present=lambda r: Path(r.ident).exists(),
+                      remove=lambda rs: [Path(r.ident).unlink() for r in rs], order=20)
+        """))
+    made.write_text("")
+    owner = subprocess.Popen([sys.executable, "-c", textwrap.dedent(f"""
+        import sys, time
+        sys.path[:0] = [{str(SUITE_ROOT)!r}, {str(tmp_path)!r}]
+        from esoconf.cleanup import Resource, RunFolder
+        folder = RunFolder.create("test", root={str(tmp_path / "runs")!r})
+        folder.track(Resource("test-own", {str(made)!r}, {{"name": "a namespace"}}, module="own_kind"))
+        print(folder.path, flush=True)
+        time.sleep(300)
+        """)], stdout=subprocess.PIPE, text=True, env={**os.environ, "PYTHONPATH": str(tmp_path)})
+    (tmp_path / "runs").mkdir(exist_ok=True)
+    assert owner.stdout is not None
+    path = Path(owner.stdout.readline().strip())
+    owner.kill()
+    owner.wait()
+    deadline = time.monotonic() + 15
+    while path.exists() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not path.exists(), "the watchdog did not run"
+    assert not made.exists(), "the watchdog removed the folder but left a resource of a kind another module registers"
+
+
+@pytest.mark.parametrize(("argv", "runs"), [
+    (["nsenter", "--net=/run/netns/x", "--", "/cache/kube-apiserver", "--v=1"], "/cache/kube-apiserver"),
+    (["nsenter", "--net=/run/netns/x", "/cache/kubelet"], "/cache/kubelet"),
+    (["/cache/etcd", "--data-dir=x"], "/cache/etcd"),
+], ids=["nsenter-dashdash", "nsenter", "plain"])
+def test_a_process_is_recorded_by_the_program_it_ends_up_running(argv: list[str], runs: str) -> None:
+    assert cleanup.exec_target(argv) == runs
+
+
+def test_a_process_started_through_nsenter_is_stopped_by_the_registry(
+    tmp_path: Path, spawned: list[subprocess.Popen[bytes]]
+) -> None:
+    """The node platform starts its daemons as `nsenter --net=... -- program`: the journal must name the program,
+    or the registry (the watchdog of a killed node run) takes the PID for a reused one and never stops it."""
+    folder = RunFolder.create("test", root=tmp_path, watch=False)
+    argv = ["nsenter", "--", "sleep", "300"]  # no namespace given: nsenter just execs (no privilege needed)
+    proc = subprocess.Popen(argv, start_new_session=True)
+    spawned.append(proc)
+    deadline = time.monotonic() + 5
+    while cleanup.command_of(proc.pid) != "sleep" and time.monotonic() < deadline:
+        time.sleep(0.02)
+    folder.track(process_resource(proc.pid, "daemon", cleanup.exec_target(argv)))
+
+    assert [r.kind for r in folder.remove()] == ["process"]
+    assert proc.wait(timeout=10) == -signal.SIGTERM

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from functools import partial
 from pathlib import Path
@@ -195,32 +196,44 @@ def test_e2e_with_a_kubernetes_version_without_node_image_is_a_usage_error(
 
 
 SERIAL_TESTS = """
+import json, os, time
 import pytest
+
+def _record(name):
+    start = time.monotonic()
+    time.sleep(1.0)
+    with open(os.path.join({folder!r}, name + ".json"), "w") as out:
+        json.dump([start, time.monotonic()], out)
 
 @pytest.mark.serial
 def test_changes_shared_state():
-    pass
+    _record("serial-1")
+
+@pytest.mark.serial
+def test_changes_shared_state_too():
+    _record("serial-2")
 
 def test_independent():
     pass
 """
 
 
-def test_serial_tests_refuse_to_run_under_xdist(suite: pytest.Pytester) -> None:
-    suite.makepyfile(SERIAL_TESTS)
+def test_serial_tests_under_xdist_never_overlap(suite: pytest.Pytester) -> None:
+    suite.makepyfile(SERIAL_TESTS.replace("{folder!r}", repr(str(suite.path))))
 
     result = suite.runpytest_subprocess("-n", "2", "-p", "no:pytest-kind")
 
-    result.assert_outcomes(passed=1, errors=1)
-    result.stdout.fnmatch_lines(["*tests marked `serial` change shared state*"])
+    result.assert_outcomes(passed=3)
+    (a_start, a_end), (b_start, b_end) = (json.loads((suite.path / f"serial-{n}.json").read_text()) for n in (1, 2))
+    assert a_end <= b_start or b_end <= a_start, "two serial tests ran at the same time"
 
 
 def test_serial_tests_run_in_their_own_pass(suite: pytest.Pytester) -> None:
-    suite.makepyfile(SERIAL_TESTS)
+    suite.makepyfile(SERIAL_TESTS.replace("{folder!r}", repr(str(suite.path))))
 
     result = suite.runpytest_inprocess()
 
-    result.assert_outcomes(passed=2)
+    result.assert_outcomes(passed=3)
 
 
 

@@ -39,7 +39,7 @@ from .platform import Platform, PlatformUnavailable
 from .portforward import PortForward
 
 if TYPE_CHECKING:  # pragma: no cover
-    from ..node.provider import NodeProvider
+    from ..node.provider import AttachedNode, NodeProvider
 from .vault import (
     VAULT_NAMESPACE,
     VAULT_PORT,
@@ -74,7 +74,7 @@ class Session:
     port_forward: PortForward
     installed_now: list[HelmComponent]
     keep: bool
-    node: NodeProvider | None = None
+    node: NodeProvider | AttachedNode | None = None
 
     def close(self, *, deferred: bool = False) -> None:
         """Stop the port-forward and undo what this run created. ``deferred`` (an xdist worker): other
@@ -95,10 +95,11 @@ class Session:
 
     def teardown_plan(self) -> dict[str, Any]:
         """What the last process of an xdist run must delete (JSON-able)."""
-        kind = self.kind
+        kind, node = self.kind, (self.node.plan() if self.node is not None else None)
         if kind is None or kind.decision is None or not kind.decision.delete_at_end:
-            return {"kind": None}
-        return {"kind": {"name": kind.name, "kind": str(kind.kind), "kubeconfig": str(kind.kubeconfig)}}
+            return {"kind": None, "node": node}
+        return {"kind": {"name": kind.name, "kind": str(kind.kind), "kubeconfig": str(kind.kubeconfig)},
+                "node": node}
 
 
 def teardown_from_plan(plan: Mapping[str, Any]) -> bool:
@@ -126,15 +127,17 @@ class _SetupState:
     """What setup has built so far, for the failure path (diagnostics, then cleanup)."""
 
     kind: KindEnvironment | None = None
-    node: NodeProvider | None = None
+    node: NodeProvider | AttachedNode | None = None
     env: Env | None = None
     components: list[HelmComponent] = field(default_factory=list)
 
 
 def setup(
-    config: Config, run_id: str, timeouts: Timeouts, artifacts: Path, *, attach: bool = False
+    config: Config, run_id: str, timeouts: Timeouts, artifacts: Path, *, attach: bool = False,
+    node_plan: Mapping[str, Any] | None = None,
 ) -> Session:
-    """Build the platform. ``attach``: another xdist worker of this run built it; verify and connect.
+    """Build the platform. ``attach``: another xdist worker of this run built it; verify and connect (a node:
+    through ``node_plan``, what the builder's :meth:`Session.teardown_plan` says of it).
 
     On failure: the components' logs go to ``artifacts/diagnostics/platform-setup/`` first, then a kind cluster
     this run created is deleted (unless --keep-cluster or --keep-on-failure). A failure of the chart under test
@@ -143,7 +146,7 @@ def setup(
     """
     state = _SetupState()
     try:
-        return _setup(config, run_id, timeouts, artifacts, attach=attach, state=state)
+        return _setup(config, run_id, timeouts, artifacts, attach=attach, state=state, node_plan=node_plan)
     except Exception as exc:
         _setup_diagnostics(state, artifacts / "diagnostics" / "platform-setup")
         if state.kind is not None and not config.keep_on_failure:
@@ -182,14 +185,15 @@ class _Components:
 
 
 def _setup(
-    config: Config, run_id: str, timeouts: Timeouts, artifacts: Path, *, attach: bool, state: _SetupState
+    config: Config, run_id: str, timeouts: Timeouts, artifacts: Path, *, attach: bool, state: _SetupState,
+    node_plan: Mapping[str, Any] | None,
 ) -> Session:
     if config.platform != "node":  # the node platform's own checks ran in the gate (esoconf.node.doctor)
         preflight(config)
     phases = Phases()
     tools = find_tools(config)
     inputs = resolve_inputs(config, tools, artifacts)  # fail before any cluster work
-    access = _cluster(config, tools, artifacts, phases, state, run_id)
+    access = _cluster(config, tools, artifacts, phases, state, run_id, node_plan)
     kube = Kube.connect(str(access.kubeconfig), access.context, access.kubectl_cmd(), timeouts)
     env = state.env = Env(access, kube, timeouts, _image_set(config), artifacts, run_id,
                           mesh=state.node is None, local_images=state.node is not None)
@@ -216,8 +220,7 @@ def _setup(
         eso_namespace=ESO_NAMESPACE,
         eso_release=ESO_RELEASE,
         # the controller that runs: on node the build under the chart's image name (the expectations follow it)
-        eso_version=(state.node.cluster.binaries.versions["eso"] if state.node
-                     else chart_info(inputs.eso_chart).app_version),
+        eso_version=state.node.eso_version if state.node else chart_info(inputs.eso_chart).app_version,
         run_id=run_id,
         timeouts=timeouts,
         netpol_enforced=verdict.enforced,
@@ -232,16 +235,17 @@ def _setup(
     )
     if state.node is not None:
         platform.ran = {"node": "; ".join(state.node.evidence())}
-        platform.alive_check = state.node.cluster.supervisor.check_alive if state.node.cluster.supervisor else None
+        platform.alive_check = state.node.alive_check
     return Session(platform, state.kind, pf, installed_now, keep=bool(config.keep_cluster), node=state.node)
 
 
 def _cluster(config: Config, tools: Tools, artifacts: Path, phases: Phases, state: _SetupState,
-             run_id: str) -> ClusterAccess:
-    """An existing cluster (``--kubeconfig``), or a kind cluster created or reused (``state.kind``)."""
+             run_id: str, node_plan: Mapping[str, Any] | None = None) -> ClusterAccess:
+    """An existing cluster (``--kubeconfig``), a kind cluster created or reused (``state.kind``), or a node
+    made here or by another worker of the run (``state.node``)."""
     with phases.phase("cluster"):
         if config.platform == "node":
-            state.node = node_provider(config, tools, run_id, phases)
+            state.node = attached_node(node_plan) if node_plan else node_provider(config, tools, run_id, phases)
             return ClusterAccess(state.node.up(), None, tools.kubectl, tools.helm, tools.helm_env)
         if config.kubeconfig:
             return ClusterAccess(Path(config.kubeconfig), config.kube_context, tools.kubectl, tools.helm,
@@ -279,6 +283,12 @@ def node_provider(config: Config, tools: Tools, run_id: str, phases: Phases) -> 
     pinned = str(config.versions.get("local", {}).get("eso", {}).get("version", ""))
     binaries = find_node_binaries(cache_dir(), eso_version_for(config) or pinned, tools.kubectl)
     return NodeProvider(NodeCluster(binaries, run_id, phases=phases))
+
+
+def attached_node(plan: Mapping[str, Any]) -> AttachedNode:
+    from ..node.provider import AttachedNode
+
+    return AttachedNode.from_plan(plan)
 
 
 def _prepare_images(config: Config, env: Env, state: _SetupState, phases: Phases) -> None:

@@ -21,5 +21,6 @@ Shared by the case layer and the platforms:
 - ``images``         image profiles (registry1 / upstream / airgap): which images a run uses
 - ``diagnostics``    what to collect on failure, redacted
 - ``naming``         the run id and the per-test namespace
+- ``workers``        the xdist workers of a run: the serial lock, the barrier before a node comes down
 - ``manifest_files`` the files under manifests/live/
 """

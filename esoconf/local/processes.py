@@ -23,7 +23,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from esoconf.cleanup import Resource, RunFolder, pid_alive, process_resource, stop_process_groups
+from esoconf.cleanup import Resource, RunFolder, exec_target, pid_alive, process_resource, stop_process_groups
 from esoconf.redact import REDACT, write_redacted
 from esoconf.runner import tail
 from esoconf.stops import EnvironmentNotReady
@@ -176,7 +176,7 @@ class Supervisor:
             raise ProcessDied(f"{name}: cannot start {args[0]}: {exc.strerror or exc}") from None
         finally:
             handle.close()
-        managed = Managed(name, args, log, popen, resource=process_resource(popen.pid, name, args[0]))
+        managed = Managed(name, args, log, popen, resource=process_resource(popen.pid, name, exec_target(args)))
         self.folder.track(managed.resource)  # type: ignore[arg-type]
         self.processes[name] = managed
 

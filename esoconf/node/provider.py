@@ -10,12 +10,13 @@ image; busybox-static under any busybox image (the canary and the probes).
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from ..config import ConfigError
+from ..local.processes import Supervisor
 from .binaries import NodeBinaries
 from .cluster import NodeCluster
 from .imagebuild import VAULT_ENTRYPOINT, FileEntry, ImageRecipe, describe, pod_images, shell_files
@@ -88,5 +89,63 @@ class NodeProvider:
         images = describe(self.cluster.images.loaded) if self.cluster.images else []
         return [*self.cluster.evidence, *(f"image {line}" for line in images)]
 
+    @property
+    def eso_version(self) -> str:
+        """The controller that runs: the build under the chart's image name (the expectations follow it)."""
+        return str(self.cluster.binaries.versions["eso"])
+
+    @property
+    def alive_check(self) -> Callable[[], None] | None:
+        return self.cluster.supervisor.check_alive if self.cluster.supervisor else None
+
+    def plan(self) -> dict[str, Any]:
+        """What another xdist worker of the run attaches with (:class:`AttachedNode`); names no secret."""
+        supervisor = self.cluster.supervisor
+        processes = {name: [m.pid, str(m.log)] for name, m in supervisor.processes.items()} if supervisor else {}
+        return {"kubeconfig": str(self.cluster.kubeconfig), "eso_version": self.eso_version,
+                "evidence": self.evidence(), "processes": processes,
+                "run_dir": str(supervisor.run_dir) if supervisor else ""}
+
     def down(self) -> list[str]:
         return self.cluster.down()
+
+
+@dataclass
+class AttachedNode:
+    """The node another xdist worker of the run built (:meth:`NodeProvider.plan`), seen from this worker: its
+    images and CRDs are in place, its processes are the builder's (watched here, never stopped here)."""
+
+    kubeconfig: Path
+    eso_version: str
+    lines: list[str]
+    supervisor: Supervisor
+    mesh: bool = False
+    name: str = "node"
+
+    @classmethod
+    def from_plan(cls, plan: Mapping[str, Any]) -> AttachedNode:
+        supervisor = Supervisor(Path(plan["run_dir"]))
+        supervisor.handed_over = {name: (int(pid), Path(log)) for name, (pid, log) in plan["processes"].items()}
+        return cls(Path(plan["kubeconfig"]), str(plan["eso_version"]), list(plan["evidence"]), supervisor)
+
+    def up(self) -> Path:
+        return self.kubeconfig
+
+    def load_images(self, names: Iterable[str]) -> list[str]:
+        return ["loaded by the worker that built the node"]
+
+    def install_controller_crds(self, helm: Path, kubectl: Path) -> str:
+        return "CRDs installed by the worker that built the node"
+
+    @property
+    def alive_check(self) -> Callable[[], None]:
+        return self.supervisor.check_alive
+
+    def evidence(self) -> list[str]:
+        return list(self.lines)
+
+    def plan(self) -> dict[str, Any]:
+        return {}
+
+    def down(self) -> list[str]:
+        return []  # the builder's: it tears the node down once every worker is done (esoconf.live.workers)

@@ -243,6 +243,15 @@ class Observation:
                    str(record.get("protocol") or "TCP"))
 
 
+    def record(self) -> dict[str, Any]:
+        """The JSON form :meth:`from_record` reads."""
+        def side(pod: Pod) -> dict[str, Any]:
+            return {"namespace": pod.namespace, "labels": dict(pod.labels), "what": pod.what, "ip": pod.ip,
+                    "ports": dict(pod.ports), "namespace_labels": dict(pod.extra_namespace_labels)}
+        return {"src": side(self.src), "dst": side(self.dst), "port": self.port, "protocol": self.protocol,
+                "allowed": self.allowed}
+
+
 def disagreements(policies: Sequence[Policy], observations: Iterable[Observation]) -> list[str]:
     """Where what a live platform observed differs from :func:`admits` on the same policies: one line each."""
     found = []

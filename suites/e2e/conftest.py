@@ -19,6 +19,7 @@ from filelock import FileLock
 
 from esoconf.config import ConfigError
 from esoconf.kind import setup as live
+from esoconf.live import workers
 from esoconf.live.controller import SKEW_PROPERTY
 from esoconf.live.diagnostics import safe_name
 from esoconf.live.naming import namespace_manifest, namespace_name, new_run_id
@@ -71,15 +72,23 @@ def platform(
     ready = shared / f"eso-conformance-{run_id}.json"
     with FileLock(str(shared / f"eso-conformance-{run_id}.lock")):
         attach = ready.exists()
+        plan = json.loads(ready.read_text(encoding="utf-8")) if attach else {}
         try:
-            session = live.setup(config, run_id, timeouts, _artifacts(pytestconfig), attach=attach)
+            session = live.setup(config, run_id, timeouts, _artifacts(pytestconfig), attach=attach,
+                                 node_plan=plan.get("node"))
         except live.PlatformUnavailable as exc:
             raise RunStopped(ENVIRONMENT, str(exc)) from None  # one line, exit 2: never a green run
         if not attach:
             ready.write_text(json.dumps(session.teardown_plan()), encoding="utf-8")
+            ready.chmod(0o600)
     pytestconfig.stash[PHASES_KEY] = dict(session.platform.phases.durations)
     yield session.platform
-    session.close(deferred=_is_worker(pytestconfig))
+    # a node is its builder's processes: that worker takes it down, once every other worker is done with it
+    owner = session.node is not None and not attach
+    if owner and _is_worker(pytestconfig):
+        workers.wait_for_others(shared, pytestconfig.workerinput["workerid"],  # type: ignore[attr-defined]
+                                timeout=timeouts.workers_done)
+    session.close(deferred=_is_worker(pytestconfig) and not owner)
     if not _is_worker(pytestconfig):
         ready.unlink(missing_ok=True)
 

@@ -4,19 +4,32 @@ kind's own kube-network-policies), after the canary proved it enforces. The prob
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import pytest
 
 from esoconf.live.scenario import Scenario, doc_shapes, scenario  # noqa: F401  (fixtures)
 from esoconf.live.scenario.traffic import BLOCKED, OPEN
+from esoconf.plugin import get_config
 
 pytestmark = [pytest.mark.e2e, pytest.mark.serial, pytest.mark.needs("network-policy", "pods", "vault-package")]
 EGRESS_EVERYWHERE = "allow-egress-external"  # the package's 0.0.0.0/0 egress policy, next to allow-egress-vault
 
 
 def record(request: pytest.FixtureRequest, seen: Scenario, finding: str = "") -> None:
+    """The probe results, the enforcer, what the render tier's static evaluator says of the same connections
+    (its traffic records go to <artifacts>/traffic/, the self-test's fixtures), and the finding if any."""
     enforcer = getattr(seen.platform, "ran", {}).get("node", "the cluster's CNI")
     request.node.user_properties.append(("probes", "; ".join(seen.evidence_lines())))
     request.node.user_properties.append(("enforcer", enforcer))
+    wrong = seen.model_disagreements()
+    request.node.user_properties.append(("static model", "; ".join(wrong) if wrong else
+                                         f"agrees on all {len(seen.traffic_records())} policy set(s) probed"))
+    folder = Path(get_config(request.config).artifacts_dir) / "traffic"
+    folder.mkdir(parents=True, exist_ok=True)
+    for n, data in enumerate(seen.traffic_records(), 1):
+        (folder / f"{request.node.name}-{n}.json").write_text(json.dumps(data, indent=1) + "\n", encoding="utf-8")
     if finding:
         request.node.user_properties.append(("finding", finding))
 

@@ -8,15 +8,22 @@ the enforcer that judged it.
 
 New connections are what an enforcer judges: a probe always opens a fresh one (a long-lived connection can
 survive a policy change).
+
+Each connection is also put to the render tier's static evaluator (:mod:`esoconf.render.netpol`) with the
+NetworkPolicies in force at that moment: :meth:`Probing.model_disagreements` names each connection the model
+judges otherwise, and :meth:`Probing.traffic_records` are the JSON records the self-test replays
+(``tests/fixtures/recorded/node-traffic/``).
 """
 
 from __future__ import annotations
 
 import contextlib
+import ipaddress
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
+from esoconf.render.netpol import Observation, Pod, disagreements
 from esoconf.wait import wait_for
 
 from ..eso import CONTROLLER_SELECTOR
@@ -42,6 +49,8 @@ class ProbeResult:
     target: str
     port: int
     result: str  # OPEN, BLOCKED, or the probe's own failure
+    seen: Observation | None = field(default=None, compare=False)  # the connection, for the static model
+    policies: tuple[dict[str, Any], ...] = field(default=(), compare=False)  # NetworkPolicies in force then
 
     def line(self) -> str:
         return f"{self.source} -> {self.target}:{self.port} {self.result}"
@@ -121,8 +130,66 @@ class Probing(ScenarioCore):
                 self.clock.sleep(2)
         if not hasattr(self, "probes"):
             self.probes = []
-        self.probes.append(ProbeResult(f"{source.namespace}/{source.name}", host, port, result))
+        seen, policies = None, ()
+        if result in {OPEN, BLOCKED}:
+            src, dst = self._model_pod(self.kube.get("Pod", source.name, source.namespace)), self._endpoint(host)
+            if src is not None and dst is not None:
+                seen, policies = Observation(src, dst, port, result == OPEN), self._policies_in_force()
+        self.probes.append(ProbeResult(f"{source.namespace}/{source.name}", host, port, result, seen, policies))
         return result
+
+    # ---- the static model, on the same connections ---------------------------------------------------------
+    def _policies_in_force(self) -> tuple[dict[str, Any], ...]:
+        return tuple({"apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy",
+                      "metadata": {"name": p["metadata"]["name"], "namespace": p["metadata"]["namespace"]},
+                      "spec": p.get("spec") or {}}
+                     for p in sorted(self.kube.list("NetworkPolicy", None),
+                                     key=lambda p: (p["metadata"]["namespace"], p["metadata"]["name"])))
+
+    def _model_pod(self, pod: Mapping[str, Any] | None) -> Pod | None:
+        if not pod:
+            return None
+        meta = pod["metadata"]
+        namespace = self.kube.get("Namespace", meta["namespace"]) or {}
+        ports = {port["name"]: int(port["containerPort"]) for container in pod["spec"].get("containers") or []
+                 for port in container.get("ports") or [] if port.get("name")}
+        return Pod(meta["namespace"], dict(meta.get("labels") or {}), meta["name"],
+                   (pod.get("status") or {}).get("podIP"), ports,
+                   dict((namespace.get("metadata") or {}).get("labels") or {}))
+
+    def _endpoint(self, host: str) -> Pod | None:
+        """The pod behind ``host``: a pod IP, a Service's ClusterIP or ``<service>.<namespace>...`` (its first
+        selected pod)."""
+        try:
+            ipaddress.ip_address(host)
+        except ValueError:
+            service, namespace = host.split(".")[:2]
+            found = self.kube.get("Service", service, namespace)
+        else:
+            pods = [p for p in self.kube.list("Pod", None) if (p.get("status") or {}).get("podIP") == host]
+            if pods:
+                return self._model_pod(pods[0])
+            found = next((s for s in self.kube.list("Service", None) if s["spec"].get("clusterIP") == host), None)
+        if not found or not found["spec"].get("selector"):
+            return None
+        pods = self.kube.list("Pod", found["metadata"]["namespace"], dict(found["spec"]["selector"]))
+        return self._model_pod(pods[0]) if pods else None
+
+    def model_disagreements(self) -> list[str]:
+        """Each connection seen here that the render tier's evaluator judges otherwise (with the policies then)."""
+        return [line for p in getattr(self, "probes", []) if p.seen is not None
+                for line in disagreements(p.policies, [p.seen])]
+
+    def traffic_records(self) -> list[dict[str, Any]]:
+        """``{"policies": [...], "observations": [...]}`` per set of policies in force, JSON-able."""
+        groups: dict[str, dict[str, Any]] = {}
+        for p in getattr(self, "probes", []):
+            if p.seen is None:
+                continue
+            key = repr(p.policies)
+            group = groups.setdefault(key, {"policies": list(p.policies), "observations": []})
+            group["observations"].append(p.seen.record())
+        return list(groups.values())
 
     def service_ip(self, host: str) -> str:
         """The ClusterIP of ``<service>.<namespace>.svc...``."""
