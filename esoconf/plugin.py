@@ -100,17 +100,20 @@ def pytest_configure(config: pytest.Config) -> None:
                 print(line, file=sys.stderr)
 
 
-@pytest.hookimpl(wrapper=True)
-def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> Iterator[None]:
+@pytest.fixture(autouse=True)
+def _serial_apart(request: pytest.FixtureRequest) -> Iterator[None]:
     """Under pytest-xdist a `serial` test (it changes what every live test shares: the ESO release, the Vault
-    AuthorizationPolicy) runs beside no other live test: from its setup to its teardown it holds the run's lock
-    exclusively, every other live (`e2e`) test holds it shared."""
+    AuthorizationPolicy) runs beside no other live test: it holds the run's lock exclusively, every other live
+    (`e2e`) test holds it shared. A function-scoped fixture, so the lock is released before session fixtures end
+    (a node's builder waits there for the other workers: holding the lock then would deadlock them)."""
+    item = request.node
     serial = item.get_closest_marker("serial") is not None
     if not hasattr(item.config, "workerinput") or not (serial or item.get_closest_marker("e2e")):
-        return (yield)
+        yield
+        return
     shared = Path(item.config._tmp_path_factory.getbasetemp()).parent  # type: ignore[attr-defined]
     with workers.exclusive(shared, serial=serial):
-        return (yield)
+        yield
 
 
 def _check_chart(resolved: cfg.Config, setting: str) -> None:
