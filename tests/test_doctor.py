@@ -241,8 +241,8 @@ def test_main_exits_0_when_e2e_can_run(chart: str, capsys: pytest.CaptureFixture
 
 
 def test_local_rows_say_what_the_local_platform_and_vault_tier_lack(monkeypatch: pytest.MonkeyPatch) -> None:
-    from esoconf.local import binaries
-    from esoconf.local import doctor as local_doctor
+    from esoconf.platforms.local import binaries
+    from esoconf.platforms.local import doctor as local_doctor
 
     def no_vault(*args: object, **kwargs: object) -> None:
         raise ToolError("no Vault server binary: openbao v2.7.2 (not in /cache). Fix: install it")

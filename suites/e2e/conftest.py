@@ -18,10 +18,10 @@ import pytest
 from filelock import FileLock
 
 from esoconf.config import ConfigError
-from esoconf.kind import setup as live
 from esoconf.live.controller import SKEW_PROPERTY
 from esoconf.live.diagnostics import safe_name
 from esoconf.live.naming import namespace_manifest, namespace_name, new_run_id
+from esoconf.platforms.incluster import setup as live
 from esoconf.plugin import get_config, item_failed
 from esoconf.report import EnvironmentNotReady
 from esoconf.report_plugin import RAN
@@ -86,9 +86,9 @@ def platform(
 
 def _local_platform(pytestconfig: pytest.Config, config: Any, run_id: str, timeouts: Timeouts) -> Iterator[Any]:
     """One local platform per run: the first xdist worker builds it and hands its processes over to the run,
-    the others attach (esoconf.local.shared); the xdist controller stops them at the end."""
-    from esoconf.local import shared
-    from esoconf.local.bringup import LocalChartFailed, setup_local
+    the others attach (esoconf.platforms.local.shared); the xdist controller stops them at the end."""
+    from esoconf.platforms.local import shared
+    from esoconf.platforms.local.bringup import LocalChartFailed, setup_local
 
     plan_file = _shared_dir(pytestconfig) / shared.plan_name(run_id)
     stop_file = plan_file.with_name(f"{plan_file.name}.stop")

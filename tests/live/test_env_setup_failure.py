@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from esoconf.config import resolve
-from esoconf.kind import setup as kind_setup
+from esoconf.platforms.incluster import setup as kind_setup
 from esoconf.redact import REDACT
 
 

@@ -1,0 +1,23 @@
+"""The node platform in the core's registry (:mod:`esoconf.platforms`)."""
+
+from __future__ import annotations
+
+from ... import doctor as core_doctor
+from .. import PlatformEntry, register
+from . import doctor as node_doctor
+
+
+def check_node(ctx: core_doctor.Context) -> core_doctor.CheckResult:
+    """The node platform: root, network namespaces, containerd and the host packages, the cgroup mode, the
+    enforcer's kernel path, its binaries (esoconf.platforms.node.doctor)."""
+    problem = node_doctor.node_blockers(ctx.config) or None
+    return core_doctor.result_row(
+        "node", problem, f"root, netns, containerd, enforcer kernel path, binaries ok; cgroups "
+        f"{node_doctor.cgroup_mode()} (scripts/tox -e node)", "run as root; apt-get install containerd runc "
+        "containernetworking-plugins iptables nftables ipset conntrack socat busybox-static; python "
+        "scripts/install-tools --if-missing --set local && python scripts/install-tools --if-missing "
+        "--set node", ("node",))
+
+
+ENTRY = register(PlatformEntry(
+    "node", tox_env="node", blockers=lambda config: node_doctor.node_blockers(config), doctor_check=check_node))
