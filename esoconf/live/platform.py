@@ -2,8 +2,9 @@
 phase timings every platform records while it comes up (:class:`Phases`, ``<artifacts>/phases.json``), and
 how a platform shared by xdist workers hands its seeding to the ones that attach (:func:`attach_seed`).
 
-The platforms themselves live elsewhere: kind or an existing cluster in :mod:`esoconf.platforms.incluster`,
-local processes in :mod:`esoconf.platforms.local`. :class:`~esoconf.live.scenario.Scenario` knows only this protocol.
+The platforms themselves live elsewhere: a cluster of a provider (kind, node, existing) in
+:mod:`esoconf.platforms.incluster`, local processes in :mod:`esoconf.platforms.local`.
+:class:`~esoconf.live.scenario.Scenario` knows only this protocol.
 """
 
 from __future__ import annotations

@@ -1,9 +1,12 @@
 """The live platforms, by name. Each platform package registers itself (its ``register`` module calls
 :func:`register` with what the core needs of it: why it cannot run on this machine, its doctor check, the inputs it
-checks before a run, the services it offers other tiers); the core asks here and imports no platform.
+checks before a run, the services it offers other tiers, and for a cluster provider how to make it); the core asks
+here and imports no platform.
 
-A new platform is a folder beside ``esoconf/platforms/local/`` with a ``register`` module, its name in
-:data:`MODULES`, its capabilities in :mod:`esoconf.live.capabilities` and a tox env."""
+A new platform is a folder under ``esoconf/platforms/`` with a ``register`` module, its name in :data:`MODULES`,
+its capabilities in :mod:`esoconf.live.capabilities` and a tox env; a cluster (one the in-cluster platform,
+:mod:`esoconf.platforms.incluster`, installs the charts into) also a provider
+(:class:`esoconf.platforms.incluster.provider.ClusterProvider`)."""
 
 from __future__ import annotations
 
@@ -13,7 +16,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 # the modules whose import registers a platform (named, not imported, by the core)
-MODULES = ("esoconf.platforms.kind.register", "esoconf.platforms.local.register", "esoconf.platforms.node.register")
+MODULES = ("esoconf.platforms.kind.register", "esoconf.platforms.existing.register", "esoconf.platforms.local.register",
+           "esoconf.platforms.node.register")
 
 
 @dataclass(frozen=True)
@@ -26,6 +30,9 @@ class PlatformEntry:
     doctor_check: Callable[[Any], Any] | None = None  # doctor Context -> CheckResult (its row in `scripts/doctor`)
     check_inputs: Callable[[Any, Mapping[str, str]], None] | None = None  # (config, environ): one line, raises
     services: Mapping[str, Callable[..., Any]] = field(default_factory=dict)  # offered to other tiers
+    # a cluster provider of the in-cluster platform: (config, tools, run id, phases, artifacts) -> ClusterProvider
+    provider: Callable[..., Any] | None = None
+    teardown: Callable[[Mapping[str, Any]], bool] | None = None  # its teardown plan -> undone by the xdist controller
 
 
 _REGISTRY: dict[str, PlatformEntry] = {}

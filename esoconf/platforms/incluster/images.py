@@ -1,4 +1,4 @@
-"""Images on the kind platform: the ``private-registry`` pull secret (``--images registry1``), airgap
+"""Images on the in-cluster platform: the ``private-registry`` pull secret (``--images registry1``), airgap
 archives loaded into kind (``--images airgap``) and fail-fast pod watching (a pod that cannot start by
 waiting). The image references themselves are :mod:`esoconf.live.images` (shared)."""
 

@@ -1,5 +1,5 @@
-"""``Platform``: what the kind platform (or an existing cluster) gives the cases once it is up, and the release
-verbs over it (install/upgrade/uninstall ESO, the Vault AuthorizationPolicy); built by
+"""``Platform``: what the in-cluster platform (on kind, node or an existing cluster) gives the cases once it is up,
+and the release verbs over it (install/upgrade/uninstall ESO, the Vault AuthorizationPolicy); built by
 :mod:`esoconf.platforms.incluster.setup`."""
 
 from __future__ import annotations

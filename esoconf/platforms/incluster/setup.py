@@ -1,4 +1,5 @@
-"""Setting the kind platform up (or attaching to an existing cluster, ``--kubeconfig``), and tearing it down.
+"""Setting the in-cluster platform up on the cluster of one provider (kind, node, or an existing cluster with
+``--kubeconfig``: :mod:`.provider`), and tearing it down.
 
 Order: inputs (charts, doc) -> cluster -> images -> Istio -> (Vault || ESO || NetworkPolicy canary) ->
 seeding. Each component is skipped when ``--reuse-platform`` is on and its fingerprint matches the one
@@ -12,34 +13,29 @@ from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from ... import doctor
+from ... import doctor, platforms
 from ...charts import chart_info
-from ...config import Config, ConfigError, node_image_for
+from ...config import Config, ConfigError
 from ...live.eso import ESO_NAMESPACE, ESO_RELEASE, doc_eso_values
 from ...live.images import ImageSet, image_set
 from ...live.kube import Kube
 from ...live.platform import Phases, attach_seed
 from ...live.vault import DEV_ROOT_TOKEN, SeedResult, VaultSeeder, seed, token_secret_manifest
 from ...redact import REDACT, write_redacted
-from ...runner import run
-from ...tools import find_tool
 from ...wait import Timeouts
-from ..node.imagebuild import pod_images
 from . import fingerprint as fp
 from .canary import CanaryVerdict, run_canary
-from .cluster import ChartRef, ClusterAccess, Env, HelmComponent, KindEnvironment, kind_cmd
+from .cluster import ChartRef, ClusterAccess, Env, HelmComponent
 from .eso import EsoComponent
-from .images import image_archives, pull_secret_manifest, registry_credentials
+from .images import pull_secret_manifest, registry_credentials
 from .inputs import Inputs, Tools, chart_sources, find_tools, resolve_inputs
 from .istio import IstioComponent
 from .leftovers import clean_start
 from .platform import Platform, PlatformUnavailable
 from .portforward import PortForward
-
-if TYPE_CHECKING:  # pragma: no cover
-    from ..node.provider import NodeProvider
+from .provider import ClusterProvider, provider_name
 from .vault import (
     VAULT_NAMESPACE,
     VAULT_PORT,
@@ -70,11 +66,10 @@ class Session:
     """Everything setup created, so teardown can undo exactly that."""
 
     platform: Platform
-    kind: KindEnvironment | None
+    provider: ClusterProvider
     port_forward: PortForward
     installed_now: list[HelmComponent]
     keep: bool
-    node: NodeProvider | None = None
 
     def close(self, *, deferred: bool = False) -> None:
         """Stop the port-forward and undo what this run created. ``deferred`` (an xdist worker): other
@@ -83,50 +78,33 @@ class Session:
         if deferred:
             return
         env = self.platform.env
-        if self.kind is None and not self.keep and env is not None:
+        if not self.provider.keeps_releases and not self.keep and env is not None:
             for component in reversed(self.installed_now):  # existing cluster: undo only what this run added
                 component.uninstall(env)
-        if self.kind is not None:
-            self.kind.down()
-        if self.node is not None:
-            left = self.node.down()
-            if left:
-                raise PlatformUnavailable(f"node platform teardown left: {'; '.join(left)}")
+        left = self.provider.down()
+        if left:
+            raise PlatformUnavailable(f"{self.provider.name} platform teardown left: {'; '.join(left)}")
 
     def teardown_plan(self) -> dict[str, Any]:
-        """What the last process of an xdist run must delete (JSON-able)."""
-        kind = self.kind
-        if kind is None or kind.decision is None or not kind.decision.delete_at_end:
-            return {"kind": None}
-        return {"kind": {"name": kind.name, "kind": str(kind.kind), "kubeconfig": str(kind.kubeconfig)}}
+        """What the last process of an xdist run must undo (JSON-able): the provider's plan, by its name."""
+        return {"provider": self.provider.name, "plan": self.provider.teardown_plan()}
 
 
 def teardown_from_plan(plan: Mapping[str, Any]) -> bool:
-    """Delete the kind cluster a worker created (xdist controller, after all workers finished)."""
-    spec = plan.get("kind")
+    """Undo what a worker's provider left for the end (xdist controller, after all workers finished): the kind
+    cluster a worker created."""
+    spec = plan.get("plan")
     if not spec:
         return False
-    run(
-        kind_cmd(
-            Path(spec["kind"]),
-            "delete",
-            "cluster",
-            "--name",
-            spec["name"],
-            "--kubeconfig",
-            spec["kubeconfig"],
-        ),
-        timeout=300,
-    )
-    return True
+    teardown = platforms.platform(plan["provider"]).teardown
+    return teardown(spec) if teardown is not None else False
 
 
 @dataclass
 class _SetupState:
     """What setup has built so far, for the failure path (diagnostics, then cleanup)."""
 
-    kind: KindEnvironment | None = None
-    node: NodeProvider | None = None
+    provider: ClusterProvider | None = None
     env: Env | None = None
     components: list[HelmComponent] = field(default_factory=list)
 
@@ -146,10 +124,9 @@ def setup(
         return _setup(config, run_id, timeouts, artifacts, attach=attach, state=state)
     except Exception as exc:
         _setup_diagnostics(state, artifacts / "diagnostics" / "platform-setup")
-        if state.kind is not None and not config.keep_on_failure:
-            state.kind.down()  # only a cluster this run created and nobody asked to keep
-        if state.node is not None:
-            state.node.down()  # a node in namespaces of this run: never kept (its processes die with the run)
+        provider = state.provider
+        if provider is not None and not (config.keep_on_failure and provider.outlives_run):
+            provider.down()  # a kind cluster only if this run created it; a node is never kept
         if isinstance(exc, PlatformUnavailable | ChartUnderTestFailed | ConfigError):
             raise
         first = REDACT(str(exc)).strip().splitlines()[0] if str(exc).strip() else ""
@@ -184,18 +161,20 @@ class _Components:
 def _setup(
     config: Config, run_id: str, timeouts: Timeouts, artifacts: Path, *, attach: bool, state: _SetupState
 ) -> Session:
-    if config.platform != "node":  # the node platform's own checks ran in the gate (esoconf.platforms.node.doctor)
+    if platforms.platform(provider_name(config)).blockers is None:  # else its own checks ran in the gate (node)
         preflight(config)
     phases = Phases()
     tools = find_tools(config)
     inputs = resolve_inputs(config, tools, artifacts)  # fail before any cluster work
     access = _cluster(config, tools, artifacts, phases, state, run_id)
+    provider = state.provider
+    assert provider is not None
     kube = Kube.connect(str(access.kubeconfig), access.context, access.kubectl_cmd(), timeouts)
     env = state.env = Env(access, kube, timeouts, _image_set(config), artifacts, run_id,
-                          mesh=state.node is None, local_images=state.node is not None)
+                          mesh=provider.mesh, local_images=provider.local_images)
     components = _components(config, inputs)
     state.components = components.all() if env.mesh else [components.vault, components.eso]
-    _prepare_images(config, env, state, phases)
+    _prepare_images(config, env, provider, state.components, phases)
     wanted = {c.name: c.fingerprint(env) for c in state.components}
     stored_cm = kube.get("ConfigMap", fp.CONFIGMAP_NAME, fp.CONFIGMAP_NAMESPACE)
     decisions = _decide(config, state.components, wanted, stored_cm, attach=attach)
@@ -207,6 +186,7 @@ def _setup(
     verdict = _bring_up(env, components, decisions, phases, previous)
     pf, seeder, result = _seed_vault(env, phases, previous, wanted, verdict)
     phases.write(artifacts / "phases.json")
+    controller = provider.controller_version()
     platform = Platform(
         name=str(config.platform),
         probe_image=env.images["canary"],
@@ -216,8 +196,7 @@ def _setup(
         eso_namespace=ESO_NAMESPACE,
         eso_release=ESO_RELEASE,
         # the controller that runs: on node the build under the chart's image name (the expectations follow it)
-        eso_version=(state.node.cluster.binaries.versions["eso"] if state.node
-                     else chart_info(inputs.eso_chart).app_version),
+        eso_version=controller if controller is not None else chart_info(inputs.eso_chart).app_version,
         run_id=run_id,
         timeouts=timeouts,
         netpol_enforced=verdict.enforced,
@@ -230,33 +209,22 @@ def _setup(
         charts=chart_sources(config, tools, inputs.cache),
         _installed_values=components.eso.values(env),
     )
-    if state.node is not None:
-        platform.ran = {"node": "; ".join(state.node.evidence())}
-        platform.alive_check = state.node.cluster.supervisor.check_alive if state.node.cluster.supervisor else None
-    return Session(platform, state.kind, pf, installed_now, keep=bool(config.keep_cluster), node=state.node)
+    evidence = provider.evidence()
+    if evidence:
+        platform.ran = {provider.name: "; ".join(evidence)}
+    platform.alive_check = provider.check_alive
+    return Session(platform, provider, pf, installed_now, keep=bool(config.keep_cluster))
 
 
 def _cluster(config: Config, tools: Tools, artifacts: Path, phases: Phases, state: _SetupState,
              run_id: str) -> ClusterAccess:
-    """An existing cluster (``--kubeconfig``), or a kind cluster created or reused (``state.kind``)."""
+    """The provider's cluster (``state.provider``): a kind cluster created or reused, the node, or an existing
+    cluster (``--kubeconfig``)."""
     with phases.phase("cluster"):
-        if config.platform == "node":
-            state.node = node_provider(config, tools, run_id, phases)
-            return ClusterAccess(state.node.up(), None, tools.kubectl, tools.helm, tools.helm_env)
-        if config.kubeconfig:
-            return ClusterAccess(Path(config.kubeconfig), config.kube_context, tools.kubectl, tools.helm,
-                                 tools.helm_env)
-        kind_env = KindEnvironment(
-            config.cluster_name,
-            find_tool("kind", config.kind).path,
-            tools.kubectl,
-            node_image_for(config.versions, config.kubernetes_version),
-            artifacts / "kind",
-            keep_cluster=bool(config.keep_cluster),
-        )
-        state.kind = kind_env
-        phases.note("cluster", kind_env.up().reason)
-        return ClusterAccess(kind_env.kubeconfig, None, tools.kubectl, tools.helm, tools.helm_env)
+        make = platforms.platform(provider_name(config)).provider
+        assert make is not None
+        state.provider = make(config, tools, run_id, phases, artifacts)
+        return ClusterAccess(state.provider.up(), state.provider.context, tools.kubectl, tools.helm, tools.helm_env)
 
 
 def _image_set(config: Config) -> ImageSet:
@@ -269,40 +237,23 @@ def _image_set(config: Config) -> ImageSet:
     )
 
 
-def node_provider(config: Config, tools: Tools, run_id: str, phases: Phases) -> NodeProvider:
-    from ..local.binaries import cache_dir
-    from ..local.doctor import eso_version_for
-    from ..node.binaries import find_node_binaries
-    from ..node.cluster import NodeCluster
-    from ..node.provider import NodeProvider
-
-    pinned = str(config.versions.get("local", {}).get("eso", {}).get("version", ""))
-    binaries = find_node_binaries(cache_dir(), eso_version_for(config) or pinned, tools.kubectl)
-    return NodeProvider(NodeCluster(binaries, run_id, phases=phases))
-
-
-def _prepare_images(config: Config, env: Env, state: _SetupState, phases: Phases) -> None:
-    """registry1: the pull secret every namespace gets; airgap: the tarballs loaded into kind; node: every image
-    the charts render, built here and loaded under its exact name."""
-    kind_env = state.kind
+def _prepare_images(config: Config, env: Env, provider: ClusterProvider, components: list[HelmComponent],
+                    phases: Phases) -> None:
+    """registry1: the pull secret every namespace gets; airgap: the tarballs loaded into kind; a provider that
+    builds its images (node): every image the charts render, built here and loaded under its exact name."""
     with phases.phase("images"):
-        if state.node is not None:
-            objects = [obj for component in state.components for obj in component.rendered(env)]
-            lines = state.node.load_images([*pod_images(objects), env.images["canary"]])
+        if provider.local_images:
+            objects = [obj for component in components for obj in component.rendered(env)]
+            lines = provider.load_rendered(objects, also=[env.images["canary"]])
             phases.note("images", "; ".join(lines))
             if config.local_crds == "controller":
-                phases.note("crds", state.node.install_controller_crds(env.access.helm, env.access.kubectl))
+                phases.note("crds", provider.install_controller_crds(env.access.helm, env.access.kubectl))
                 env.skip_crds = True
         elif env.images.needs_pull_secret:
             username, password = registry_credentials(os.environ)
             env.pull_secret = pull_secret_manifest("default", username, password)
         elif config.images == "airgap":
-            if kind_env is None:
-                raise ConfigError(
-                    "--images airgap loads tarballs into kind; with --kubeconfig preload the images"
-                )
-            for archive in image_archives(config.image_archive_dir):
-                kind_env.load_archive(archive)
+            provider.load_archives(config.image_archive_dir)
 
 
 def _components(config: Config, inputs: Inputs) -> _Components:

@@ -1,5 +1,6 @@
-"""The kind platform and existing clusters in the core's registry (:mod:`esoconf.platforms`): the doctor's own
-Docker/kind/cluster checks decide whether they can run; the image settings are checked before a run."""
+"""The kind platform in the core's registry (:mod:`esoconf.platforms`): the doctor's own Docker/kind/cluster checks
+decide whether it can run; the image settings are checked before a run (for existing clusters too); its cluster
+provider and the end-of-run deletion of a cluster a worker created."""
 
 from __future__ import annotations
 
@@ -22,5 +23,17 @@ def check_image_inputs(resolved: Any, environ: Mapping[str, str]) -> None:
         image_archives(resolved.image_archive_dir)
 
 
-KIND = register(PlatformEntry("kind", tox_env="e2e", check_inputs=check_image_inputs))
-EXISTING = register(PlatformEntry("existing", tox_env="e2e"))
+def _provider(*args: Any) -> Any:
+    from .provider import kind_provider  # imported when a run makes a kind cluster
+
+    return kind_provider(*args)
+
+
+def _teardown(plan: Mapping[str, Any]) -> bool:
+    from .cluster import delete_from_plan
+
+    return delete_from_plan(plan)
+
+
+KIND = register(PlatformEntry("kind", tox_env="e2e", check_inputs=check_image_inputs, provider=_provider,
+                              teardown=_teardown))

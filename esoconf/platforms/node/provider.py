@@ -13,12 +13,17 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from ...config import ConfigError
+from ...config import Config, ConfigError
+from ...live.platform import Phases
 from .binaries import NodeBinaries
 from .cluster import NodeCluster
 from .imagebuild import VAULT_ENTRYPOINT, FileEntry, ImageRecipe, describe, pod_images, shell_files
+
+if TYPE_CHECKING:  # pragma: no cover
+    from ..incluster.inputs import Tools
+    from ..incluster.provider import ClusterProvider
 
 
 def chart_image_recipe(name: str, binaries: NodeBinaries) -> ImageRecipe:
@@ -56,6 +61,10 @@ class NodeProvider:
     mesh: bool = False
     name: str = "node"
     loaded: dict[str, str] = field(default_factory=dict)
+    local_images: bool = True
+    keeps_releases: bool = False
+    outlives_run: bool = False  # its processes die with the run: never kept
+    context: str | None = None
 
     def up(self) -> Path:
         self.cluster.up()
@@ -69,8 +78,11 @@ class NodeProvider:
         self.cluster.images.load(wanted)
         return describe(self.cluster.images.loaded)
 
-    def load_rendered(self, objects: Iterable[Mapping[str, Any]]) -> list[str]:
-        return self.load_images(pod_images(objects))
+    def load_rendered(self, objects: Iterable[Mapping[str, Any]], also: Iterable[str] = ()) -> list[str]:
+        return self.load_images([*pod_images(objects), *also])
+
+    def load_archives(self, directory: str | Path | None) -> None:
+        raise ConfigError("--images airgap: the node platform builds every image here (no archives)")
 
     def install_controller_crds(self, helm: Path, kubectl: Path) -> str:
         """``--local-crds controller``: the CRD bundle of the controller's own release, before the charts (a
@@ -84,9 +96,29 @@ class NodeProvider:
         self.cluster.evidence.append(line)
         return line
 
+    def controller_version(self) -> str | None:
+        return self.cluster.binaries.versions["eso"]  # the build under the chart's image name
+
+    def check_alive(self) -> None:
+        if self.cluster.supervisor is not None:
+            self.cluster.supervisor.check_alive()
+
+    def teardown_plan(self) -> dict[str, Any] | None:
+        return None  # the node goes with the process that made it
+
     def evidence(self) -> list[str]:
         images = describe(self.cluster.images.loaded) if self.cluster.images else []
         return [*self.cluster.evidence, *(f"image {line}" for line in images)]
 
     def down(self) -> list[str]:
         return self.cluster.down()
+
+
+def node_provider(config: Config, tools: Tools, run_id: str, phases: Phases, artifacts: Path) -> ClusterProvider:
+    from ..local.binaries import cache_dir
+    from ..local.doctor import eso_version_for
+    from .binaries import find_node_binaries
+
+    pinned = str(config.versions.get("local", {}).get("eso", {}).get("version", ""))
+    binaries = find_node_binaries(cache_dir(), eso_version_for(config) or pinned, tools.kubectl)
+    return NodeProvider(NodeCluster(binaries, run_id, phases=phases))

@@ -1,6 +1,9 @@
-"""The node platform in the core's registry (:mod:`esoconf.platforms`)."""
+"""The node platform in the core's registry (:mod:`esoconf.platforms`): its checks, its doctor row, its cluster
+provider."""
 
 from __future__ import annotations
+
+from typing import Any
 
 from ... import doctor as core_doctor
 from .. import PlatformEntry, register
@@ -19,5 +22,12 @@ def check_node(ctx: core_doctor.Context) -> core_doctor.CheckResult:
         "--set node", ("node",))
 
 
+def _provider(*args: Any) -> Any:
+    from .provider import node_provider  # imported when a run makes a node
+
+    return node_provider(*args)
+
+
 ENTRY = register(PlatformEntry(
-    "node", tox_env="node", blockers=lambda config: node_doctor.node_blockers(config), doctor_check=check_node))
+    "node", tox_env="node", blockers=lambda config: node_doctor.node_blockers(config), doctor_check=check_node,
+    provider=_provider))
