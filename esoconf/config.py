@@ -27,7 +27,8 @@ ENV_PREFIX = "ESOCONF_"
 # a tox env's own defaults ("name=value,..."): below the user's option, env and profile, shown as [tox.ini]
 TOX_DEFAULTS_ENV = "ESOCONF_TOX_DEFAULTS"
 # ESOCONF_* variables that are not settings, never called misspelled: the bootstrap venv (scripts/tox), tox
-# defaults (tox.ini), the local platform's tools cache (esoconf.local.binaries) and the local tier's xdist workers
+# defaults (tox.ini), the local platform's tools cache (esoconf.platforms.local.binaries) and the local tier's
+# xdist workers
 OTHER_ENV = frozenset({"ESOCONF_BOOTSTRAP_VENV", TOX_DEFAULTS_ENV, "ESOCONF_TOOLS_CACHE", "ESOCONF_LOCAL_WORKERS"})
 
 

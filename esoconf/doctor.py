@@ -1,15 +1,13 @@
-"""`doctor`: can this machine run each tier? A table with a fix for every failing line.
+"""`doctor`'s checks: can this machine run each tier? (The command, with each registered platform's row, is
+:mod:`esoconf.doctor_cli`.)
 
 Each check is a function ``check_x(ctx) -> CheckResult``; ``ctx`` carries the effective configuration
 and the probes (``run``, ``which``, file readers, ...) so tests can swap in fakes. A failed check
 names the tiers it blocks; a failed check that blocks no tier is a warning.
-
-Exit code: 0 when the e2e tier can run here, 1 when it cannot, 3 on a usage error (one ``ERROR:`` line).
 """
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import shutil
@@ -22,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from . import config as cfg
-from . import platforms, runner
+from . import runner
 from .tools import Tool, find_tool, helm_home_env, kubectl_skew
 
 TIERS = ("render", "e2e")
@@ -337,18 +335,6 @@ def check_cni(ctx: Context) -> CheckResult:
     return CheckResult("cni", True, CNI_REQUIREMENT)
 
 
-def check_vault_server(ctx: Context) -> CheckResult:
-    """A Vault API server binary for the quick vault tier and the local platform (vault, or OpenBao's bao)."""
-    try:
-        path, product, source = platforms.service("find_vault_server")(ctx.config.vault_bin)
-    except cfg.ConfigError as exc:
-        docker = check_docker_engine(ctx, ("vault",))
-        blocks = ("local", "vault") if not docker.ok else ("local",)
-        return CheckResult("vault", False, str(exc).split(". Fix: ")[0],
-                           "python scripts/install-tools --if-missing --set local openbao", blocks)
-    return CheckResult("vault", True, f"{product} {path} ({source})")
-
-
 CHECKS: tuple[Callable[[Context], CheckResult], ...] = (
     check_python,
     check_helm,
@@ -362,11 +348,6 @@ CHECKS: tuple[Callable[[Context], CheckResult], ...] = (
     check_cluster,
     check_cni,
 )
-def platform_checks() -> tuple[Callable[[Context], CheckResult], ...]:
-    """The Vault server row, then each registered platform's own row (local, node)."""
-    return (check_vault_server, *(e.doctor_check for e in platforms.registered().values() if e.doctor_check))
-
-
 def run_checks(
     ctx: Context, checks: Sequence[Callable[[Context], CheckResult]] = CHECKS
 ) -> list[CheckResult]:
@@ -422,56 +403,3 @@ def format_verdicts(verdicts: Mapping[str, str]) -> str:
         more = " ... (see the table)"
         return text if len(text) <= LINE_MAX else text[:LINE_MAX - len(more)].rstrip() + more
     return "\n".join(f"{tier}: can run" if not why else line(tier, why) for tier, why in verdicts.items())
-
-
-def report(ctx: Context, local_checks: Sequence[Callable[[Context], CheckResult]] | None = None
-           ) -> tuple[str, int]:
-    """The table and a verdict per tier; exit 1 when the kind e2e tier cannot run (the local platform and the
-    vault tier get their own rows and verdict lines)."""
-    results = run_checks(ctx)
-    local = run_checks(ctx, platform_checks() if local_checks is None else local_checks)
-    verdicts = tier_verdicts(results)
-    local_verdicts = {tier: "; ".join(f"{r.name}: {r.detail}" for r in blockers(local, tier)) for tier in LOCAL_TIERS}
-    text = f"{format_table([*results, *local])}\n\n{format_verdicts({**verdicts, **local_verdicts})}"
-    return text, 1 if verdicts["e2e"] else 0
-
-
-def _parser() -> argparse.ArgumentParser:
-    from .report import OneLineParser
-
-    parser = OneLineParser(
-        prog="doctor",
-        description="Can this machine run each tier of the "
-        "ESO/Vault conformance suite? Exit 1 when the e2e tier cannot run here.",
-    )
-    for setting in cfg.SETTINGS:
-        if setting.flag:
-            parser.add_argument(
-                setting.option,
-                action="store_const",
-                const=True,
-                default=None,
-                dest=setting.name,
-                help=argparse.SUPPRESS,
-            )
-        else:
-            parser.add_argument(
-                setting.option, default=None, dest=setting.name, help=f"{setting.help} [env {setting.env}]"
-            )
-    return parser
-
-
-def main(argv: list[str] | None = None, probes: Probes | None = None) -> int:
-    args = _parser().parse_args(argv)
-    try:
-        config = cfg.resolve(vars(args))
-    except cfg.ConfigError as exc:
-        print(f"ERROR: doctor: {exc}", file=sys.stderr)
-        return USAGE
-    text, code = report(Context(config, probes or Probes()))
-    print(text)
-    return code
-
-
-if __name__ == "__main__":  # pragma: no cover
-    sys.exit(main())

@@ -39,13 +39,13 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
         return
     if not getattr(config.option, "numprocesses", None):
         return
-    from esoconf.kind import setup as live
+    from esoconf.platforms.incluster import setup as live
 
     shared = Path(config._tmp_path_factory.getbasetemp())  # type: ignore[attr-defined]
     for plan_file in shared.glob("eso-conformance-*.json"):
         live.teardown_from_plan(json.loads(plan_file.read_text(encoding="utf-8")))
         plan_file.unlink()
-    from esoconf.local import shared as local_shared
+    from esoconf.platforms.local import shared as local_shared
 
     for plan_file in shared.glob(local_shared.PLAN_GLOB):
         local_shared.teardown(json.loads(plan_file.read_text(encoding="utf-8")))

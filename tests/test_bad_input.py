@@ -310,7 +310,7 @@ def test_report_cli_bad_input_is_one_line(argv: Callable[[Scratch], list[str]], 
 
 
 def test_doctor_bad_option_is_one_line(capsys: pytest.CaptureFixture[str]) -> None:
-    from esoconf.doctor import main
+    from esoconf.doctor_cli import main
 
     with pytest.raises(SystemExit) as stopped:
         main(["--chrat", "x"])

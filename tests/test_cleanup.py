@@ -233,7 +233,7 @@ def test_the_signal_handlers_never_signal_a_reused_pid(tmp_path: Path, spawned: 
 
 
 def test_the_watchdog_removes_a_kind_another_module_registers(tmp_path: Path) -> None:
-    """A killed node run: its namespaces, mounts and cgroups are kinds esoconf.node.resources registers with
+    """A killed node run: its namespaces, mounts and cgroups are kinds esoconf.platforms.node.resources registers with
     esoconf.cleanup. The watchdog (``python -m esoconf.cleanup``) must find them in that module's registry, not in
     a second copy of it run as ``__main__`` (it once removed the folder and left every one of them)."""
     module = tmp_path / "own_kind.py"

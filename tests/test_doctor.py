@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from esoconf import config as cfg
-from esoconf import doctor
+from esoconf import doctor, doctor_cli
 from esoconf.runner import CommandError, Result
 from esoconf.tools import Tool, ToolError
 
@@ -220,7 +220,7 @@ def test_main_prints_table_and_tier_lines_and_exits_1_when_e2e_cannot_run(
 ) -> None:
     monkeypatch.delenv("ESOCONF_CHART", raising=False)
 
-    code = doctor.main(["--chart", chart], probes=Machine(docker_engine=False).probes())
+    code = doctor_cli.main(["--chart", chart], probes=Machine(docker_engine=False).probes())
 
     out = capsys.readouterr().out.splitlines()
     assert code == 1
@@ -236,20 +236,20 @@ def test_main_prints_table_and_tier_lines_and_exits_1_when_e2e_cannot_run(
 
 
 def test_main_exits_0_when_e2e_can_run(chart: str, capsys: pytest.CaptureFixture[str]) -> None:
-    assert doctor.main(["--chart", chart], probes=Machine().probes()) == 0
+    assert doctor_cli.main(["--chart", chart], probes=Machine().probes()) == 0
     assert capsys.readouterr().out.splitlines()[-5:-3] == ["render: can run", "e2e: can run"]
 
 
 def test_local_rows_say_what_the_local_platform_and_vault_tier_lack(monkeypatch: pytest.MonkeyPatch) -> None:
-    from esoconf.local import binaries
-    from esoconf.local import doctor as local_doctor
+    from esoconf.platforms.local import binaries
+    from esoconf.platforms.local import doctor as local_doctor
 
     def no_vault(*args: object, **kwargs: object) -> None:
         raise ToolError("no Vault server binary: openbao v2.7.2 (not in /cache). Fix: install it")
 
     monkeypatch.setattr(binaries, "find_vault_server", no_vault)
     monkeypatch.setattr(local_doctor, "local_blockers", lambda config: "local platform binaries missing: etcd")
-    text, _ = doctor.report(doctor.Context(cfg.resolve({}, env={}), Machine(docker_engine=False).probes()))
+    text, _ = doctor_cli.report(doctor.Context(cfg.resolve({}, env={}), Machine(docker_engine=False).probes()))
     rows = {line.split(" | ")[0].strip(): line for line in text.splitlines() if " | " in line}
     assert "FAIL" in rows["vault"] and "install-tools --if-missing --set local openbao" in rows["vault"]
     assert "FAIL" in rows["local"] and "etcd" in rows["local"]
@@ -257,7 +257,7 @@ def test_local_rows_say_what_the_local_platform_and_vault_tier_lack(monkeypatch:
 
 
 def test_main_bad_setting_is_one_line_and_exit_2(capsys: pytest.CaptureFixture[str]) -> None:
-    assert doctor.main(["--profile", "nope"], probes=Machine().probes()) == 3
+    assert doctor_cli.main(["--profile", "nope"], probes=Machine().probes()) == 3
     assert capsys.readouterr().err.startswith("ERROR: doctor: unknown profile 'nope': choose one of")
 
 
@@ -299,7 +299,7 @@ def test_every_line_fits_200_characters_even_when_everything_fails() -> None:
     """The issue saw doctor lines of ~980 characters: details and fixes wrap, tier lines are cut naming the table."""
     machine = replace(Machine(docker_engine=False), disk_free_gib=1)
     del machine.tools["kind"]
-    text, code = doctor.report(doctor.Context(cfg.resolve({}, env={}), machine.probes()))
+    text, code = doctor_cli.report(doctor.Context(cfg.resolve({}, env={}), machine.probes()))
 
     assert code == 1
     assert max(len(line) for line in text.splitlines()) <= 200, max(text.splitlines(), key=len)

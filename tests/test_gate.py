@@ -52,7 +52,7 @@ def no_local_fallback(monkeypatch: pytest.MonkeyPatch) -> None:
 
 def test_kind_blocked_falls_back_to_local_when_it_can_run(monkeypatch: pytest.MonkeyPatch) -> None:
     from esoconf import config as cfg
-    from esoconf.local import doctor as local_doctor
+    from esoconf.platforms.local import doctor as local_doctor
 
     monkeypatch.undo()
     resolved = cfg.resolve({}, env={})
@@ -63,7 +63,7 @@ def test_kind_blocked_falls_back_to_local_when_it_can_run(monkeypatch: pytest.Mo
 
 def test_kind_blocked_and_local_blocked_names_both(monkeypatch: pytest.MonkeyPatch) -> None:
     from esoconf import config as cfg
-    from esoconf.local import doctor as local_doctor
+    from esoconf.platforms.local import doctor as local_doctor
 
     monkeypatch.undo()
     resolved = cfg.resolve({}, env={})

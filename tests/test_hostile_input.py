@@ -240,8 +240,8 @@ def test_the_table_holds_at_least_sixty_rows() -> None:
 
 HOLDS_A_PLATFORM = '''
 import time, pytest
-from esoconf.local.platform import private_run_dir
-from esoconf.local.processes import Supervisor
+from esoconf.platforms.local.platform import private_run_dir
+from esoconf.platforms.local.processes import Supervisor
 
 @pytest.fixture(scope="session")
 def platform():

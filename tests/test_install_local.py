@@ -14,7 +14,7 @@ import pytest
 import yaml
 
 from esoconf import config as cfg
-from esoconf.local import binaries
+from esoconf.platforms.local import binaries
 
 KUBE_MOD = """module k8s.io/kubernetes
 

@@ -16,7 +16,7 @@ import pytest
 from hostile import PREVIOUS_REPORT, SUITE_ROOT, Outcome, Run, assert_row, marked_processes, pytest_argv, wait_until
 
 from esoconf.config import ConfigError
-from esoconf.local.binaries import find_local_binaries
+from esoconf.platforms.local.binaries import find_local_binaries
 from esoconf.report import Exit
 from esoconf.tools import find_tool
 

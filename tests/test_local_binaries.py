@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from esoconf.config import PROJECT_ROOT, Config
-from esoconf.local.binaries import binary_version, cache_dir, find_local_binaries
-from esoconf.local.bringup import controller_run
+from esoconf.platforms.local.binaries import binary_version, cache_dir, find_local_binaries
+from esoconf.platforms.local.bringup import controller_run
 from esoconf.tools import ToolError
 
 ESO = "v0.16.2"

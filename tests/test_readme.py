@@ -45,7 +45,7 @@ def test_claim_table_lists_every_render_claim() -> None:
 
 def test_readme_says_what_the_kind_config_maps() -> None:
     """The live platform creates kind with ``KindEnvironment.up()`` and no port mappings."""
-    from esoconf.kind.cluster import kind_config
+    from esoconf.platforms.kind.cluster import kind_config
 
     config = kind_config(node_image="kindest/node:v1.33.4@sha256:" + "0" * 64)
     maps_ports = any(node.get("extraPortMappings") for node in config["nodes"])

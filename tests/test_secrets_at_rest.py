@@ -14,7 +14,7 @@ import pytest
 from hostile import Run
 
 from esoconf import config as cfg
-from esoconf.local.binaries import cache_dir, pinned_versions
+from esoconf.platforms.local.binaries import cache_dir, pinned_versions
 from esoconf.redact import REDACT
 
 
@@ -35,9 +35,9 @@ FAILING_RUN_CONFTEST = '''
 import json, os
 from pathlib import Path
 import pytest
-from esoconf.local.platform import private_run_dir
-from esoconf.local.processes import Supervisor
-from esoconf.local.vault_server import start_vault_dev
+from esoconf.platforms.local.platform import private_run_dir
+from esoconf.platforms.local.processes import Supervisor
+from esoconf.platforms.local.vault_server import start_vault_dev
 from esoconf.redact import REDACT
 
 @pytest.fixture(scope="session")
@@ -98,8 +98,8 @@ def test_a_failing_runs_artifacts_hold_no_registered_secret(suite: pytest.Pytest
 @NEEDS_OPENBAO
 def test_the_real_dev_servers_unseal_key_is_registered_before_a_log_is_copied(tmp_path: Path) -> None:
     """Observed with OpenBao 2.7.2: the dev server prints ``Unseal Key: <base64>`` after it answers sys/health."""
-    from esoconf.local.processes import Supervisor
-    from esoconf.local.vault_server import UNSEAL_KEY, start_vault_dev
+    from esoconf.platforms.local.processes import Supervisor
+    from esoconf.platforms.local.vault_server import UNSEAL_KEY, start_vault_dev
 
     supervisor = Supervisor(tmp_path / "run")
     try:
@@ -126,7 +126,7 @@ def test_the_unseal_key_line_is_masked_even_unregistered() -> None:
 
 
 def test_private_keys_are_registered_when_written(tmp_path: Path) -> None:
-    from esoconf.local.pki import make_cluster_pki
+    from esoconf.platforms.local.pki import make_cluster_pki
 
     pki = make_cluster_pki(tmp_path / "pki")
     key = pki.sa_private.read_text()

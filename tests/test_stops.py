@@ -14,8 +14,8 @@ from pathlib import Path
 import pytest
 
 from esoconf.config import PROJECT_ROOT
-from esoconf.local.bringup import LocalChartFailed, LocalUnavailable, controller_failure
-from esoconf.local.processes import ProcessDied
+from esoconf.platforms.local.bringup import LocalChartFailed, LocalUnavailable, controller_failure
+from esoconf.platforms.local.processes import ProcessDied
 from esoconf.report import Exit
 
 CHART = PROJECT_ROOT / "tests" / "fixtures" / "charts" / "external-secrets"

@@ -142,7 +142,7 @@ def test_no_silent_fallback_first_lines_name_the_platform_and_the_claims_and_exi
         suite: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, fake_tool: object) -> None:
     """kind cannot run, nobody chose a platform: the live cases run on local, the first lines say so and which
     claims local cannot show, and the run exits 2 (outside --gate too)."""
-    from esoconf.local import doctor as local_doctor
+    from esoconf.platforms.local import doctor as local_doctor
 
     monkeypatch.setenv("ESOCONF_HELM", str(fake_tool("helm", "v3.17.2")))  # type: ignore[operator]
     monkeypatch.setattr(gate, "e2e_blockers", lambda config: "docker: engine unreachable")
@@ -250,7 +250,7 @@ def test_the_environment_shows_what_ran_not_the_pins() -> None:
 
 
 def test_the_controller_version_is_read_from_the_binarys_build_info(tmp_path: Path) -> None:
-    from esoconf.local.eso_controller import build_info
+    from esoconf.platforms.local.eso_controller import build_info
 
     go = tmp_path / "go"
     go.write_text("#!/bin/sh\nprintf '%s\\n' \"$3: go1.24.2\" '\tpath\twrapper' "

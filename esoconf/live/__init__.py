@@ -1,8 +1,8 @@
 """The live tier's case layer, and what every platform shares.
 
 The case layer knows no platform: it talks to one through :class:`~esoconf.live.platform.LivePlatform`.
-The platforms are :mod:`esoconf.kind` (kind, or an existing cluster with ``--kubeconfig``) and
-:mod:`esoconf.local` (local processes).
+The platforms live under :mod:`esoconf.platforms`: the in-cluster platform (``incluster``) on the cluster of a
+provider (``kind``, ``node``, or an ``existing`` cluster with ``--kubeconfig``), and ``local`` (local processes).
 
 The case layer:
 

@@ -1,6 +1,7 @@
 """The ESO chart's values, shared by every platform: the doc's values through the adapter (as a hardened Big
 Bang would hand them to the package) plus what the environment must add (images per ``--images``, the wait
-job). The helm release on a cluster is the kind platform's (:mod:`esoconf.kind.eso`)."""
+job). The helm release on a cluster is the in-cluster platform's
+(:mod:`esoconf.platforms.incluster.eso`)."""
 
 from __future__ import annotations
 

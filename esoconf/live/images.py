@@ -4,7 +4,7 @@ Profiles (``--images``): ``registry1`` (Iron Bank images Big Bang ships; credent
 REGISTRY1_USERNAME/REGISTRY1_PASSWORD), ``upstream`` (public images of the same versions) and ``airgap``
 (the upstream names, loaded into kind from tarballs in ``--image-archive-dir``). All names come from the
 ``images:`` table of manifests/versions.yaml. The pull secret, the airgap archives and fail-fast pod
-watching are the kind platform's (:mod:`esoconf.kind.images`).
+watching are the in-cluster platform's (:mod:`esoconf.platforms.incluster.images`).
 """
 
 from __future__ import annotations

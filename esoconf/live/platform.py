@@ -2,8 +2,9 @@
 phase timings every platform records while it comes up (:class:`Phases`, ``<artifacts>/phases.json``), and
 how a platform shared by xdist workers hands its seeding to the ones that attach (:func:`attach_seed`).
 
-The platforms themselves live elsewhere: kind or an existing cluster in :mod:`esoconf.kind`, local processes
-in :mod:`esoconf.local`. :class:`~esoconf.live.scenario.Scenario` knows only this protocol.
+The platforms themselves live elsewhere: a cluster of a provider (kind, node, existing) in
+:mod:`esoconf.platforms.incluster`, local processes in :mod:`esoconf.platforms.local`.
+:class:`~esoconf.live.scenario.Scenario` knows only this protocol.
 """
 
 from __future__ import annotations
@@ -31,7 +32,8 @@ if TYPE_CHECKING:  # pragma: no cover
 class LivePlatform(Protocol):
     """What the verbs and the cases use: the cluster and Vault clients, the run's names and timeouts, the ESO
     under test, and the release verbs the serial cases change shared state with. Implemented by
-    :class:`esoconf.kind.platform.Platform` and :class:`esoconf.local.platform.LocalPlatform`."""
+    :class:`esoconf.platforms.incluster.platform.Platform` and
+    :class:`esoconf.platforms.local.platform.LocalPlatform`."""
 
     kube: Kube
     vault: VaultSeeder

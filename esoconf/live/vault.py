@@ -1,5 +1,5 @@
 """Vault seeding with hvac (``VaultSeeder``), shared by every platform (the Big Bang Vault package install is
-the kind platform's: :mod:`esoconf.kind.vault`).
+the in-cluster platform's: :mod:`esoconf.platforms.incluster.vault`).
 
 Seeding follows the doc plus the fixes the doc needs to work in-cluster (the doc's own commands are written for
 an external Vault):

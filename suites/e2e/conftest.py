@@ -18,11 +18,11 @@ import pytest
 from filelock import FileLock
 
 from esoconf.config import ConfigError
-from esoconf.kind import setup as live
 from esoconf.live import workers
 from esoconf.live.controller import SKEW_PROPERTY
 from esoconf.live.diagnostics import safe_name
 from esoconf.live.naming import namespace_manifest, namespace_name, new_run_id
+from esoconf.platforms.incluster import setup as live
 from esoconf.plugin import get_config, item_failed
 from esoconf.report import EnvironmentNotReady
 from esoconf.report_plugin import RAN
@@ -75,7 +75,7 @@ def platform(
         plan = json.loads(ready.read_text(encoding="utf-8")) if attach else {}
         try:
             session = live.setup(config, run_id, timeouts, _artifacts(pytestconfig), attach=attach,
-                                 node_plan=plan.get("node"))
+                                 attach_plan=plan.get("attach"))
         except live.PlatformUnavailable as exc:
             raise RunStopped(ENVIRONMENT, str(exc)) from None  # one line, exit 2: never a green run
         if not attach:
@@ -84,7 +84,7 @@ def platform(
     pytestconfig.stash[PHASES_KEY] = dict(session.platform.phases.durations)
     yield session.platform
     # a node is its builder's processes: that worker takes it down, once every other worker is done with it
-    owner = session.node is not None and not attach
+    owner = session.provider.lives_in_worker and not attach
     if owner and _is_worker(pytestconfig):
         workers.wait_for_others(shared, pytestconfig.workerinput["workerid"],  # type: ignore[attr-defined]
                                 timeout=timeouts.workers_done)
@@ -95,9 +95,9 @@ def platform(
 
 def _local_platform(pytestconfig: pytest.Config, config: Any, run_id: str, timeouts: Timeouts) -> Iterator[Any]:
     """One local platform per run: the first xdist worker builds it and hands its processes over to the run,
-    the others attach (esoconf.local.shared); the xdist controller stops them at the end."""
-    from esoconf.local import shared
-    from esoconf.local.bringup import LocalChartFailed, setup_local
+    the others attach (esoconf.platforms.local.shared); the xdist controller stops them at the end."""
+    from esoconf.platforms.local import shared
+    from esoconf.platforms.local.bringup import LocalChartFailed, setup_local
 
     plan_file = _shared_dir(pytestconfig) / shared.plan_name(run_id)
     stop_file = plan_file.with_name(f"{plan_file.name}.stop")

@@ -19,11 +19,11 @@ import pytest
 
 from esoconf.config import load_versions
 from esoconf.live.vault import DEFAULT_PLAN, SeedPlan, VaultSeeder, read_policy_hcl, seed
-from esoconf.local.binaries import find_vault_server
-from esoconf.local.pki import make_cluster_pki
-from esoconf.local.platform import private_run_dir
-from esoconf.local.processes import Supervisor
-from esoconf.local.vault_server import VaultServerInfo, server_info, start_vault_dev
+from esoconf.platforms.local.binaries import find_vault_server
+from esoconf.platforms.local.pki import make_cluster_pki
+from esoconf.platforms.local.platform import private_run_dir
+from esoconf.platforms.local.processes import Supervisor
+from esoconf.platforms.local.vault_server import VaultServerInfo, server_info, start_vault_dev
 from esoconf.plugin import get_config
 from esoconf.report_plugin import RAN
 from esoconf.tools import ToolError

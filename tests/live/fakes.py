@@ -20,9 +20,9 @@ from typing import Any
 
 import yaml
 
-from esoconf.kind.platform import Platform
 from esoconf.live.expectations import VersionRange, parse_version
 from esoconf.live.platform import NetpolNotShown
+from esoconf.platforms.incluster.platform import Platform
 from esoconf.wait import Clock, Timeouts
 
 RECORDED = Path(__file__).resolve().parent.parent / "fixtures" / "recorded"

@@ -9,13 +9,13 @@ import yaml
 from fakes import bare_platform
 
 from esoconf.config import ConfigError, load_versions, node_image_for
-from esoconf.kind import fingerprint as fp
-from esoconf.kind.canary import NETPOL_NOT_ENFORCED, canary_manifests, canary_verdict, parse_probe
-from esoconf.kind.cluster import PortMapping, check_node_image, decide_cluster, kind_config
-from esoconf.kind.images import image_archives, image_failure, pull_secret_manifest, registry_credentials
 from esoconf.live.images import image_set
 from esoconf.live.naming import namespace_name
 from esoconf.live.platform import NetpolNotShown
+from esoconf.platforms.incluster import fingerprint as fp
+from esoconf.platforms.incluster.canary import NETPOL_NOT_ENFORCED, canary_manifests, canary_verdict, parse_probe
+from esoconf.platforms.incluster.images import image_archives, image_failure, pull_secret_manifest, registry_credentials
+from esoconf.platforms.kind.cluster import PortMapping, check_node_image, decide_cluster, kind_config
 from esoconf.redact import REDACT
 from esoconf.wait import Clock, TerminalState, wait_for
 
@@ -293,7 +293,7 @@ def test_vault_and_istio_versions_retag_their_images() -> None:
     ("unix:///var/run/docker.sock", None), ("", None),
 ])
 def test_a_remote_docker_engine_is_recognised_from_docker_host(docker_host: str, expected: str | None) -> None:
-    from esoconf.kind.cluster import remote_docker_host
+    from esoconf.platforms.kind.cluster import remote_docker_host
 
     assert remote_docker_host({"DOCKER_HOST": docker_host}) == expected
 
@@ -302,7 +302,7 @@ def test_kind_on_gitlab_dind_publishes_the_api_server_and_names_the_engine_host(
     """GitLab's docker:dind (ci/gitlab-ci.yml: DOCKER_HOST=tcp://docker:2375): the job container cannot reach
     127.0.0.1 of the engine; the API server listens on the engine's addresses, its certificate names `docker`,
     and the kubeconfig points there."""
-    from esoconf.kind.cluster import REMOTE_API_PORT, kind_config, rewrite_kubeconfig_server
+    from esoconf.platforms.kind.cluster import REMOTE_API_PORT, kind_config, rewrite_kubeconfig_server
 
     image = "kindest/node:v1.33.4@sha256:" + "0" * 64
     config = kind_config(node_image=image, api_host="docker")

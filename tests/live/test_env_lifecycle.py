@@ -12,12 +12,12 @@ from typing import Any
 import pytest
 
 from esoconf.config import resolve
-from esoconf.kind import setup as kind_setup
-from esoconf.kind.portforward import PortForward, PortForwardError, port_open
 from esoconf.live.diagnostics import Diagnostics, PodLogs, summary
 from esoconf.live.kube import Kube, sort_events
 from esoconf.live.platform import Phases
 from esoconf.live.vault import VaultSeeder
+from esoconf.platforms.incluster import setup as kind_setup
+from esoconf.platforms.incluster.portforward import PortForward, PortForwardError, port_open
 from esoconf.redact import REDACT
 from esoconf.runner import CommandError
 from esoconf.wait import Timeouts

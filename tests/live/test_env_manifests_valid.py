@@ -10,14 +10,14 @@ import pytest
 from mutants import CHARTS
 
 from esoconf.config import load_versions
-from esoconf.kind import fingerprint as fp
-from esoconf.kind.canary import canary_manifests
-from esoconf.kind.images import pull_secret_manifest
-from esoconf.kind.istio import mesh_policies
-from esoconf.kind.vault import doc_authorization_policy_objects
 from esoconf.live.naming import namespace_manifest
 from esoconf.live.scenario.manifests import allow_policy_manifest, secret_manifest
 from esoconf.live.vault import token_secret_manifest
+from esoconf.platforms.incluster import fingerprint as fp
+from esoconf.platforms.incluster.canary import canary_manifests
+from esoconf.platforms.incluster.images import pull_secret_manifest
+from esoconf.platforms.incluster.istio import mesh_policies
+from esoconf.platforms.incluster.vault import doc_authorization_policy_objects
 from esoconf.render.schema import SchemaSet
 
 DOC_POLICY = {

@@ -12,15 +12,15 @@ from fakes import bare_platform
 
 from esoconf import doctor, gate
 from esoconf.config import ConfigError, load_versions, resolve
-from esoconf.kind import canary
-from esoconf.kind.canary import NETPOL_UNVERIFIED, PROBE_BLOCKED, PROBE_CONNECTED, run_canary
-from esoconf.kind.cluster import ChartRef, Env
-from esoconf.kind.eso import EsoComponent
-from esoconf.kind.leftovers import clean_start, leftovers
-from esoconf.kind.platform import ChartSources, Platform
 from esoconf.live.images import image_set
 from esoconf.live.kube import RUN_LABEL
 from esoconf.live.platform import NetpolNotShown
+from esoconf.platforms.incluster import canary
+from esoconf.platforms.incluster.canary import NETPOL_UNVERIFIED, PROBE_BLOCKED, PROBE_CONNECTED, run_canary
+from esoconf.platforms.incluster.cluster import ChartRef, Env
+from esoconf.platforms.incluster.eso import EsoComponent
+from esoconf.platforms.incluster.leftovers import clean_start, leftovers
+from esoconf.platforms.incluster.platform import ChartSources, Platform
 from esoconf.wait import Timeouts
 
 PINNED = "https://repo1.dso.mil/big-bang/product/packages/external-secrets.git"

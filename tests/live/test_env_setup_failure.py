@@ -9,17 +9,19 @@ from typing import Any
 import pytest
 
 from esoconf.config import resolve
-from esoconf.kind import setup as kind_setup
+from esoconf.platforms.incluster import setup as kind_setup
 from esoconf.redact import REDACT
 
 
 class FakeKind:
+    outlives_run = True  # a kind cluster: --keep-on-failure keeps it
+
     def __init__(self) -> None:
         self.deleted = False
 
-    def down(self) -> bool:
+    def down(self) -> list[str]:
         self.deleted = True
-        return True
+        return []
 
 
 class FakeComponent:
@@ -33,7 +35,7 @@ def failing_setup(monkeypatch: pytest.MonkeyPatch, error: Exception) -> FakeKind
     kind = FakeKind()
 
     def _setup(*args: Any, state: kind_setup._SetupState, **kwargs: Any) -> kind_setup.Session:
-        state.kind, state.env, state.components = kind, object(), [FakeComponent()]  # type: ignore[list-item]
+        state.provider, state.env, state.components = kind, object(), [FakeComponent()]  # type: ignore[assignment]
         raise error
 
     monkeypatch.setattr(kind_setup, "_setup", _setup)
@@ -61,6 +63,15 @@ def test_keep_on_failure_keeps_the_cluster(monkeypatch: pytest.MonkeyPatch, tmp_
     with pytest.raises(kind_setup.PlatformUnavailable):
         kind_setup.setup(resolve({"keep_on_failure": True}, env={}), "r1", None, tmp_path)  # type: ignore[arg-type]
     assert not kind.deleted
+
+
+def test_keep_on_failure_never_keeps_a_cluster_that_dies_with_the_run(monkeypatch: pytest.MonkeyPatch,
+                                                                       tmp_path: Path) -> None:
+    node = failing_setup(monkeypatch, RuntimeError("boom"))
+    node.outlives_run = False  # the node platform: its processes, namespaces and mounts are the run's
+    with pytest.raises(kind_setup.PlatformUnavailable):
+        kind_setup.setup(resolve({"keep_on_failure": True}, env={}), "r1", None, tmp_path)  # type: ignore[arg-type]
+    assert node.deleted
 
 
 def test_setup_failure_message_is_redacted(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:

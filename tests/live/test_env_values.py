@@ -10,11 +10,17 @@ import pytest
 
 from esoconf.config import PROJECT_ROOT, load_versions
 from esoconf.doc import load_doc
-from esoconf.kind.cluster import ChartRef, ClusterAccess, helm_status, helm_uninstall, helm_upgrade_install
-from esoconf.kind.istio import IstioComponent, istiod_values, mesh_policies
-from esoconf.kind.vault import doc_vault_authorization_policies, vault_values
 from esoconf.live.eso import doc_eso_values, eso_values
 from esoconf.live.images import image_set
+from esoconf.platforms.incluster.cluster import (
+    ChartRef,
+    ClusterAccess,
+    helm_status,
+    helm_uninstall,
+    helm_upgrade_install,
+)
+from esoconf.platforms.incluster.istio import IstioComponent, istiod_values, mesh_policies
+from esoconf.platforms.incluster.vault import doc_vault_authorization_policies, vault_values
 from esoconf.render.helm import Rendered, Renderer
 from esoconf.tools import find_tool
 
@@ -248,9 +254,9 @@ def test_vault_values_keep_hardened_parity() -> None:
 
 def test_vault_values_reach_helm_whole_but_the_artifacts_copy_hides_the_dev_root_token(
         tmp_path: Path, request: pytest.FixtureRequest) -> None:
-    from esoconf.kind.cluster import write_values
-    from esoconf.kind.vault import vault_values
     from esoconf.live.vault import DEV_ROOT_TOKEN
+    from esoconf.platforms.incluster.cluster import write_values
+    from esoconf.platforms.incluster.vault import vault_values
 
     values = vault_values(image_set("upstream", VERSIONS), [])
     for_helm = write_values(values, tmp_path / "artifacts" / "values", "vault-vault")

@@ -11,7 +11,7 @@ import textwrap
 import time
 from pathlib import Path
 
-from esoconf.local.binaries import BINARY
+from esoconf.platforms.local.binaries import BINARY
 
 
 def program(path: Path, body: str) -> Path:

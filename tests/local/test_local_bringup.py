@@ -1,5 +1,6 @@
-"""Bringing the local platform up (esoconf.local.bringup), whether it can run here (esoconf.local.doctor) and
-the Vault dev server (esoconf.local.vault_server), on fake programs; one optional test starts the real OpenBao."""
+"""Bringing the local platform up (esoconf.platforms.local.bringup), whether it can run here
+(esoconf.platforms.local.doctor) and the Vault dev server (esoconf.platforms.local.vault_server), on fake programs; one
+optional test starts the real OpenBao."""
 
 from __future__ import annotations
 
@@ -13,11 +14,11 @@ from localfakes import EXITS_AT_ONCE, FAKE_ETCD, all_gone, fake_cache, kill_quie
 
 from esoconf import config as cfg
 from esoconf.config import PROJECT_ROOT
-from esoconf.local import bringup
-from esoconf.local.binaries import cache_dir, install_command, pinned_versions
-from esoconf.local.doctor import local_blockers
-from esoconf.local.processes import ProcessDied, Supervisor
-from esoconf.local.vault_server import product_of, start_vault_dev
+from esoconf.platforms.local import bringup
+from esoconf.platforms.local.binaries import cache_dir, install_command, pinned_versions
+from esoconf.platforms.local.doctor import local_blockers
+from esoconf.platforms.local.processes import ProcessDied, Supervisor
+from esoconf.platforms.local.vault_server import product_of, start_vault_dev
 from esoconf.redact import REDACT
 from esoconf.tools import ToolError
 from esoconf.wait import Timeouts

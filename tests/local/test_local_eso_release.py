@@ -1,6 +1,6 @@
 """The rendered ESO release on the local platform: which Deployment is the controller, how its args are made
-local (esoconf.local.eso_controller), what is applied and where the controller's CRDs come from
-(esoconf.local.release)."""
+local (esoconf.platforms.local.eso_controller), what is applied and where the controller's CRDs come from
+(esoconf.platforms.local.release)."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from esoconf.local.eso_controller import (
+from esoconf.platforms.local.eso_controller import (
     LISTEN_FLAGS,
     NoControllerDeployment,
     controller_deployment,
@@ -20,7 +20,7 @@ from esoconf.local.eso_controller import (
     local_args,
     workers_not_started,
 )
-from esoconf.local.release import CrdsUnavailable, controller_crds, identity_objects, not_applied
+from esoconf.platforms.local.release import CrdsUnavailable, controller_crds, identity_objects, not_applied
 
 IMAGE = "ghcr.io/external-secrets/external-secrets:v0.16.2"
 FakeGo = Callable[..., Path]

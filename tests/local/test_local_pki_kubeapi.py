@@ -1,5 +1,5 @@
-"""esoconf.local.pki (fresh CA, serving and admin certificates, SA keys) and the control plane's argv and
-kubeconfig (esoconf.local.kubeapi)."""
+"""esoconf.platforms.local.pki (fresh CA, serving and admin certificates, SA keys) and the control plane's argv and
+kubeconfig (esoconf.platforms.local.kubeapi)."""
 
 from __future__ import annotations
 
@@ -15,8 +15,8 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
-from esoconf.local import kubeapi
-from esoconf.local.pki import ClusterPki, make_cluster_pki
+from esoconf.platforms.local import kubeapi
+from esoconf.platforms.local.pki import ClusterPki, make_cluster_pki
 
 
 @pytest.fixture(scope="module")

@@ -1,4 +1,4 @@
-"""esoconf.local.processes: readiness, early death, stop order, SIGKILL, no orphans, busy ports, redaction."""
+"""esoconf.platforms.local.processes: readiness, early death, stop order, SIGKILL, no orphans, busy ports, redaction."""
 
 from __future__ import annotations
 
@@ -11,7 +11,14 @@ from pathlib import Path
 import pytest
 from localfakes import SLEEPS, all_gone, kill_quietly, program, read_pid
 
-from esoconf.local.processes import STOP_GRACE_SECONDS, PortInUse, ProcessDied, Supervisor, free_port, require_free
+from esoconf.platforms.local.processes import (
+    STOP_GRACE_SECONDS,
+    PortInUse,
+    ProcessDied,
+    Supervisor,
+    free_port,
+    require_free,
+)
 from esoconf.redact import MARKER, REDACT
 
 LISTEN_AFTER_DELAY = """

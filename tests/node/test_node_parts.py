@@ -10,10 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from esoconf.local.pki import make_cluster_pki
-from esoconf.node import host
-from esoconf.node.configs import NodePaths, containerd_config, kube_proxy_config, kubelet_config, with_flags
-from esoconf.node.imagebuild import FileEntry, ImageRecipe, archive_bytes, pod_images, shell_files
+from esoconf.platforms.local.pki import make_cluster_pki
+from esoconf.platforms.node import host
+from esoconf.platforms.node.configs import NodePaths, containerd_config, kube_proxy_config, kubelet_config, with_flags
+from esoconf.platforms.node.imagebuild import FileEntry, ImageRecipe, archive_bytes, pod_images, shell_files
 
 
 def test_the_network_is_made_inside_the_run_namespaces_never_in_the_hosts() -> None:
@@ -133,13 +133,13 @@ def test_the_node_set_is_listed_and_versioned_from_versions_yaml(installer) -> N
 
 
 def test_installer_and_node_lookup_agree_on_binary_names(installer) -> None:
-    from esoconf.node.binaries import binary_name
+    from esoconf.platforms.node.binaries import binary_name
 
     assert {c: binary_name(c) for c in installer.NODE_COMPONENTS} == installer.NODE_BINARY
 
 
 def test_missing_node_binaries_are_one_line_naming_both_install_commands(tmp_path: Path) -> None:
-    from esoconf.node.binaries import find_node_binaries
+    from esoconf.platforms.node.binaries import find_node_binaries
     from esoconf.tools import ToolError
 
     with pytest.raises(ToolError) as info:
@@ -166,7 +166,7 @@ def test_new_files_in_libcnis_cache_are_removed_and_old_ones_kept(tmp_path: Path
 def test_sigterm_unwinds_like_ctrl_c_only_where_nobody_handles_it(monkeypatch: pytest.MonkeyPatch) -> None:
     import signal
 
-    from esoconf.node import cluster
+    from esoconf.platforms.node import cluster
 
     installed: list[object] = []
     monkeypatch.setattr(signal, "signal", lambda signum, handler: installed.append(handler))

@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from esoconf.local.binaries import cache_dir
-from esoconf.node import host
-from esoconf.node.bench import leftovers
-from esoconf.node.doctor import node_checks
+from esoconf.platforms.local.binaries import cache_dir
+from esoconf.platforms.node import host
+from esoconf.platforms.node.bench import leftovers
+from esoconf.platforms.node.doctor import node_checks
 
 pytestmark = [pytest.mark.e2e]
 
@@ -25,8 +25,8 @@ def _blockers() -> str:
 
 @pytest.mark.skipif(bool(_blockers()), reason=f"node platform cannot run here: {_blockers()}")
 def test_the_node_comes_up_runs_pods_and_leaves_nothing_behind() -> None:
-    from esoconf.node.binaries import find_node_binaries
-    from esoconf.node.cluster import NodeCluster
+    from esoconf.platforms.node.binaries import find_node_binaries
+    from esoconf.platforms.node.cluster import NodeCluster
 
     kubectl = Path(shutil.which("kubectl") or "kubectl")
     sysctls, cni_cache = host.read_sysctls(host.KUBELET_SYSCTLS), host.files_under(host.CNI_CACHE)

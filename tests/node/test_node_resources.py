@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from esoconf.cleanup import RunFolder
-from esoconf.node import host, resources
+from esoconf.platforms.node import host, resources
 
 
 def test_a_killed_node_runs_namespaces_cgroups_and_settings_are_removed(

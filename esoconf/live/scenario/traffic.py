@@ -130,7 +130,8 @@ class Probing(ScenarioCore):
                 self.clock.sleep(2)
         if not hasattr(self, "probes"):
             self.probes = []
-        seen, policies = None, ()
+        seen: Observation | None = None
+        policies: tuple[dict[str, Any], ...] = ()
         if result in {OPEN, BLOCKED}:
             src, dst = self._model_pod(self.kube.get("Pod", source.name, source.namespace)), self._endpoint(host)
             if src is not None and dst is not None:
