@@ -89,8 +89,9 @@ def platform(
         workers.wait_for_others(shared, pytestconfig.workerinput["workerid"],  # type: ignore[attr-defined]
                                 timeout=timeouts.workers_done)
     session.close(deferred=_is_worker(pytestconfig) and not owner)
-    if not _is_worker(pytestconfig):
-        ready.unlink(missing_ok=True)
+    if not _is_worker(pytestconfig):  # without workers these files sit beside every run's basetemp: remove them
+        for path in (ready, shared / f"eso-conformance-{run_id}.lock"):
+            path.unlink(missing_ok=True)
 
 
 def _local_platform(pytestconfig: pytest.Config, config: Any, run_id: str, timeouts: Timeouts) -> Iterator[Any]:
@@ -122,6 +123,9 @@ def _local_platform(pytestconfig: pytest.Config, config: Any, run_id: str, timeo
         yield local
     finally:
         local.close()
+        if not _is_worker(pytestconfig):  # without workers these files sit beside every run's basetemp
+            for path in (Path(f"{plan_file}.lock"), stop_file):
+                path.unlink(missing_ok=True)
 
 
 @pytest.fixture(autouse=True)

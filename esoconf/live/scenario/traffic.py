@@ -10,7 +10,8 @@ New connections are what an enforcer judges: a probe always opens a fresh one (a
 survive a policy change).
 
 Each connection is also put to the render tier's static evaluator (:mod:`esoconf.render.netpol`) with the
-NetworkPolicies in force at that moment: :meth:`Probing.model_disagreements` names each connection the model
+NetworkPolicies in force at that moment (a connection by name that was blocked is left out: its DNS lookup may be
+what the policies closed, which is another connection): :meth:`Probing.model_disagreements` names each connection the model
 judges otherwise, and :meth:`Probing.traffic_records` are the JSON records the self-test replays
 (``tests/fixtures/recorded/node-traffic/``).
 """
@@ -78,6 +79,14 @@ def connect_command(host: str, port: int, timeout_s: int = 3) -> list[str]:
                         f"else echo {BLOCKED}; fi"]
 
 
+def _is_address(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return True
+
+
 class Probing(ScenarioCore):
     """Probe pods and connections between them."""
 
@@ -132,7 +141,7 @@ class Probing(ScenarioCore):
             self.probes = []
         seen: Observation | None = None
         policies: tuple[dict[str, Any], ...] = ()
-        if result in {OPEN, BLOCKED}:
+        if result == OPEN or (result == BLOCKED and _is_address(host)):  # blocked by name: DNS or the port?
             src, dst = self._model_pod(self.kube.get("Pod", source.name, source.namespace)), self._endpoint(host)
             if src is not None and dst is not None:
                 seen, policies = Observation(src, dst, port, result == OPEN), self._policies_in_force()
@@ -161,9 +170,7 @@ class Probing(ScenarioCore):
     def _endpoint(self, host: str) -> Pod | None:
         """The pod behind ``host``: a pod IP, a Service's ClusterIP or ``<service>.<namespace>...`` (its first
         selected pod)."""
-        try:
-            ipaddress.ip_address(host)
-        except ValueError:
+        if not _is_address(host):
             service, namespace = host.split(".")[:2]
             found = self.kube.get("Service", service, namespace)
         else:
