@@ -11,8 +11,8 @@ survive a policy change).
 
 Each connection is also put to the render tier's static evaluator (:mod:`esoconf.render.netpol`) with the
 NetworkPolicies in force at that moment (a connection by name that was blocked is left out: its DNS lookup may be
-what the policies closed, which is another connection): :meth:`Probing.model_disagreements` names each connection the model
-judges otherwise, and :meth:`Probing.traffic_records` are the JSON records the self-test replays
+what the policies closed, which is another connection): :meth:`Probing.model_disagreements` names each
+connection the model judges otherwise, and :meth:`Probing.traffic_records` are the JSON records the self-test replays
 (``tests/fixtures/recorded/node-traffic/``).
 """
 
