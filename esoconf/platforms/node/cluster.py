@@ -134,10 +134,11 @@ class NodeCluster:
 
     def up(self) -> NodeCluster:
         # a marked, watched run folder (esoconf.cleanup): a killed run's leftovers are removed by its watchdog or
-        # found by the next run; 0755, not 0700: pods running as non-root users read their volumes below it
+        # found by the next run; 0711, not 0700: pods running as non-root users reach their volumes below it, but
+        # no local user can list it (the pod logs, where the Vault dev server prints its root token, are 0700)
         folder = RunFolder.create(f"node-{self.run_id[-8:]}")
         root = folder.path
-        root.chmod(0o755)
+        root.chmod(0o711)
         self.paths = NodePaths(root)
         self.supervisor = Supervisor(root)
         self.namespaces = host.Namespaces.for_run(self.run_id)
@@ -220,6 +221,7 @@ class NodeCluster:
         assert paths is not None
         for folder in (paths.containerd, paths.cni_conf_dir, paths.cni_ipam_dir, paths.kubelet, paths.pod_logs):
             folder.mkdir(parents=True, exist_ok=True)
+        paths.pod_logs.chmod(0o700)
         paths.containerd_config.write_text(containerd_config(paths, PAUSE_IMAGE), encoding="utf-8")
         (paths.cni_conf_dir / "10-esoconf.conflist").write_text(
             json.dumps(cni_config(paths, f"esoconf-{self.run_id[-12:]}"), indent=2), encoding="utf-8")
