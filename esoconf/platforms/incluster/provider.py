@@ -83,7 +83,17 @@ def provider_name(config: Config) -> str:
     return "existing" if config.kubeconfig else "kind"
 
 
-class PulledImages:
+class NothingToHandOver:
+    """A provider with no plan for the xdist controller or for other workers (they reach the cluster themselves)."""
+
+    def teardown_plan(self) -> dict[str, Any] | None:
+        return None
+
+    def attach_plan(self) -> dict[str, Any] | None:
+        return None
+
+
+class PulledImages(NothingToHandOver):
     """Defaults of a provider whose cluster pulls the images the charts name (kind, existing)."""
 
     mesh = True
@@ -106,8 +116,3 @@ class PulledImages:
     def evidence(self) -> list[str]:
         return []
 
-    def teardown_plan(self) -> dict[str, Any] | None:
-        return None
-
-    def attach_plan(self) -> dict[str, Any] | None:
-        return None

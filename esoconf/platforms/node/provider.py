@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from ...config import Config, ConfigError
 from ...live.platform import Phases
+from ..incluster.provider import NothingToHandOver
 from ..local.processes import Supervisor
 from .binaries import NodeBinaries
 from .cluster import NodeCluster
@@ -125,7 +126,7 @@ class NodeProvider:
 
 
 @dataclass
-class AttachedNode:
+class AttachedNode(NothingToHandOver):
     """The node another xdist worker of the run built (:meth:`NodeProvider.attach_plan`), seen from this worker:
     its images and CRDs are in place, its processes are the builder's (watched here, never stopped here: the
     builder takes the node down once every other worker is done)."""
@@ -171,12 +172,6 @@ class AttachedNode:
 
     def down(self) -> list[str]:
         return []
-
-    def teardown_plan(self) -> dict[str, Any] | None:
-        return None
-
-    def attach_plan(self) -> dict[str, Any] | None:
-        return None
 
 
 def node_provider(config: Config, tools: Tools, run_id: str, phases: Phases, artifacts: Path) -> ClusterProvider:
