@@ -73,6 +73,24 @@ def test_both_sides_must_admit() -> None:
     assert "not isolated by any policy given" in verdict.reasons[0]
 
 
+DNS = Pod("kube-system", {"k8s-app": "kube-dns"}, "coredns", ports={"dns": 53})
+TO_DNS = egress("dns", {"namespaceSelector": {}, "podSelector": {"matchLabels": DNS.labels}},
+                [{"port": 53, "protocol": "UDP"}])
+
+
+@pytest.mark.parametrize(("policies", "disagrees"), [
+    pytest.param([DENY_EGRESS, egress("p", TO_VAULT, [{"port": 8200}])], False, id="dns-closed-explains-it"),
+    pytest.param([DENY_EGRESS, egress("p", TO_VAULT, [{"port": 8200}]), TO_DNS], True, id="dns-open-model-admits"),
+])
+def test_a_refusal_by_name_counts_its_dns_lookup(policies: list[dict[str, Any]], disagrees: bool) -> None:
+    """A connection made by name needs its lookup (UDP 53 to the cluster's DNS) admitted too: refused by name
+    where the policies close DNS is what the model predicts, where they open it it is a disagreement."""
+    seen = Observation(ESO, VAULT, 8200, False, dns=DNS)
+    found = disagreements(policies, [seen])
+    assert bool(found) is disagrees
+    assert Observation.from_record(seen.record()) == seen
+
+
 RECORDED = Path(__file__).resolve().parent / "fixtures" / "recorded" / "node-traffic"
 
 

@@ -292,6 +292,9 @@ class TroubleshootingCase:
     primary_untouched: bool = True  # the primary install's synced secret must stay Ready meanwhile
     needs_netpol: bool = False  # the verdict means something only where the CNI enforces NetworkPolicy
     fix_claim: str = ""  # a claim the documented fix (removing the cause) proves, judged by the same test
+    # the change touches what every test shares (the primary ESO release, Vault's AuthorizationPolicy): the case
+    # runs beside no other live test (`serial`); a change inside the test's own namespace runs beside others
+    shared: bool = True
     note: str = ""
     # what a platform must show for the case (esoconf.live.capabilities): the label and the policies are
     # observed as traffic without a mesh (the node platform); only the AuthorizationPolicy needs Istio
@@ -321,6 +324,7 @@ TROUBLESHOOTING_CASES: tuple[TroubleshootingCase, ...] = (
         claim_says="failure",
         needs_netpol=True,
         fix_claim="LBL-2",
+        shared=False,  # its own ESO release and controller class in the test's namespace, as test_second_install
         note="second ESO install (controllerClass) without the label, fixed by the doc's upstream.podLabels "
              "snippet (a helm upgrade of that release); primary untouched",
     ),

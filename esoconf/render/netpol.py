@@ -225,23 +225,25 @@ def admits(policies: Iterable[Policy], src: Pod, dst: Pod, port: int, protocol: 
 
 @dataclass(frozen=True)
 class Observation:
-    """One connection a live platform (the ``node`` platform) tried: who, to whom, which port, and what happened."""
+    """One connection a live platform (the ``node`` platform) tried: who, to whom, which port, and what happened.
+    ``dns``: the connection was made by name, so a lookup to that DNS pod (UDP 53) came first and had to be
+    admitted too (a connection by name that was refused may have been refused there)."""
 
     src: Pod
     dst: Pod
     port: int
     allowed: bool
     protocol: str = "TCP"
+    dns: Pod | None = None
 
     @classmethod
     def from_record(cls, record: Mapping[str, Any]) -> Observation:
-        """``{"src": {"namespace", "labels", "ip"?}, "dst": {...}, "port", "protocol"?, "allowed"}`` (JSON)."""
+        """``{"src": {"namespace", "labels", "ip"?}, "dst": {...}, "port", "protocol"?, "allowed", "dns"?}``."""
         def pod(side: Mapping[str, Any]) -> Pod:
             return Pod(str(side["namespace"]), dict(side.get("labels") or {}), str(side.get("what") or "pod"),
                        side.get("ip"), dict(side.get("ports") or {}), dict(side.get("namespace_labels") or {}))
         return cls(pod(record["src"]), pod(record["dst"]), int(record["port"]), bool(record["allowed"]),
-                   str(record.get("protocol") or "TCP"))
-
+                   str(record.get("protocol") or "TCP"), pod(record["dns"]) if record.get("dns") else None)
 
     def record(self) -> dict[str, Any]:
         """The JSON form :meth:`from_record` reads."""
@@ -249,7 +251,7 @@ class Observation:
             return {"namespace": pod.namespace, "labels": dict(pod.labels), "what": pod.what, "ip": pod.ip,
                     "ports": dict(pod.ports), "namespace_labels": dict(pod.extra_namespace_labels)}
         return {"src": side(self.src), "dst": side(self.dst), "port": self.port, "protocol": self.protocol,
-                "allowed": self.allowed}
+                "allowed": self.allowed, **({"dns": side(self.dns)} if self.dns else {})}
 
 
 def disagreements(policies: Sequence[Policy], observations: Iterable[Observation]) -> list[str]:
@@ -257,6 +259,8 @@ def disagreements(policies: Sequence[Policy], observations: Iterable[Observation
     found = []
     for seen in observations:
         verdict = admits(policies, seen.src, seen.dst, seen.port, seen.protocol)
-        if verdict.allowed != seen.allowed:
-            found.append(f"observed {'admitted' if seen.allowed else 'refused'}, model says {verdict}")
+        lookup = admits(policies, seen.src, seen.dns, 53, "UDP") if seen.dns is not None else None
+        if (verdict.allowed and (lookup is None or lookup.allowed)) != seen.allowed:
+            dns = f"; its DNS lookup: {lookup}" if lookup is not None else ""
+            found.append(f"observed {'admitted' if seen.allowed else 'refused'}, model says {verdict}{dns}")
     return found

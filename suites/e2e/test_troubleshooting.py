@@ -1,4 +1,4 @@
-"""Troubleshooting causes that change shared state (serial: own pass, never under xdist).
+"""Troubleshooting causes (those that change what every test shares run beside no other live test: `serial`).
 
 Each case makes the change (verified in effect), watches a validated token store settle, removes the
 cause in place and sees the same store recover (so the cause, not something else, made the difference),
@@ -29,14 +29,13 @@ from esoconf.live.verdicts import (
 pytestmark = [
     pytest.mark.e2e,
     pytest.mark.failure,
-    pytest.mark.serial,
 ]
 
 
 @pytest.mark.parametrize(
     "case",
     [pytest.param(c, id=c.id, marks=[*claim_marks(c.claim, *filter(None, [c.fix_claim])),
-                                        pytest.mark.needs(*c.needs)])
+                                        pytest.mark.needs(*c.needs), *([pytest.mark.serial] if c.shared else [])])
      for c in TROUBLESHOOTING_CASES],
 )
 def test_failure(case: TroubleshootingCase, scenario: Scenario, request: pytest.FixtureRequest) -> None:  # noqa: F811

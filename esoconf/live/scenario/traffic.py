@@ -10,8 +10,8 @@ New connections are what an enforcer judges: a probe always opens a fresh one (a
 survive a policy change).
 
 Each connection is also put to the render tier's static evaluator (:mod:`esoconf.render.netpol`) with the
-NetworkPolicies in force at that moment (a connection by name that was blocked is left out: its DNS lookup may be
-what the policies closed, which is another connection): :meth:`Probing.model_disagreements` names each
+NetworkPolicies in force at that moment (a connection by name needs its DNS lookup, UDP 53 to the cluster's DNS,
+admitted too): :meth:`Probing.model_disagreements` names each
 connection the model judges otherwise, and :meth:`Probing.traffic_records` are the JSON records the self-test replays
 (``tests/fixtures/recorded/node-traffic/``).
 """
@@ -31,6 +31,7 @@ from ..eso import CONTROLLER_SELECTOR
 from .core import TRANSIENT, ScenarioCore
 
 PROBE_IMAGE = "docker.io/library/busybox:1.37.0"
+DNS_SERVICE = "kube-dns.kube-system"  # the cluster's DNS (CoreDNS on node and kind): a lookup by name goes there
 OPEN, BLOCKED = "OPEN", "BLOCKED"
 
 
@@ -141,10 +142,12 @@ class Probing(ScenarioCore):
             self.probes = []
         seen: Observation | None = None
         policies: tuple[dict[str, Any], ...] = ()
-        if result == OPEN or (result == BLOCKED and _is_address(host)):  # blocked by name: DNS or the port?
+        if result in {OPEN, BLOCKED}:
             src, dst = self._model_pod(self.kube.get("Pod", source.name, source.namespace)), self._endpoint(host)
-            if src is not None and dst is not None:
-                seen, policies = Observation(src, dst, port, result == OPEN), self._policies_in_force()
+            dns = None if _is_address(host) else self._endpoint(DNS_SERVICE)  # by name: a lookup came first
+            if src is not None and dst is not None and (dns is not None or _is_address(host)):
+                seen = Observation(src, dst, port, result == OPEN, dns=dns)
+                policies = self._policies_in_force()
         self.probes.append(ProbeResult(f"{source.namespace}/{source.name}", host, port, result, seen, policies))
         return result
 
