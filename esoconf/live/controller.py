@@ -19,9 +19,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from ..render.crds import ESO_MODULE
 from ..runner import CommandError, run
 
-ESO_MODULE = "github.com/external-secrets/external-secrets"
 SKEW_PROPERTY = "controller-skew"  # test user property: the skew line every live verdict of the run reads
 
 

@@ -23,6 +23,7 @@ from esoconf.config import ConfigError
 from esoconf.render.helm import parse_manifests
 from esoconf.runner import CommandError, run
 
+from ...render.crds import ESO_MODULE
 from .eso_controller import ControllerSpec, RunningController, controller_spec, start_controller
 from .kubeapi import kubeconfig
 from .processes import Supervisor
@@ -31,7 +32,6 @@ from .processes import Supervisor
 # (stored and schema-checked by the real API server, not enforced: no CNI)
 IDENTITY_KINDS = ("Namespace", "ServiceAccount", "ClusterRole", "ClusterRoleBinding", "Role", "RoleBinding",
                   "NetworkPolicy")
-ESO_MODULE = "github.com/external-secrets/external-secrets"
 CONTROLLER_TOKEN_DURATION = "8h"
 
 
