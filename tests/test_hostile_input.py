@@ -283,6 +283,7 @@ INTERRUPTS = [
 HUNG_VAULT = "#!/bin/sh\nsleep 300 &\nsleep 300\n"  # never answers sys/health; leaves a child if not stopped
 
 
+@pytest.mark.integration
 @pytest.mark.parametrize("case", INTERRUPTS, ids=[c.id for c in INTERRUPTS])
 def test_interrupt_leaves_nothing(case: Interrupt, suite: pytest.Pytester, tmp_path: Path) -> None:
     """A run holding platform processes (a session fixture, as the local platform) gets real signals: it exits
