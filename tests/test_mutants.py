@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
 
@@ -22,7 +23,7 @@ from mutants import (
     helm_binary,
     run_render_tier,
 )
-from shared_renders import SharedRenders, compose, groups
+from shared_renders import SharedRenders, compose, files_of, groups
 
 import esoconf.render.helm
 from esoconf.claims import load_claims
@@ -94,28 +95,60 @@ def test_mutants_only_name_known_claims() -> None:
     assert not unknown, f"mutants name claims missing from manifests/claims.yaml: {unknown}"
 
 
+# the doc's objects (a token and a kubernetes store, ExternalSecrets with data and dataFrom) with every switch off
+# and on: the templates the mutants edit render documents with these
+DOC_OBJECTS = """clusterSecretStoreConfiguration:
+  enabled: true
+  clusterSecretStoreList:
+    - {name: vault-secrets, source: {provider: vault, server: "https://vault.example.com:8200", path: kv, version: v2,
+       auth: {type: token, secretName: vault-token, namespace: external-secrets, key: token}}}
+    - {name: vault-k8s, source: {provider: vault, server: "https://vault.example.com:8200", path: kv, version: v2,
+       auth: {type: kubernetes, mountPath: kubernetes, role: eso-role,
+              serviceAccountRef: {name: external-secrets, namespace: external-secrets}}}}
+externalSecretsConfiguration:
+  enabled: true
+  secretList:
+    - {name: vault-secrets, namespace: external-secrets, secrets: {targetName: my-app-secret, targetPolicy: Owner,
+       data: [{secretKey: username, remoteRef: {key: my-app/config, property: username}}]}}
+    - {name: vault-k8s, namespace: external-secrets, secrets: {targetName: my-other-secret, targetPolicy: Owner,
+       dataFrom: [{extract: {key: my-app/config}}]}}
+"""
+SWITCHES_OFF = "monitoring: {enabled: false}\n"
+SWITCHES_ON = ("networkPolicies: {enabled: true}\nistio: {enabled: true, hardened: {enabled: true}}\n"
+               "monitoring: {enabled: true}\n")
+
+
 def test_shared_renders_equal_each_mutant_rendered_alone(tmp_path: Path, helm: Path) -> None:
-    """The sharing is exact: for the largest group, with the package's default values and with every switch on,
-    each member's composed output is byte for byte what helm renders for the mutant alone."""
+    """The sharing is exact: for the members of the largest group that edit its most edited file (the first one's
+    version under the file's own name, the others' as variant files beside it), with the doc's objects and every
+    switch off and on, each composed output is byte for byte what helm renders for the mutant alone."""
     group = max(GROUPS.values(), key=len)
+    file = Counter(f for m in group for f in files_of(m)).most_common(1)[0][0]
     shared = SharedRenders(run, tmp_path / "shared")
     package = group[0].package
-    values = [tmp_path / "defaults.yaml", tmp_path / "switches.yaml"]
-    values[0].write_text("{}\n")
-    values[1].write_text("networkPolicies: {enabled: true}\nistio: {enabled: true, hardened: {enabled: true}}\n")
-    compared = 0
-    for mutant in group:
+    values = [tmp_path / "switches-off.yaml", tmp_path / "switches-on.yaml"]
+    values[0].write_text(DOC_OBJECTS + SWITCHES_OFF)
+    values[1].write_text(DOC_OBJECTS + SWITCHES_ON)
+    compared = changed = 0
+    for mutant in (m for m in group if file in files_of(m)):
         chart = apply(mutant, tmp_path / mutant.id)
         shared.register(group, mutant, chart)
-        for file in values:
-            cmd = [str(helm), "template", package, str(chart), "-f", str(file)]
-            assert shared(cmd).stdout == run(cmd).stdout, f"{mutant.id} with {file.name}: composed != rendered"
+        for file_ in values:
+            cmd = [str(helm), "template", package, str(chart), "-f", str(file_)]
+            alone = run(cmd).stdout
+            assert shared(cmd).stdout == alone, f"{mutant.id} with {file_.name}: composed != rendered"
             compared += 1
-    assert shared.shared == compared and shared.fallbacks == 0 and len(group) > 2
+            changed += alone != run([*cmd[:3], str(CHARTS[package]), *cmd[4:]]).stdout
+    assert shared.shared == compared and shared.fallbacks == 0
+    assert changed > len(values) * 2, f"only {changed} of {compared} mutant renders differ from the reference"
 
 
 def test_composing_refuses_what_it_cannot_place_exactly() -> None:
     base = "---\n# Source: c/templates/a.yaml\nkind: A\n---\n# Source: c/templates/b.yaml\nkind: B\n"
-    assert compose(base, base, frozenset({"templates/a.yaml"})) == base
+    assert compose(base, base, {"templates/a.yaml": "templates/a.yaml"}) == base
     more = base.replace("kind: A\n", "kind: A\n---\n# Source: c/templates/a.yaml\nkind: A\n")
-    assert compose(base, more, frozenset({"templates/a.yaml"})) is None, "a new document: helm alone knows its place"
+    assert compose(base, more, {"templates/a.yaml": "templates/a.yaml"}) is None, \
+        "a new document: helm alone knows its place"
+    variant = base + "---\n# Source: c/templates/a.variant-1.yaml\nkind: A\nchanged: true\n"
+    assert compose(base, variant, {"templates/a.yaml": "templates/a.variant-1.yaml"}) == base.replace(
+        "kind: A\n", "kind: A\nchanged: true\n"), "a variant's documents, under the file's own name"
