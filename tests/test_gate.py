@@ -206,6 +206,7 @@ def test_independent():
 """
 
 
+@pytest.mark.integration  # a pytest run with xdist workers
 def test_serial_tests_refuse_to_run_under_xdist(suite: pytest.Pytester) -> None:
     suite.makepyfile(SERIAL_TESTS)
 

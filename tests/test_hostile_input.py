@@ -184,7 +184,8 @@ ROWS: list[Row] = [
 ]
 
 
-@pytest.mark.parametrize("row", ROWS, ids=[r.id for r in ROWS])
+@pytest.mark.parametrize("row", [pytest.param(r, id=r.id, marks=[pytest.mark.integration] if r.workers or r.namespace
+                                                else []) for r in ROWS])  # a pytest subprocess: integration
 def test_hostile_input(row: Row, suite: pytest.Pytester, tmp_path: Path, fake_tool: Callable[..., Path],
                        monkeypatch: pytest.MonkeyPatch) -> None:
     if row.namespace and can_unshare():

@@ -30,6 +30,8 @@ from esoconf.claims import load_claims
 from esoconf.runner import run
 
 GROUPS = {m.id: group for group in groups(MUTANTS + MUTANTS_2X) for m in group}
+# the proofs read the verdicts, never a traceback: Python's own (pytest's parses each failing test's source)
+VERDICTS_ONLY = ("--tb=native",)
 
 
 @pytest.fixture(scope="module")
@@ -61,7 +63,7 @@ def test_mutant_fails_exactly_the_claims_it_breaks(mutant: Mutant, suite: pytest
     sharing(mutant, mutated)
     chart = mutated if mutant.package == ESO else CHARTS[ESO]
     vault_chart = CHARTS[VAULT] if mutant.package == ESO else mutated
-    run = run_render_tier(suite, tmp_path, helm, chart, vault_chart)
+    run = run_render_tier(suite, tmp_path, helm, chart, vault_chart, FIXTURE_DOC, *VERDICTS_ONLY)
     assert run.verdicts, f"the render tier wrote no claim records:\n{run.pytest.stdout.str()[-3000:]}"
     expected = mutant.breaks | BASELINE_FAILING[mutant.package]
     assert run.failing == expected, (
@@ -79,7 +81,8 @@ def test_2x_mutant_through_the_umbrella_fails_exactly_the_claims_it_breaks(
     sharing(mutant, mutated)
     umbrella = mutated if mutant.package == UMBRELLA else CHARTS[UMBRELLA]
     chart = mutated if mutant.package == ESO_2X else CHARTS[ESO_2X]
-    run = run_render_tier(suite, tmp_path, helm, chart, CHARTS[VAULT], FIXTURE_DOC, "--umbrella-chart", str(umbrella))
+    run = run_render_tier(suite, tmp_path, helm, chart, CHARTS[VAULT], FIXTURE_DOC, "--umbrella-chart", str(umbrella),
+                          *VERDICTS_ONLY)
     expected = mutant.breaks | BASELINE_2X
     assert run.failing == expected, f"mutant {mutant.id} should fail {sorted(expected)}, failed {sorted(run.failing)}"
 
