@@ -50,11 +50,6 @@ gate.live_blockers = lambda resolved, tiers: {}
 """
 
 
-def with_workers(n: str) -> object:
-    """A row run with xdist workers (seconds each: every worker boots the plugin): in the integration group."""
-    return pytest.param(n, marks=pytest.mark.integration)
-
-
 STOP_TABLE = [
     pytest.param("environment", "eso-controller exited with code 1 (log x): ", Exit.ENVIRONMENT,
                  "environment not ready: eso-controller exited with code 1", id="environment"),
@@ -65,7 +60,8 @@ STOP_TABLE = [
 ]
 
 
-@pytest.mark.parametrize("workers", ["0", with_workers("2")])
+@pytest.mark.integration  # a pytest subprocess, with and without xdist workers
+@pytest.mark.parametrize("workers", ["0", "2"])
 @pytest.mark.parametrize(("kind", "cause", "code", "reason"), STOP_TABLE)
 def test_a_bring_up_stop_is_one_line_and_never_a_pass(suite: pytest.Pytester, workers: str, kind: str, cause: str,
                                                       code: Exit, reason: str) -> None:
@@ -95,7 +91,8 @@ def _local_tox_command(workers: str) -> list[str]:
     return [sys.executable, "-m", *argv]
 
 
-@pytest.mark.parametrize("workers", ["0", with_workers("3")])
+@pytest.mark.integration  # the local env's pytest command, with and without xdist workers
+@pytest.mark.parametrize("workers", ["0", "3"])
 def test_local_tox_env_without_the_charts_controller_binary_says_so_in_one_line(tmp_path: Path,
                                                                                 workers: str) -> None:
     """Item 8 of issue 15: the local env (-n 3 by default) on a chart whose controller binary is missing was an
@@ -176,7 +173,8 @@ def test_render(case):
 """
 
 
-@pytest.mark.parametrize("workers", ["0", with_workers("2")])
+@pytest.mark.integration  # a pytest subprocess, with and without xdist workers
+@pytest.mark.parametrize("workers", ["0", "2"])
 def test_a_chart_that_does_not_render_is_one_chart_failure_with_and_without_workers(suite: pytest.Pytester,
                                                                                    workers: str) -> None:
     suite.makepyfile(RENDER_CHART_STOP)
