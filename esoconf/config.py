@@ -19,6 +19,8 @@ from typing import Any
 
 import yaml
 
+from . import yamlio
+
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 MANIFESTS = PROJECT_ROOT / "manifests"
 PROFILES_DIR = MANIFESTS / "profiles"
@@ -176,8 +178,8 @@ SETTINGS_BY_NAME = {s.name: s for s in SETTINGS}
 
 
 def load_versions(path: Path = VERSIONS_FILE) -> dict[str, Any]:
-    with open(path, encoding="utf-8") as handle:
-        data = yaml.safe_load(handle)
+    # libyaml's loader: every run reads the pins several times (settings, each tool), the pure-Python one is slow
+    data = yamlio.load(Path(path).read_text(encoding="utf-8"))
     if not isinstance(data, dict):
         raise ConfigError(f"{path}: expected a mapping of pinned versions")
     return data

@@ -44,6 +44,7 @@ _FENCE = re.compile(r"^(?P<indent>[ \t]*)(?P<fence>`{3,}|~{3,})[ \t]*(?P<info>[^
 _HEADING = re.compile(r"^(?P<hashes>#{1,6})[ \t]+(?P<title>.+?)[ \t#]*$")
 
 
+@cache  # the same few headings, compared for every section lookup of every test
 def normalise_heading(text: str) -> str:
     return re.sub(r"\s+", " ", re.sub(r"[`*_]", "", text)).strip().lower()
 

@@ -22,6 +22,11 @@ INSTALL_TOOLS = Path(__file__).resolve().parent.parent / "scripts" / "install-to
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "slow: a self-test of more than ~10 s; `scripts/tox -e slow` runs them, "
                             "the quick loop (`scripts/tox -e unit`) leaves them out")
+    config.addinivalue_line("markers", "integration: a self-test of real runs (a local platform, a registry, pytest "
+                            "with xdist workers, real signals); `scripts/tox -e slow` runs them, the quick loop "
+                            "leaves them out")
+    config.addinivalue_line("markers", "mutants: a mutant proof beyond the quick loop's (there every claim has one "
+                            "killing mutant); `scripts/tox -e slow` runs the whole table")
 
 
 @pytest.fixture

@@ -85,12 +85,12 @@ def test_nightly_reruns_once_with_nightly_profile() -> None:
 
 
 def test_the_quick_loop_leaves_out_only_what_ci_still_runs() -> None:
-    """`scripts/tox -e unit` runs on every core and deselects the `slow` self-tests; `scripts/tox -e slow` runs exactly
-    those, and .ci/run runs both (no assertion is dropped, only moved)."""
+    """`scripts/tox -e unit` runs on every core and deselects the `slow`, `integration` and `mutants` self-tests;
+    `scripts/tox -e slow` runs exactly those, and .ci/run runs both (no assertion is dropped, only moved)."""
     parser = configparser.ConfigParser(interpolation=None)
     parser.read(ROOT / "tox.ini")
     unit, slow = parser["testenv:unit"]["commands"], parser["testenv:slow"]["commands"]
-    assert "-n auto" in unit and '-m "not e2e and not slow"' in unit
-    assert slow.split()[:4] == ["pytest", "tests", "-m", "slow"]
+    assert "-n auto" in unit and '-m "not e2e and not slow and not integration and not mutants"' in unit
+    assert slow.split()[:2] == ["pytest", "tests"] and '-m "(slow or integration or mutants) and not e2e"' in slow
     ci = (ROOT / ".ci" / "run").read_text(encoding="utf-8")
     assert "step test scripts/tox -e unit" in ci and "step slow scripts/tox -e slow" in ci

@@ -184,6 +184,7 @@ def cache(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
     return tmp_path / "cache"
 
 
+@pytest.mark.integration
 def test_image_route_pulls_checks_and_caches_by_digest(
     installer: ModuleType, registry: dict, cache: Path, monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
@@ -204,6 +205,7 @@ def test_image_route_pulls_checks_and_caches_by_digest(
     assert installer.main(argv) == 0 and " ok (cache " in capsys.readouterr().out  # cached: not pulled again
 
 
+@pytest.mark.integration
 @pytest.mark.parametrize(("case", "wanted"), [
     ("wrong-digest", "manifest unknown"),
     ("no-credentials", "authentication required"),

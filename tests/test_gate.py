@@ -218,6 +218,7 @@ def test_independent():
 """
 
 
+@pytest.mark.integration  # a pytest run with xdist workers
 def test_serial_tests_under_xdist_never_overlap(suite: pytest.Pytester) -> None:
     suite.makepyfile(SERIAL_TESTS.replace("{folder!r}", repr(str(suite.path))))
 

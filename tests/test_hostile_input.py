@@ -184,7 +184,8 @@ ROWS: list[Row] = [
 ]
 
 
-@pytest.mark.parametrize("row", ROWS, ids=[r.id for r in ROWS])
+@pytest.mark.parametrize("row", [pytest.param(r, id=r.id, marks=[pytest.mark.integration] if r.workers or r.namespace
+                                                else []) for r in ROWS])  # a pytest subprocess: integration
 def test_hostile_input(row: Row, suite: pytest.Pytester, tmp_path: Path, fake_tool: Callable[..., Path],
                        monkeypatch: pytest.MonkeyPatch) -> None:
     if row.namespace and can_unshare():
@@ -283,6 +284,7 @@ INTERRUPTS = [
 HUNG_VAULT = "#!/bin/sh\nsleep 300 &\nsleep 300\n"  # never answers sys/health; leaves a child if not stopped
 
 
+@pytest.mark.integration
 @pytest.mark.parametrize("case", INTERRUPTS, ids=[c.id for c in INTERRUPTS])
 def test_interrupt_leaves_nothing(case: Interrupt, suite: pytest.Pytester, tmp_path: Path) -> None:
     """A run holding platform processes (a session fixture, as the local platform) gets real signals: it exits

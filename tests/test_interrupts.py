@@ -38,6 +38,7 @@ def missing() -> str:
     return ""
 
 
+@pytest.mark.integration
 @pytest.mark.skipif(bool(missing()), reason=missing() or "-")
 @pytest.mark.parametrize("workers", [0, 2], ids=["no-workers", "workers"])
 @pytest.mark.parametrize("name", ["SIGINT", "SIGTERM"])

@@ -439,6 +439,7 @@ def test_a_known_defect_in_one_variation_does_not_read_as_the_docs_own_case_fail
                                       "without auth.namespace is referent")
 
 
+@pytest.mark.integration  # a pytest run with xdist workers
 def test_report_is_written_under_xdist(suite: pytest.Pytester) -> None:
     """The xdist controller has no items of its own: the verdict comes from the reports that reach it."""
     suite.makepyfile(test_plugin=PLUGIN_TESTS)

@@ -84,6 +84,7 @@ def page(tmp_path_factory: pytest.TempPathFactory) -> Page:
     return parsed
 
 
+@pytest.mark.integration  # a real headless Chromium
 def test_matrix_has_a_cell_for_every_claim_and_tier(page: Page) -> None:
     report = rep.load_report(RECORDED)
     expected = {(c.id, tier): verdict for c in report.claims for tier, verdict in c.verdicts.items()}
@@ -93,6 +94,7 @@ def test_matrix_has_a_cell_for_every_claim_and_tier(page: Page) -> None:
     assert len(page.rows["matrix"]) == 1 + len(report.claims)
 
 
+@pytest.mark.integration  # a real headless Chromium
 @pytest.mark.parametrize(("claim", "tier", "verdict", "colour"), [
     ("NET-2", "render", "fail", rep.COLOURS["fail"]),
     ("NET-1", "e2e", "pass", rep.COLOURS["pass"]),
@@ -106,6 +108,7 @@ def test_verdicts_are_colour_coded(page: Page, claim: str, tier: str, verdict: s
     assert f"v-{verdict.replace(' ', '-')}" in cell["class"]
 
 
+@pytest.mark.integration  # a real headless Chromium
 def test_failed_cell_shows_its_evidence_and_diagnostics(page: Page) -> None:
     cell = page.cells[("SYNC-1", "e2e")]
     assert "WaitTimeout: ExternalSecret vault-backend-externalsecrets Ready=True not reached" in cell["text"]
@@ -113,6 +116,7 @@ def test_failed_cell_shows_its_evidence_and_diagnostics(page: Page) -> None:
     assert "diagnostics/suites_e2e_test_sync.py_test_secret_synced_data_/eso-controller.log" in page.links
 
 
+@pytest.mark.integration  # a real headless Chromium
 def test_banner_environment_and_phases(page: Page) -> None:
     assert page.banner.startswith("claim failed (exit 1, mode nightly)")
     environment = dict(row for row in page.rows["environment"][1:])
@@ -170,6 +174,7 @@ def _conforming_report() -> rep.Report:
                             rep.default_catalog())
 
 
+@pytest.mark.integration  # a real headless Chromium
 @pytest.mark.parametrize("which", ["failing", "conforming-with-long-ids", "diff"])
 def test_page_fits_a_1280px_window(which: str, tmp_path: Path) -> None:
     old = rep.load_report(RECORDED.with_name("nightly-1.3.1-bb.1.json"))

@@ -74,6 +74,7 @@ def test_token_store_ready(vault):
 '''
 
 
+@pytest.mark.integration  # a real OpenBao dev server
 @NEEDS_OPENBAO
 def test_a_failing_runs_artifacts_hold_no_registered_secret(suite: pytest.Pytester, tmp_path: Path) -> None:
     suite.makeconftest(FAILING_RUN_CONFTEST)
@@ -95,6 +96,7 @@ def test_a_failing_runs_artifacts_hold_no_registered_secret(suite: pytest.Pytest
     assert run.left_processes() == []
 
 
+@pytest.mark.integration  # a real OpenBao dev server
 @NEEDS_OPENBAO
 def test_the_real_dev_servers_unseal_key_is_registered_before_a_log_is_copied(tmp_path: Path) -> None:
     """Observed with OpenBao 2.7.2: the dev server prints ``Unseal Key: <base64>`` after it answers sys/health."""

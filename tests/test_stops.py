@@ -49,6 +49,7 @@ from esoconf import gate
 gate.live_blockers = lambda resolved, tiers: {}
 """
 
+
 STOP_TABLE = [
     pytest.param("environment", "eso-controller exited with code 1 (log x): ", Exit.ENVIRONMENT,
                  "environment not ready: eso-controller exited with code 1", id="environment"),
@@ -59,6 +60,7 @@ STOP_TABLE = [
 ]
 
 
+@pytest.mark.integration  # a pytest subprocess, with and without xdist workers
 @pytest.mark.parametrize("workers", ["0", "2"])
 @pytest.mark.parametrize(("kind", "cause", "code", "reason"), STOP_TABLE)
 def test_a_bring_up_stop_is_one_line_and_never_a_pass(suite: pytest.Pytester, workers: str, kind: str, cause: str,
@@ -89,6 +91,7 @@ def _local_tox_command(workers: str) -> list[str]:
     return [sys.executable, "-m", *argv]
 
 
+@pytest.mark.integration  # the local env's pytest command, with and without xdist workers
 @pytest.mark.parametrize("workers", ["0", "3"])
 def test_local_tox_env_without_the_charts_controller_binary_says_so_in_one_line(tmp_path: Path,
                                                                                 workers: str) -> None:
@@ -170,6 +173,7 @@ def test_render(case):
 """
 
 
+@pytest.mark.integration  # a pytest subprocess, with and without xdist workers
 @pytest.mark.parametrize("workers", ["0", "2"])
 def test_a_chart_that_does_not_render_is_one_chart_failure_with_and_without_workers(suite: pytest.Pytester,
                                                                                    workers: str) -> None:

@@ -154,6 +154,7 @@ def test_stop_all_stops_in_reverse_start_order_with_sigterm(supervisor: Supervis
     assert supervisor.processes == {} and supervisor.pids() == {}
 
 
+@pytest.mark.integration  # waits out the real stop grace (5 s)
 def test_program_ignoring_sigterm_is_killed_with_its_forked_child_in_bounded_time(
     supervisor: Supervisor, tmp_path: Path
 ) -> None:
