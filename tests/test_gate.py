@@ -201,7 +201,7 @@ import pytest
 
 def _record(name):
     start = time.monotonic()
-    time.sleep(1.0)
+    time.sleep({pause})
     with open(os.path.join({folder!r}, name + ".json"), "w") as out:
         json.dump([start, time.monotonic()], out)
 
@@ -220,7 +220,7 @@ def test_independent():
 
 @pytest.mark.integration  # a pytest run with xdist workers
 def test_serial_tests_under_xdist_never_overlap(suite: pytest.Pytester) -> None:
-    suite.makepyfile(SERIAL_TESTS.replace("{folder!r}", repr(str(suite.path))))
+    suite.makepyfile(SERIAL_TESTS.replace("{folder!r}", repr(str(suite.path))).replace("{pause}", "1.0"))
 
     result = suite.runpytest_subprocess("-n", "2", "-p", "no:pytest-kind")
 
@@ -230,7 +230,7 @@ def test_serial_tests_under_xdist_never_overlap(suite: pytest.Pytester) -> None:
 
 
 def test_serial_tests_run_in_their_own_pass(suite: pytest.Pytester) -> None:
-    suite.makepyfile(SERIAL_TESTS.replace("{folder!r}", repr(str(suite.path))))
+    suite.makepyfile(SERIAL_TESTS.replace("{folder!r}", repr(str(suite.path))).replace("{pause}", "0"))
 
     result = suite.runpytest_inprocess()
 

@@ -160,6 +160,7 @@ def test_unreachable_git_chart_is_one_line(tmp_path: Path) -> None:
     assert "\n" not in str(caught.value)
 
 
+@pytest.mark.integration  # the whole render tier through a fixture umbrella, end to end (slow env)
 def test_2x_package_through_the_umbrella_gets_a_verdict_for_every_claim(suite: pytest.Pytester, tmp_path: Path,
                                                                         helm: Path) -> None:
     """The bb-common-style 2.x fixture package through the 3.x fixture umbrella: every claim has a verdict; the doc's
@@ -176,6 +177,7 @@ def test_2x_package_through_the_umbrella_gets_a_verdict_for_every_claim(suite: p
         assert run.evidence[claim].endswith("[values from umbrella 3.30.0]"), run.evidence[claim]
 
 
+@pytest.mark.integration  # the whole render tier through a fixture umbrella, end to end (slow env)
 def test_an_umbrella_that_cannot_render_a_switch_row_fails_only_that_row(suite: pytest.Pytester, tmp_path: Path,
                                                                          helm: Path) -> None:
     """As the real Big Bang 3.30.0 with istiod off: the row's cases fail naming the umbrella, the others still run."""
