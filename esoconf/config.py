@@ -31,7 +31,8 @@ TOX_DEFAULTS_ENV = "ESOCONF_TOX_DEFAULTS"
 # ESOCONF_* variables that are not settings, never called misspelled: the bootstrap venv (scripts/tox), tox
 # defaults (tox.ini), the local platform's tools cache (esoconf.platforms.local.binaries) and the local tier's
 # xdist workers
-OTHER_ENV = frozenset({"ESOCONF_BOOTSTRAP_VENV", TOX_DEFAULTS_ENV, "ESOCONF_TOOLS_CACHE", "ESOCONF_LOCAL_WORKERS"})
+OTHER_ENV = frozenset({"ESOCONF_BOOTSTRAP_VENV", TOX_DEFAULTS_ENV, "ESOCONF_TOOLS_CACHE", "ESOCONF_LOCAL_WORKERS",
+                       "ESOCONF_NODE_WORKERS"})
 
 
 class ConfigError(Exception):
