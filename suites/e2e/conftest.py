@@ -9,6 +9,7 @@ when there are workers), unless --keep-cluster.
 
 from __future__ import annotations
 
+import contextlib
 import json
 from collections.abc import Iterator
 from pathlib import Path
@@ -70,14 +71,13 @@ def platform(
         return
     shared = _shared_dir(pytestconfig)
     ready = shared / f"eso-conformance-{run_id}.json"
-    with FileLock(str(shared / f"eso-conformance-{run_id}.lock")):
+    stop_file = ready.with_name(f"{ready.name}.stop")
+    with FileLock(str(shared / f"eso-conformance-{run_id}.lock")), _stop_told_to_every_worker(
+            stop_file, (live.ChartUnderTestFailed,)):
         attach = ready.exists()
         plan = json.loads(ready.read_text(encoding="utf-8")) if attach else {}
-        try:
-            session = live.setup(config, run_id, timeouts, _artifacts(pytestconfig), attach=attach,
-                                 attach_plan=plan.get("attach"))
-        except live.PlatformUnavailable as exc:
-            raise RunStopped(ENVIRONMENT, str(exc)) from None  # one line, exit 2: never a green run
+        session = live.setup(config, run_id, timeouts, _artifacts(pytestconfig), attach=attach,
+                             attach_plan=plan.get("attach"))
         if not attach:
             ready.write_text(json.dumps(session.teardown_plan()), encoding="utf-8")
             ready.chmod(0o600)
@@ -90,8 +90,24 @@ def platform(
                                 timeout=timeouts.workers_done)
     session.close(deferred=_is_worker(pytestconfig) and not owner)
     if not _is_worker(pytestconfig):  # without workers these files sit beside every run's basetemp: remove them
-        for path in (ready, shared / f"eso-conformance-{run_id}.lock"):
+        for path in (ready, shared / f"eso-conformance-{run_id}.lock", stop_file):
             path.unlink(missing_ok=True)
+
+
+@contextlib.contextmanager
+def _stop_told_to_every_worker(stop_file: Path, chart_failures: tuple[type[Exception], ...]) -> Iterator[None]:
+    """A bring-up that stops is one line and never a pass (exit 2 the environment, 1 the chart under test, 3 a bad
+    input), and it is told to every xdist worker of the run: they raise the same stop instead of trying again."""
+    stopped = read_stop(stop_file)
+    if stopped is not None:
+        raise stopped
+    try:
+        yield
+    except (EnvironmentNotReady, ConfigError, *chart_failures) as exc:
+        stop = RunStopped(CHART if isinstance(exc, chart_failures) else
+                          ENVIRONMENT if isinstance(exc, EnvironmentNotReady) else USAGE, str(exc))
+        write_stop(stop_file, stop)
+        raise stop from None
 
 
 def _local_platform(pytestconfig: pytest.Config, config: Any, run_id: str, timeouts: Timeouts) -> Iterator[Any]:
@@ -102,20 +118,11 @@ def _local_platform(pytestconfig: pytest.Config, config: Any, run_id: str, timeo
 
     plan_file = _shared_dir(pytestconfig) / shared.plan_name(run_id)
     stop_file = plan_file.with_name(f"{plan_file.name}.stop")
-    with FileLock(f"{plan_file}.lock"):
-        stopped = read_stop(stop_file)  # another worker's bring-up already stopped: the same answer, not a retry
-        if stopped is not None:
-            raise stopped
+    with FileLock(f"{plan_file}.lock"), _stop_told_to_every_worker(stop_file, (LocalChartFailed,)):
         if plan_file.exists():
             local = shared.attach(json.loads(plan_file.read_text(encoding="utf-8")), run_id, timeouts)
         else:
-            try:
-                local = setup_local(config, run_id, timeouts, _artifacts(pytestconfig))
-            except (EnvironmentNotReady, ConfigError, LocalChartFailed) as exc:
-                stop = RunStopped(CHART if isinstance(exc, LocalChartFailed) else
-                                  ENVIRONMENT if isinstance(exc, EnvironmentNotReady) else USAGE, str(exc))
-                write_stop(stop_file, stop)
-                raise stop from None
+            local = setup_local(config, run_id, timeouts, _artifacts(pytestconfig))
             if _is_worker(pytestconfig):
                 shared.write_plan(plan_file, shared.hand_over(local))
     pytestconfig.stash[PHASES_KEY] = dict(local.phases.durations)
