@@ -137,7 +137,7 @@ def exec_target(argv: Sequence[str]) -> str:
         return argv[0]
     rest = list(argv[1:])
     if "--" in rest:
-        return rest[rest.index("--") + 1] if rest.index("--") + 1 < len(rest) else argv[0]
+        return next(iter(rest[rest.index("--") + 1:]), argv[0])
     return next((arg for arg in rest if not arg.startswith("-")), argv[0])
 
 

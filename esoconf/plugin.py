@@ -111,8 +111,7 @@ def _serial_apart(request: pytest.FixtureRequest) -> Iterator[None]:
     if not hasattr(item.config, "workerinput") or not (serial or item.get_closest_marker("e2e")):
         yield
         return
-    shared = Path(item.config._tmp_path_factory.getbasetemp()).parent
-    with workers.exclusive(shared, serial=serial):
+    with workers.exclusive(workers.shared_dir(item.config), serial=serial):
         yield
 
 

@@ -15,17 +15,12 @@ def _is_worker(config: pytest.Config) -> bool:
     return hasattr(config, "workerinput")
 
 
-def _shared(config: pytest.Config) -> Path:
-    """The folder every xdist worker of the run sees (a worker's basetemp's parent)."""
-    return Path(config._tmp_path_factory.getbasetemp()).parent  # type: ignore[attr-defined]
-
-
 def pytest_sessionstart(session: pytest.Session) -> None:
     """An xdist worker says it runs (a node's builder tears it down only when every other worker is done)."""
     if _is_worker(session.config):
         from esoconf.live import workers
 
-        workers.join(_shared(session.config), session.config.workerinput["workerid"])  # type: ignore[attr-defined]
+        workers.join(workers.shared_dir(session.config), session.config.workerinput["workerid"])  # type: ignore[attr-defined]
 
 
 def pytest_sessionfinish(session: pytest.Session) -> None:
@@ -35,7 +30,7 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
     if _is_worker(config):
         from esoconf.live import workers
 
-        workers.leave(_shared(config), config.workerinput["workerid"])  # type: ignore[attr-defined]
+        workers.leave(workers.shared_dir(config), config.workerinput["workerid"])  # type: ignore[attr-defined]
         return
     if not getattr(config.option, "numprocesses", None):
         return

@@ -16,12 +16,20 @@ import fcntl
 import os
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
+from esoconf.cleanup import pid_alive
 from esoconf.wait import Clock, WaitTimeout, wait_for
 
 MEMBER_PREFIX, MEMBER_SUFFIX = "eso-conformance-worker-", ".pid"
 MEMBER_GLOB = f"{MEMBER_PREFIX}*{MEMBER_SUFFIX}"
 SERIAL_LOCK = "eso-conformance-serial.lock"
+
+
+def shared_dir(config: Any) -> Path:
+    """The folder every xdist worker of the run sees (a pytest config's basetemp's parent; without workers the
+    basetemp's parent too, shared with other runs: what is written there carries the run id or is removed)."""
+    return Path(config._tmp_path_factory.getbasetemp()).parent
 
 
 def _member(shared: Path, worker: str) -> Path:
@@ -38,16 +46,6 @@ def leave(shared: Path, worker: str) -> None:
     _member(shared, worker).unlink(missing_ok=True)
 
 
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
 def others_running(shared: Path, worker: str) -> list[str]:
     """The other workers of the run that joined, did not leave and still run."""
     running = []
@@ -56,7 +54,7 @@ def others_running(shared: Path, worker: str) -> list[str]:
         if name == worker:
             continue
         with contextlib.suppress(OSError, ValueError):
-            if _alive(int(path.read_text(encoding="utf-8").strip())):
+            if pid_alive(int(path.read_text(encoding="utf-8").strip())):
                 running.append(name)
     return running
 

@@ -37,12 +37,6 @@ SECTION = "eso-conformance diagnostics"
 REWRITES_SECTION = "rewrites of the chart's rendered objects (field: before → after)"
 
 
-def _shared_dir(config: pytest.Config) -> Path:
-    """A folder every xdist worker of this run sees (the basetemp's parent)."""
-    factory = config._tmp_path_factory  # type: ignore[attr-defined]
-    return Path(factory.getbasetemp()).parent
-
-
 def _is_worker(config: pytest.Config) -> bool:
     return hasattr(config, "workerinput")
 
@@ -69,7 +63,7 @@ def platform(
                 record_testsuite_property(name, value)
             yield local
         return
-    shared = _shared_dir(pytestconfig)
+    shared = workers.shared_dir(pytestconfig)
     ready = shared / f"eso-conformance-{run_id}.json"
     stop_file = ready.with_name(f"{ready.name}.stop")
     with FileLock(str(shared / f"eso-conformance-{run_id}.lock")), _stop_told_to_every_worker(
@@ -116,7 +110,7 @@ def _local_platform(pytestconfig: pytest.Config, config: Any, run_id: str, timeo
     from esoconf.platforms.local import shared
     from esoconf.platforms.local.bringup import LocalChartFailed, setup_local
 
-    plan_file = _shared_dir(pytestconfig) / shared.plan_name(run_id)
+    plan_file = workers.shared_dir(pytestconfig) / shared.plan_name(run_id)
     stop_file = plan_file.with_name(f"{plan_file.name}.stop")
     with FileLock(f"{plan_file}.lock"), _stop_told_to_every_worker(stop_file, (LocalChartFailed,)):
         if plan_file.exists():

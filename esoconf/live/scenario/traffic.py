@@ -174,8 +174,7 @@ class Probing(ScenarioCore):
         """The pod behind ``host``: a pod IP, a Service's ClusterIP or ``<service>.<namespace>...`` (its first
         selected pod)."""
         if not _is_address(host):
-            service, namespace = host.split(".")[:2]
-            found = self.kube.get("Service", service, namespace)
+            found = self._service(host)
         else:
             pods = [p for p in self.kube.list("Pod", None) if (p.get("status") or {}).get("podIP") == host]
             if pods:
@@ -202,11 +201,15 @@ class Probing(ScenarioCore):
             group["observations"].append(p.seen.record())
         return list(groups.values())
 
+    def _service(self, host: str) -> dict[str, Any] | None:
+        """The Service ``<service>.<namespace>.svc...`` names."""
+        service, namespace = host.split(".")[:2]
+        return self.kube.get("Service", service, namespace)
+
     def service_ip(self, host: str) -> str:
         """The ClusterIP of ``<service>.<namespace>.svc...``."""
-        service, namespace = host.split(".")[:2]
-        found = self.kube.get("Service", service, namespace)
-        assert found is not None, f"Service {namespace}/{service} not found"
+        found = self._service(host)
+        assert found is not None, f"Service {'/'.join(reversed(host.split('.')[:2]))} not found"
         return str(found["spec"]["clusterIP"])
 
     @contextlib.contextmanager
